@@ -1,0 +1,1 @@
+"""Paperboy's application: papers, subscribers, recommender and digests."""

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class RecommenderConfig(AppConfig):
+    name = "recommender"
+    verbose_name = "Paperboy"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connect receivers)

@@ -1,0 +1,352 @@
+"""Paperboy's data model.
+
+Papers (one row per arXiv id, all sources merged), subscribers' digest
+preferences, interactions (the recommender's training signal), digest
+deliveries (the exactly-once send log), ingest runs and model versions.
+
+Models hold data and small derived properties only; writes go through the
+``services`` modules and reads through ``selectors``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AnnounceType(models.TextChoices):
+    NEW = "new", "New"
+    CROSS = "cross", "Cross-list"
+    REPLACE = "replace", "Replacement"
+    REPLACE_CROSS = "replace-cross", "Replacement (cross-list)"
+
+
+class PaperQuerySet(models.QuerySet):
+    def in_category(self, category: str) -> PaperQuerySet:
+        """Papers listed in ``category`` (primary or cross-list)."""
+        return self.filter(categories__regex=rf"(^| ){re.escape(category)}( |$)")
+
+    def in_any_category(self, categories: list[str]) -> PaperQuerySet:
+        if not categories:
+            return self
+        pattern = "|".join(re.escape(c) for c in categories)
+        return self.filter(categories__regex=rf"(^| )({pattern})( |$)")
+
+
+class Paper(models.Model):
+    """One arXiv paper, keyed by its id without version.
+
+    Every source (RSS, export API, OAI-PMH, Hugging Face) merges into the
+    same row; ``versions`` keeps the history of versions seen.
+    """
+
+    arxiv_id = models.CharField(max_length=40, unique=True, help_text="arXiv id without version, e.g. 2403.02233")
+    version = models.PositiveSmallIntegerField(default=1)
+    versions = models.JSONField(default=list, blank=True, help_text='[{"version": 1, "date": "2024-03-04"}, ...]')
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True, help_text="Ordered list of author names")
+    primary_category = models.CharField(max_length=32, blank=True, db_index=True)
+    # Space-separated, primary first (portable across SQLite and PostgreSQL;
+    # filter with ``Paper.objects.in_category``).
+    categories = models.CharField(max_length=512, blank=True)
+    announce_type = models.CharField(max_length=16, choices=AnnounceType.choices, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="Date of the latest version")
+    announced_on = models.DateField(null=True, blank=True, db_index=True)
+    comments = models.TextField(blank=True)
+    doi = models.CharField(max_length=255, blank=True)
+    journal_ref = models.TextField(blank=True)
+    license = models.CharField(max_length=255, blank=True)
+    sources = models.JSONField(default=list, blank=True, help_text="Sources that reported this paper")
+    # Hugging Face daily papers
+    hf_upvotes = models.IntegerField(default=0, help_text="Community upvotes on Hugging Face")
+    hf_comments = models.IntegerField(default=0)
+    hf_published_on = models.DateField(null=True, blank=True)
+    ai_summary = models.TextField(blank=True)
+    ai_keywords = models.JSONField(default=list, blank=True)
+    github_repo = models.URLField(max_length=500, blank=True)
+    github_stars = models.IntegerField(null=True, blank=True)
+    # Derived
+    tldr = models.TextField(blank=True, help_text="One-sentence extractive summary")
+    local_upvotes = models.IntegerField(default=0, help_text="Upvotes by Paperboy users (denormalised)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    objects = PaperQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-announced_on", "-id"]
+        indexes = [
+            models.Index(fields=["-announced_on", "-id"], name="paper_announced_idx"),
+            models.Index(fields=["-hf_published_on"], name="paper_hf_published_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id}: {self.title[:80]}"
+
+    @property
+    def category_list(self) -> list[str]:
+        return self.categories.split()
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def hf_url(self) -> str:
+        return f"https://huggingface.co/papers/{self.arxiv_id}" if "hf-daily" in (self.sources or []) else ""
+
+    @property
+    def upvotes(self) -> int:
+        return self.hf_upvotes + self.local_upvotes
+
+
+class PaperTranslation(models.Model):
+    """A paper's title and TL;DR in one language, made once and cached."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=16)
+    title = models.TextField()
+    tldr = models.TextField(blank=True)
+    backend = models.CharField(max_length=64)
+    model = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["paper", "language"], name="uniq_translation_paper_language")]
+
+
+class LLMUsage(models.Model):
+    """Tokens spent per day on the LLM backend, to enforce the daily budget."""
+
+    day = models.DateField(unique=True)
+    requests = models.IntegerField(default=0)
+    prompt_tokens = models.IntegerField(default=0)
+    completion_tokens = models.IntegerField(default=0)
+
+
+class Frequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    OFF = "off", "Off"
+
+
+class Suppression(models.TextChoices):
+    NONE = "", "Not suppressed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained (spam report)"
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Profile(models.Model):
+    """A subscriber: digest preferences and subscription state for one user."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the email address was confirmed")
+    onboarded_at = models.DateTimeField(null=True, blank=True)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    weekday = models.PositiveSmallIntegerField(default=0, help_text="For weekly digests: 0=Monday ... 6=Sunday")
+    send_time = models.TimeField(default="08:00", help_text="Local time of day to send")
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone, e.g. Europe/Paris")
+    papers_per_email = models.PositiveSmallIntegerField(default=10)
+    categories = models.JSONField(default=list, blank=True, help_text='e.g. ["cs.LG", "cs.CL"]')
+    include_keywords = models.JSONField(default=list, blank=True)
+    exclude_keywords = models.JSONField(default=list, blank=True)
+    include_authors = models.JSONField(default=list, blank=True)
+    exclude_authors = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, default="en", help_text="Digest language (second language if not en)")
+    suppression = models.CharField(max_length=16, choices=Suppression.choices, default=Suppression.NONE, blank=True)
+    suppression_reason = models.TextField(blank=True)
+    suppressed_at = models.DateTimeField(null=True, blank=True)
+    # Precomputed next send moment (UTC) so the beat tick is one indexed query.
+    next_digest_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    feed_token = models.CharField(max_length=64, unique=True, default=_new_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Profile<{self.user}>"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def is_sendable(self) -> bool:
+        return (
+            self.is_confirmed
+            and self.user.is_active
+            and self.frequency != Frequency.OFF
+            and self.suppression == Suppression.NONE
+        )
+
+
+class InteractionKind(models.TextChoices):
+    UPVOTE = "upvote", "Upvote"
+    THUMBS_UP = "thumbs_up", "Thumbs up"
+    THUMBS_DOWN = "thumbs_down", "Thumbs down"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    SAVE = "save", "Save"
+    CLICK = "click", "Click"
+
+
+class InteractionSource(models.TextChoices):
+    WEB = "web", "Web"
+    EMAIL = "email", "Email"
+    ONBOARDING = "onboarding", "Onboarding"
+
+
+class Interaction(models.Model):
+    """One user's signal about one paper: the recommender's training data."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interactions")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=16, choices=InteractionKind.choices)
+    source = models.CharField(max_length=16, choices=InteractionSource.choices, default=InteractionSource.WEB)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "paper", "kind"], name="uniq_interaction_user_paper_kind")
+        ]
+        indexes = [
+            models.Index(fields=["paper", "kind"], name="interaction_paper_kind_idx"),
+            models.Index(fields=["kind", "source", "created_at"], name="interaction_kind_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.paper_id}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class DigestDelivery(models.Model):
+    """One digest for one user and one period: claimed before sending, so never sent twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
+    period_key = models.CharField(max_length=32, help_text="2026-11-22 (daily) or 2026-W47 (weekly)")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    papers = models.JSONField(default=list, blank=True, help_text="Paper ids in the order sent")
+    trending = models.JSONField(default=list, blank=True, help_text="Paper ids in the trending section")
+    reasons = models.JSONField(default=dict, blank=True, help_text="paper id -> reason shown")
+    language = models.CharField(max_length=16, default="en")
+    subject = models.CharField(max_length=300, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    modified_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "digest deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "period_key"], name="uniq_delivery_user_period"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="delivery_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.period_key} {self.status}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class IngestRun(models.Model):
+    """One ingestion of one source: what was asked, what changed, or why it failed."""
+
+    source = models.CharField(max_length=16, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    entries = models.IntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class FeedState(models.Model):
+    """Conditional-GET validators per fetched URL (ETag / Last-Modified)."""
+
+    url = models.URLField(max_length=1000, unique=True)
+    etag = models.CharField(max_length=255, blank=True)
+    last_modified = models.CharField(max_length=64, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+
+class ModelStatus(models.TextChoices):
+    TRAINING = "training", "Training"
+    READY = "ready", "Ready"
+    REJECTED = "rejected", "Rejected (worse than active)"
+    FAILED = "failed", "Failed"
+
+
+class ModelVersion(models.Model):
+    """A trained recommender: metrics, data size and the artifact itself.
+
+    The artifact lives in the database (not on a local disk) so that any
+    worker on any machine can serve it.
+    """
+
+    status = models.CharField(max_length=16, choices=ModelStatus.choices, default=ModelStatus.TRAINING)
+    is_active = models.BooleanField(default=False, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    n_users = models.IntegerField(default=0)
+    n_items = models.IntegerField(default=0)
+    n_interactions = models.IntegerField(default=0)
+    train_seconds = models.FloatField(null=True, blank=True)
+    artifact = models.BinaryField(null=True, blank=True, editable=False)
+    artifact_size = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="uniq_active_model_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Model v{self.pk} ({self.status}{', active' if self.is_active else ''})"

