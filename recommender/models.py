@@ -74,6 +74,7 @@ class Paper(models.Model):
     # Derived
     tldr = models.TextField(blank=True, help_text="One-sentence extractive summary")
     local_upvotes = models.IntegerField(default=0, help_text="Upvotes by Paperboy users (denormalised)")
+    trending_score = models.FloatField(default=0.0, db_index=True, help_text="See recommender/papers/trending.py")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
