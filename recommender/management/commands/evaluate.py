@@ -1,0 +1,32 @@
+"""``manage.py evaluate``: thin Django wrapper around recommender.ranking.evaluation.
+
+All logic lives in the pure-Python evaluation module so that it also runs as
+``python -m recommender.ranking.evaluation`` without Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import BaseCommand
+
+from recommender.ranking import evaluation
+
+
+class Command(BaseCommand):
+    help = "Offline evaluation of the recommender (warm / cold / digest protocols)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        evaluation.add_arguments(parser)
+
+    def handle(self, *args, **options) -> None:
+        ns = argparse.Namespace(
+            data_dir=options["data_dir"],
+            protocol=options["protocol"],
+            json=options["json"],
+            seed=options["seed"],
+            max_users=options["max_users"],
+            methods=options["methods"],
+            content=options["content"],
+        )
+        evaluation.run_from_args(ns, self.stdout)

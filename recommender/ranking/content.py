@@ -1,0 +1,199 @@
+"""Content features: turn any paper (raw text or a bag-of-words row) into vectors.
+
+This module owns the text side of the recommender. It has to place a paper
+announced a minute ago in the same space as the papers seen in training, so
+its whole state is plain arrays (no fitted vocabulary objects, no pickles):
+
+* raw text goes through a stateless ``HashingVectorizer`` (unigrams and
+  bigrams); a bag-of-words count matrix (LDA-C ``mult.dat``) is used as is,
+  and when its vocabulary is known, text (e.g. onboarding categories) is
+  mapped onto it with a ``CountVectorizer`` built from that stored vocabulary;
+* features seen in fewer than ``min_df`` training papers are dropped, the rest
+  get a learned idf weight (``kept_features_`` + ``idf_``);
+* rows are sublinear-tf x idf, L2-normalised: the sparse representation used
+  for item-to-item similarity;
+* a truncated SVD (LSA, ``components_``) gives dense L2-normalised embeddings
+  used for diversity and for mapping content onto collaborative factors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import randomized_svd
+
+Content = Sequence[str] | sp.spmatrix | sp.sparray | np.ndarray
+
+
+def is_text(content: Content) -> bool:
+    """True when ``content`` is a sequence of strings rather than a count matrix."""
+    if sp.issparse(content) or isinstance(content, np.ndarray):
+        return False
+    return len(content) == 0 or isinstance(content[0], str)
+
+
+class ContentEncoder:
+    """Sparse tf-idf + dense LSA encoder for paper content.
+
+    Parameters
+    ----------
+    n_features : int
+        Hashing space for raw text (ignored for count matrices).
+    ngram_range : tuple
+        Word n-grams hashed from raw text.
+    min_df : int
+        Features occurring in fewer training papers are dropped.
+    n_components : int
+        Dimension of the dense LSA embedding.
+    svd_max_items : int
+        The SVD is fitted on at most this many (random) papers to bound time.
+    random_state : int
+        Seed for the SVD and its subsample.
+    """
+
+    def __init__(
+        self,
+        n_features: int = 2**20,
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 2,
+        n_components: int = 128,
+        svd_max_items: int = 20000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_features = n_features
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.n_components = n_components
+        self.svd_max_items = svd_max_items
+        self.random_state = random_state
+
+    # -- raw features -------------------------------------------------------
+    def _hasher(self) -> HashingVectorizer:
+        return HashingVectorizer(
+            n_features=self.n_features,
+            ngram_range=tuple(self.ngram_range),
+            alternate_sign=False,
+            norm=None,
+            stop_words="english",
+            dtype=np.float32,
+        )
+
+    def _raw_counts(self, content: Content) -> sp.csr_matrix:
+        """Counts over the full input space (hash buckets or vocabulary ids)."""
+        if is_text(content):
+            texts = [t if isinstance(t, str) else "" for t in content]
+            if self.mode_ == "text":
+                return self._hasher().transform(texts).tocsr()
+            if self.vocabulary_ is None:
+                raise ValueError(
+                    "this encoder was fitted on a count matrix without a vocabulary; "
+                    "pass count rows, not text"
+                )
+            vec = CountVectorizer(vocabulary=list(self.vocabulary_), dtype=np.float32)
+            return vec.transform(texts).tocsr()
+        counts = sp.csr_matrix(content, dtype=np.float32)
+        if self.mode_ == "text":
+            raise ValueError("this encoder was fitted on text; pass texts, not counts")
+        if counts.shape[1] != self.input_dim_:
+            if counts.shape[1] > self.input_dim_:
+                counts = counts[:, : self.input_dim_]
+            else:
+                counts.resize((counts.shape[0], self.input_dim_))
+        return counts
+
+    # -- estimator API ------------------------------------------------------
+    def fit(self, content: Content, vocabulary: Sequence[str] | None = None) -> ContentEncoder:
+        """Learn kept features, idf weights and the LSA basis from training papers."""
+        self.mode_ = "text" if is_text(content) else "counts"
+        self.vocabulary_ = None if vocabulary is None else np.asarray(list(vocabulary), dtype=str)
+        if self.mode_ == "text":
+            self.input_dim_ = self.n_features
+        else:
+            dim = sp.csr_matrix(content).shape[1]
+            if self.vocabulary_ is not None:
+                dim = max(dim, len(self.vocabulary_))
+            self.input_dim_ = dim
+        counts = self._raw_counts(content)
+        n_docs = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        kept = np.flatnonzero(df >= max(1, min(self.min_df, n_docs)))
+        self.kept_features_ = kept.astype(np.int64)
+        self.idf_ = (np.log((1.0 + n_docs) / (1.0 + df[kept])) + 1.0).astype(np.float32)
+        X = self._weight(counts)
+        rng = np.random.default_rng(self.random_state)
+        rows = np.arange(n_docs)
+        if n_docs > self.svd_max_items:
+            rows = np.sort(rng.choice(n_docs, self.svd_max_items, replace=False))
+        k = int(max(1, min(self.n_components, X.shape[1] - 1, len(rows) - 1)))
+        _, _, vt = randomized_svd(
+            X[rows], k, n_iter=4, random_state=self.random_state
+        )
+        self.components_ = vt.astype(np.float32)
+        return self
+
+    def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        X = counts[:, self.kept_features_].tocsr()
+        X.data = 1.0 + np.log(np.maximum(X.data, 1e-12))
+        X = X @ sp.diags(self.idf_)
+        return normalize(X.astype(np.float32).tocsr(), copy=False)
+
+    def transform_sparse(self, content: Content) -> sp.csr_matrix:
+        """Sublinear tf-idf rows over the kept features, L2-normalised."""
+        return self._weight(self._raw_counts(content))
+
+    def embed(self, X: sp.csr_matrix) -> np.ndarray:
+        """Dense LSA embedding of already-weighted sparse rows, L2-normalised."""
+        E = np.asarray(X @ self.components_.T, dtype=np.float32)
+        norms = np.linalg.norm(E, axis=1, keepdims=True)
+        return E / np.maximum(norms, 1e-12)
+
+    def transform(self, content: Content) -> np.ndarray:
+        """Dense L2-normalised embeddings for any papers."""
+        return self.embed(self.transform_sparse(content))
+
+    # -- persistence --------------------------------------------------------
+    def to_arrays(self, prefix: str = "enc_") -> dict[str, np.ndarray]:
+        """Fitted state and hyperparameters as plain arrays."""
+        out = {
+            "mode": np.array(self.mode_),
+            "input_dim": np.array(self.input_dim_),
+            "kept_features": self.kept_features_,
+            "idf": self.idf_,
+            "components": self.components_,
+            "n_features": np.array(self.n_features),
+            "ngram_range": np.asarray(self.ngram_range),
+            "min_df": np.array(self.min_df),
+            "n_components": np.array(self.n_components),
+            "svd_max_items": np.array(self.svd_max_items),
+            "random_state": np.array(self.random_state),
+        }
+        if self.vocabulary_ is not None:
+            out["vocabulary"] = self.vocabulary_
+        return {prefix + k: v for k, v in out.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "enc_") -> ContentEncoder:
+        """Inverse of :meth:`to_arrays`."""
+
+        def get(name: str) -> np.ndarray:
+            return arrays[prefix + name]
+
+        enc = cls(
+            n_features=int(get("n_features")),
+            ngram_range=tuple(int(x) for x in get("ngram_range")),
+            min_df=int(get("min_df")),
+            n_components=int(get("n_components")),
+            svd_max_items=int(get("svd_max_items")),
+            random_state=int(get("random_state")),
+        )
+        enc.mode_ = str(get("mode"))
+        enc.input_dim_ = int(get("input_dim"))
+        enc.kept_features_ = get("kept_features")
+        enc.idf_ = get("idf")
+        enc.components_ = get("components")
+        enc.vocabulary_ = arrays.get(prefix + "vocabulary")
+        return enc

@@ -1,0 +1,592 @@
+"""The production recommender: collaborative filtering + content, one class.
+
+``HybridRecommender`` owns scoring. It is the single model used by the Django
+digest builder and by the offline evaluation, so the numbers in
+``docs/recommender.md`` are the numbers of what ships.
+
+Score of user ``u`` for candidate ``j`` (each term z-scored per user over the
+candidates, so that terms on different scales blend predictably)::
+
+    w_cf(u)  * z(U_u . V_j)                  collaborative (implicit ALS)
+  + w_knn    * z(sum_i r_ui s_ij - g sum_i n_ui s_ij)
+                                             content item-kNN, negatives pushed away
+  + w_prior  * z(prior_j)                    external prior, e.g. "trending"
+
+* ``V_j`` is the ALS item factor for papers with interactions; for papers
+  never seen (announced today) or without interactions it is predicted from
+  content by a ridge map from content embeddings to item factors, learned on
+  the warm papers ("what kind of readers does text like this attract").
+* ``s_ij`` is the cosine of sublinear tf-idf vectors, keeping the
+  ``knn_neighbors`` most similar training papers of each candidate, raised to
+  ``knn_power`` (sharpening).
+* ``w_cf(u) = cf_weight * n_u / (n_u + cf_shrink)``: users with few
+  interactions lean on content, heavy users on the community.
+* Negatives (thumbs down / not interested) enter ALS as negative confidence and
+  subtract from the content term.
+
+All learned state is plain arrays, persisted with ``np.savez`` and
+``allow_pickle=False`` (see :mod:`recommender.ranking.persistence`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from .content import Content, ContentEncoder
+from .diversity import mmr
+from .persistence import atomic_write_bytes, load_arrays, save_arrays
+from .selection import Exclude, exclusion_mask, top_n
+
+REASON_TRENDING = -1
+"""Reason code: the item is recommended mainly because of the external prior."""
+REASON_NONE = -2
+"""Reason code: no positive item of the user to point at (e.g. brand-new user)."""
+
+_HYPERPARAMS = (
+    "factors",
+    "regularization",
+    "alpha",
+    "iterations",
+    "knn_neighbors",
+    "knn_power",
+    "knn_weight",
+    "cf_weight",
+    "cf_shrink",
+    "map_regularization",
+    "prior_weight",
+    "negative_weight",
+    "category_weight",
+    "n_components",
+    "min_df",
+    "ngram_range",
+    "n_features",
+    "random_state",
+    "num_threads",
+)
+
+
+def _zscore(s: np.ndarray) -> np.ndarray:
+    """Per-row standardisation over the candidates (constant rows become 0)."""
+    mean = s.mean(axis=1, keepdims=True)
+    std = s.std(axis=1, keepdims=True)
+    return (s - mean) / np.where(std > 1e-12, std, 1.0)
+
+
+class HybridRecommender:
+    """Hybrid collaborative + content recommender for new and old papers.
+
+    Parameters
+    ----------
+    factors, regularization, alpha, iterations :
+        implicit ALS hyperparameters (alpha scales the confidence matrix).
+    knn_neighbors : int
+        Training papers kept as content neighbours of each candidate.
+    knn_power : float
+        Exponent applied to content cosine similarities.
+    knn_weight, cf_weight, prior_weight : float
+        Blend weights of the z-scored terms.
+    cf_shrink : float
+        Interactions at which a user's CF weight reaches half of ``cf_weight``.
+    map_regularization : float
+        Ridge penalty of the content-to-factor map used for cold papers.
+    negative_weight : float
+        Strength of negatives relative to positives (ALS and content term).
+    category_weight : float
+        Weight of onboarding categories (as text) in a folded-in user's profile.
+    n_components, min_df, ngram_range, n_features :
+        Content encoder settings (see :class:`ContentEncoder`).
+    random_state : int
+        Seed for ALS and the SVD.
+    num_threads : int
+        Threads for ALS (0 = all cores).
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.1,
+        alpha: float = 2.0,
+        iterations: int = 15,
+        knn_neighbors: int = 100,
+        knn_power: float = 2.0,
+        knn_weight: float = 1.0,
+        cf_weight: float = 1.0,
+        cf_shrink: float = 10.0,
+        map_regularization: float = 1.0,
+        prior_weight: float = 0.3,
+        negative_weight: float = 1.0,
+        category_weight: float = 1.0,
+        n_components: int = 128,
+        min_df: int = 2,
+        ngram_range: tuple[int, int] = (1, 2),
+        n_features: int = 2**20,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.knn_neighbors = knn_neighbors
+        self.knn_power = knn_power
+        self.knn_weight = knn_weight
+        self.cf_weight = cf_weight
+        self.cf_shrink = cf_shrink
+        self.map_regularization = map_regularization
+        self.prior_weight = prior_weight
+        self.negative_weight = negative_weight
+        self.category_weight = category_weight
+        self.n_components = n_components
+        self.min_df = min_df
+        self.ngram_range = ngram_range
+        self.n_features = n_features
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Hyperparameters, scikit-learn style."""
+        return {name: getattr(self, name) for name in _HYPERPARAMS}
+
+    def set_params(self, **params) -> HybridRecommender:
+        """Set hyperparameters, scikit-learn style."""
+        for name, value in params.items():
+            if name not in _HYPERPARAMS:
+                raise ValueError(f"unknown hyperparameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        interactions: sp.spmatrix,
+        item_content: Content,
+        *,
+        negatives: sp.spmatrix | None = None,
+        vocabulary: Sequence[str] | None = None,
+    ) -> HybridRecommender:
+        """Learn from ``interactions`` (users x items, confidence >= 0) and item content.
+
+        ``item_content`` is a list of texts (title + abstract) or a sparse
+        count matrix (items x vocabulary). ``negatives`` (same shape,
+        magnitudes >= 0) are disliked items. ``vocabulary`` names the columns
+        of a count matrix, so that text (e.g. categories) can be encoded too.
+        """
+        R = sp.csr_matrix(interactions, dtype=np.float32)
+        R.eliminate_zeros()
+        n_users, n_items = R.shape
+        N = (
+            sp.csr_matrix((n_users, n_items), dtype=np.float32)
+            if negatives is None
+            else sp.csr_matrix(negatives, dtype=np.float32)
+        )
+        if N.shape != R.shape:
+            raise ValueError(f"negatives shape {N.shape} != interactions shape {R.shape}")
+        n_content = len(item_content) if not sp.issparse(item_content) else item_content.shape[0]
+        if n_content != n_items:
+            raise ValueError(f"{n_content} content rows for {n_items} items")
+
+        self.encoder_ = ContentEncoder(
+            n_features=self.n_features,
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            n_components=self.n_components,
+            random_state=self.random_state,
+        ).fit(item_content, vocabulary=vocabulary)
+        self.item_tfidf_ = self.encoder_.transform_sparse(item_content)
+        self.item_embeddings_ = self.encoder_.embed(self.item_tfidf_)
+
+        self.user_items_ = R
+        self.user_negatives_ = N
+        self.item_counts_ = np.asarray((R > 0).sum(axis=0)).ravel().astype(np.int64)
+        self.user_counts_ = np.diff(R.indptr).astype(np.int64)
+        self.n_users_, self.n_items_ = n_users, n_items
+
+        self._fit_als(R, N)
+        self._fit_content_map()
+        return self
+
+    def _fit_als(self, R: sp.csr_matrix, N: sp.csr_matrix) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        C = (R - self.negative_weight * N).tocsr()
+        C.eliminate_zeros()
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                calculate_training_loss=False,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+            )
+            model.fit(C, show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+
+    def _fit_content_map(self) -> None:
+        """Ridge map content embedding -> ALS item factor, fitted on warm items."""
+        warm = self.item_counts_ > 0
+        E = self._map_features(self.item_embeddings_[warm]).astype(np.float64)
+        V = self.item_factors_[warm].astype(np.float64)
+        w = np.sqrt(np.minimum(self.item_counts_[warm], 20)).astype(np.float64)[:, None]
+        A = (E * w).T @ (E * w) + self.map_regularization * np.eye(E.shape[1])
+        self.content_map_ = np.linalg.solve(A, (E * w).T @ (V * w)).astype(np.float32)
+
+    @staticmethod
+    def _map_features(E: np.ndarray) -> np.ndarray:
+        return np.hstack([E, np.ones((E.shape[0], 1), dtype=E.dtype)])
+
+    # --------------------------------------------------------------- encode
+    def encode_items(self, item_content: Content) -> np.ndarray:
+        """Dense L2-normalised content embeddings (n x n_components) for any papers."""
+        return self.encoder_.transform(item_content)
+
+    def _candidate_factors(
+        self, candidates: np.ndarray, emb: np.ndarray
+    ) -> np.ndarray:
+        mapped = self._map_features(emb) @ self.content_map_
+        known = (candidates >= 0) & (candidates < self.n_items_)
+        out = mapped
+        idx = np.flatnonzero(known)
+        if len(idx):
+            ids = candidates[idx]
+            warm = self.item_counts_[ids] > 0
+            out[idx[warm]] = self.item_factors_[ids[warm]]
+        return out
+
+    def _neighbour_matrix(self, cand_tfidf: sp.csr_matrix) -> sp.csr_matrix:
+        """Sparse (n_items_ x m) top-k content similarities, sharpened."""
+        m = cand_tfidf.shape[0]
+        k = min(self.knn_neighbors, self.n_items_)
+        rows, cols, vals = [], [], []
+        block = max(1, int(2e7 // max(self.n_items_, 1)))
+        XT = self.item_tfidf_
+        for start in range(0, m, block):
+            stop = min(m, start + block)
+            sims = (XT @ cand_tfidf[start:stop].T).toarray()  # (n_items, b)
+            if k < self.n_items_:
+                top = np.argpartition(-sims, k - 1, axis=0)[:k]
+            else:
+                top = np.tile(np.arange(self.n_items_)[:, None], (1, stop - start))
+            v = np.take_along_axis(sims, top, axis=0)
+            keep = v > 0
+            rows.append(top[keep])
+            cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[keep])
+            vals.append(v[keep] ** self.knn_power)
+        return sp.csr_matrix(
+            (
+                np.concatenate(vals).astype(np.float32),
+                (np.concatenate(rows), np.concatenate(cols)),
+            ),
+            shape=(self.n_items_, m),
+        )
+
+    # ------------------------------------------------------------ recommend
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        candidates: np.ndarray | None = None,
+        n: int = 10,
+        *,
+        candidate_content: Content | None = None,
+        exclude: Exclude = None,
+        prior: np.ndarray | None = None,
+        diversity: float = 0.0,
+        return_reasons: bool = False,
+    ):
+        """Top-``n`` candidates for known (training) users.
+
+        ``exclude`` is aligned with ``user_ids``: one array of item ids per
+        requested user, or a sparse matrix whose row ``i`` belongs to
+        ``user_ids[i]``. ``prior`` is one value per candidate (or a
+        ``(len(user_ids), len(candidates))`` array).
+
+        Returns ``(ids, scores)`` arrays of shape ``(len(user_ids), n)`` (padded
+        with id -1 / score -inf when fewer candidates remain), plus ``reasons``
+        when ``return_reasons``: the id of the user's positive item most
+        similar to the recommendation, ``REASON_TRENDING`` (-1) when the prior
+        dominated, ``REASON_NONE`` (-2) when there is nothing to point at.
+        """
+        user_ids = np.asarray(user_ids, dtype=np.int64)
+        return self._recommend(
+            self.user_items_[user_ids],
+            self.user_negatives_[user_ids],
+            self.user_factors_[user_ids],
+            None,
+            candidates,
+            n,
+            candidate_content=candidate_content,
+            exclude=exclude,
+            prior=prior,
+            diversity=diversity,
+            return_reasons=return_reasons,
+        )
+
+    def recommend_for_rows(
+        self,
+        user_rows: sp.spmatrix,
+        candidates: np.ndarray | None = None,
+        n: int = 10,
+        *,
+        negative_rows: sp.spmatrix | None = None,
+        categories: Sequence[Sequence[str] | str | None] | None = None,
+        candidate_content: Content | None = None,
+        exclude: Exclude = None,
+        prior: np.ndarray | None = None,
+        diversity: float = 0.0,
+        return_reasons: bool = False,
+    ):
+        """Like :meth:`recommend` for users given by their interaction rows (fold-in).
+
+        ``user_rows`` (and ``negative_rows``) are sparse over the training item
+        indices, with KIND_WEIGHTS confidences; ``categories`` is an optional
+        list (one per user) of onboarding category strings such as
+        ``["cs.LG", "stat.ML"]``, used as extra profile text. No retraining.
+        """
+        P = sp.csr_matrix(user_rows, dtype=np.float32)
+        P = self._pad_columns(P)
+        Nn = (
+            sp.csr_matrix(P.shape, dtype=np.float32)
+            if negative_rows is None
+            else self._pad_columns(sp.csr_matrix(negative_rows, dtype=np.float32))
+        )
+        U = self.fold_in_users(P, Nn)
+        Q = None
+        if categories is not None:
+            texts = [
+                (c if isinstance(c, str) else " ".join(c)) if c is not None else ""
+                for c in categories
+            ]
+            Q = self.encoder_.transform_sparse(texts)
+        return self._recommend(
+            P,
+            Nn,
+            U,
+            Q,
+            candidates,
+            n,
+            candidate_content=candidate_content,
+            exclude=exclude,
+            prior=prior,
+            diversity=diversity,
+            return_reasons=return_reasons,
+        )
+
+    def _pad_columns(self, M: sp.csr_matrix) -> sp.csr_matrix:
+        if M.shape[1] == self.n_items_:
+            return M
+        if M.shape[1] > self.n_items_:
+            return M[:, : self.n_items_].tocsr()
+        M = M.copy()
+        M.resize((M.shape[0], self.n_items_))
+        return M
+
+    def fold_in_users(
+        self, user_rows: sp.spmatrix, negative_rows: sp.spmatrix | None = None
+    ) -> np.ndarray:
+        """ALS user factors for new users from their rows, item factors fixed.
+
+        Solves the same weighted least squares as implicit's ALS user step
+        (confidence ``alpha * r``, negatives as negative confidence).
+        """
+        P = self._pad_columns(sp.csr_matrix(user_rows, dtype=np.float32))
+        C = P
+        if negative_rows is not None:
+            C = (P - self.negative_weight * self._pad_columns(
+                sp.csr_matrix(negative_rows, dtype=np.float32)
+            )).tocsr()
+        C = (self.alpha * C).tocsr()
+        C.eliminate_zeros()
+        Y = self.item_factors_.astype(np.float64)
+        f = Y.shape[1]
+        YtY = Y.T @ Y + self.regularization * np.eye(f)
+        out = np.zeros((C.shape[0], f), dtype=np.float32)
+        for u in range(C.shape[0]):
+            sl = slice(C.indptr[u], C.indptr[u + 1])
+            idx, conf = C.indices[sl], C.data[sl].astype(np.float64)
+            if len(idx) == 0:
+                continue
+            Yi = Y[idx]
+            c = np.abs(conf)
+            A = YtY + (Yi.T * (c - 1.0)) @ Yi
+            b = (Yi * np.where(conf > 0, c, 0.0)[:, None]).sum(axis=0)
+            out[u] = np.linalg.solve(A, b)
+        return out
+
+    def _recommend(
+        self,
+        P: sp.csr_matrix,
+        Nn: sp.csr_matrix,
+        U: np.ndarray,
+        Q: sp.csr_matrix | None,
+        candidates: np.ndarray | None,
+        n: int,
+        *,
+        candidate_content: Content | None,
+        exclude,
+        prior: np.ndarray | None,
+        diversity: float,
+        return_reasons: bool,
+    ):
+        if candidates is None:
+            candidates = np.arange(self.n_items_)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        m = len(candidates)
+        if candidate_content is not None:
+            cand_tfidf = self.encoder_.transform_sparse(candidate_content)
+            if cand_tfidf.shape[0] != m:
+                raise ValueError("candidate_content must have one row per candidate")
+        else:
+            if np.any((candidates < 0) | (candidates >= self.n_items_)):
+                raise ValueError(
+                    "candidates outside the training items need candidate_content"
+                )
+            cand_tfidf = self.item_tfidf_[candidates]
+        cand_emb = self.encoder_.embed(cand_tfidf)
+        V = self._candidate_factors(candidates, cand_emb)
+        S = self._neighbour_matrix(cand_tfidf)
+        prior_arr = None if prior is None else np.asarray(prior, dtype=np.float32)
+        if prior_arr is not None and prior_arr.shape[-1] != m:
+            raise ValueError("prior must have one value per candidate")
+
+        n_rows = P.shape[0]
+        counts = np.diff(P.indptr)
+        ids = np.full((n_rows, n), -1, dtype=np.int64)
+        scores = np.full((n_rows, n), -np.inf, dtype=np.float32)
+        reasons = np.full((n_rows, n), REASON_NONE, dtype=np.int64) if return_reasons else None
+        block = max(1, min(4096, int(4e6 // max(m, 1))))
+        for start in range(0, n_rows, block):
+            rows = np.arange(start, min(n_rows, start + block))
+            Pb = P[rows]
+            knn = np.asarray((Pb @ S).todense(), dtype=np.float32)
+            Nb = Nn[rows]
+            if Nb.nnz:
+                knn -= self.negative_weight * np.asarray((Nb @ S).todense(), dtype=np.float32)
+            if Q is not None:
+                knn += self.category_weight * np.asarray(
+                    (Q[rows] @ cand_tfidf.T).todense(), dtype=np.float32
+                )
+            personal = self.knn_weight * _zscore(knn)
+            cf = U[rows] @ V.T
+            w_cf = self.cf_weight * counts[rows] / (counts[rows] + self.cf_shrink)
+            personal += w_cf[:, None].astype(np.float32) * _zscore(cf)
+            total = personal
+            prior_term = None
+            if prior_arr is not None and self.prior_weight:
+                pb = prior_arr if prior_arr.ndim == 1 else prior_arr[rows]
+                prior_term = self.prior_weight * _zscore(np.atleast_2d(pb).astype(np.float32))
+                total = personal + prior_term
+            mask = exclusion_mask(exclude, rows, candidates)
+            if mask is not None:
+                total = np.where(mask, -np.inf, total)
+            pos = mmr(total, cand_emb, n, diversity) if diversity > 0 else top_n(total, n)
+            sc = np.take_along_axis(total, pos, axis=1)
+            valid = np.isfinite(sc)
+            k = pos.shape[1]
+            ids[rows, :k] = np.where(valid, candidates[pos], -1)
+            scores[rows, :k] = np.where(valid, sc, -np.inf)
+            if return_reasons:
+                reasons[rows, :k] = self._reasons(
+                    Pb, pos, cand_emb, personal, prior_term, valid
+                )
+        if return_reasons:
+            return ids, scores, reasons
+        return ids, scores
+
+    def _reasons(
+        self,
+        Pb: sp.csr_matrix,
+        pos: np.ndarray,
+        cand_emb: np.ndarray,
+        personal: np.ndarray,
+        prior_term: np.ndarray | None,
+        valid: np.ndarray,
+    ) -> np.ndarray:
+        out = np.full(pos.shape, REASON_NONE, dtype=np.int64)
+        for r in range(pos.shape[0]):
+            liked = Pb.indices[Pb.indptr[r] : Pb.indptr[r + 1]]
+            if len(liked):
+                sims = cand_emb[pos[r]] @ self.item_embeddings_[liked].T
+                out[r] = liked[np.argmax(sims, axis=1)]
+            if prior_term is not None:
+                pt = prior_term[min(r, prior_term.shape[0] - 1), pos[r]]
+                trending = (pt > 0) & (pt > personal[r, pos[r]])
+                out[r, trending] = REASON_TRENDING
+        out[~valid] = REASON_NONE
+        return out
+
+    # ---------------------------------------------------------- persistence
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """All fitted state and hyperparameters as plain arrays."""
+        R, N, X = self.user_items_, self.user_negatives_, self.item_tfidf_
+        arrays = {
+            "format": np.array("paperboy-hybrid-v1"),
+            "params": np.array(json.dumps(self.get_params())),
+            "shape": np.array([self.n_users_, self.n_items_]),
+            "R_data": R.data, "R_indices": R.indices, "R_indptr": R.indptr,
+            "N_data": N.data, "N_indices": N.indices, "N_indptr": N.indptr,
+            "X_data": X.data, "X_indices": X.indices, "X_indptr": X.indptr,
+            "X_shape": np.array(X.shape),
+            "item_embeddings": self.item_embeddings_,
+            "item_counts": self.item_counts_,
+            "user_factors": self.user_factors_,
+            "item_factors": self.item_factors_,
+            "content_map": self.content_map_,
+        }
+        arrays.update(self.encoder_.to_arrays())
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> HybridRecommender:
+        """Inverse of :meth:`to_arrays`."""
+        if str(arrays["format"]) != "paperboy-hybrid-v1":
+            raise ValueError(f"unknown artifact format {arrays['format']!r}")
+        params = json.loads(str(arrays["params"]))
+        params["ngram_range"] = tuple(params["ngram_range"])
+        model = cls(**params)
+        n_users, n_items = (int(x) for x in arrays["shape"])
+        model.n_users_, model.n_items_ = n_users, n_items
+        model.user_items_ = sp.csr_matrix(
+            (arrays["R_data"], arrays["R_indices"], arrays["R_indptr"]), shape=(n_users, n_items)
+        )
+        model.user_negatives_ = sp.csr_matrix(
+            (arrays["N_data"], arrays["N_indices"], arrays["N_indptr"]), shape=(n_users, n_items)
+        )
+        model.item_tfidf_ = sp.csr_matrix(
+            (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+            shape=tuple(int(x) for x in arrays["X_shape"]),
+        )
+        model.user_counts_ = np.diff(model.user_items_.indptr).astype(np.int64)
+        model.item_embeddings_ = arrays["item_embeddings"]
+        model.item_counts_ = arrays["item_counts"]
+        model.user_factors_ = arrays["user_factors"]
+        model.item_factors_ = arrays["item_factors"]
+        model.content_map_ = arrays["content_map"]
+        model.encoder_ = ContentEncoder.from_arrays(arrays)
+        return model
+
+    def to_bytes(self) -> bytes:
+        """Serialise to ``.npz`` bytes (no pickle), e.g. for a database column."""
+        return save_arrays(self.to_arrays())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HybridRecommender:
+        """Load from :meth:`to_bytes` output; refuses pickled content."""
+        return cls.from_arrays(load_arrays(data))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the artifact atomically (temp file + ``os.replace``)."""
+        atomic_write_bytes(path, self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> HybridRecommender:
+        """Read an artifact written by :meth:`save`."""
+        with open(path, "rb") as fh:
+            return cls.from_bytes(fh.read())
