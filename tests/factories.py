@@ -1,0 +1,58 @@
+"""Small helpers to create realistic rows in tests (no mocks: real database rows)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from recommender.models import Paper
+from recommender.subscriptions.services import profile_confirm
+
+_ids = itertools.count(1)
+
+TOPICS = {
+    "cs.LG": "graph neural network message passing node classification over large graphs with spectral convolution",
+    "cs.CL": "language model tokenization translation of multilingual text corpora with transformer decoders",
+    "cs.CV": "image segmentation convolutional detection of objects in pixels from camera video frames",
+}
+
+
+def make_paper(
+    *,
+    category: str = "cs.LG",
+    title: str | None = None,
+    abstract: str | None = None,
+    announced_on: dt.date | None = None,
+    **fields,
+) -> Paper:
+    n = next(_ids)
+    topic = TOPICS.get(category, "general science")
+    return Paper.objects.create(
+        arxiv_id=fields.pop("arxiv_id", f"2611.{n:05d}"),
+        title=title or f"On {topic.split()[0]} {topic.split()[1]} study number {n}",
+        abstract=abstract or f"We study {topic}. Our method improves {topic.split()[-1]} results. Case {n}.",
+        authors=fields.pop("authors", [f"Author {n}", "Second Author"]),
+        primary_category=category,
+        categories=fields.pop("categories", category),
+        announced_on=announced_on or timezone.now().date(),
+        announce_type="new",
+        sources=["arxiv-rss"],
+        **fields,
+    )
+
+
+def make_subscriber(email: str, *, password: str | None = None, confirmed: bool = True, **prefs):
+    User = get_user_model()
+    user = User.objects.create_user(username=email.split("@")[0] + str(next(_ids)), email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, verified=confirmed, primary=True)
+    if confirmed:
+        profile_confirm(user=user)
+    if prefs:
+        for k, v in prefs.items():
+            setattr(user.profile, k, v)
+        user.profile.save()
+    return user
