@@ -25,3 +25,40 @@ def test_outbox_backend_writes_eml(tmp_path, settings):
     files = list(tmp_path.glob("*.eml"))
     assert len(files) == 1
     assert b"Subject: Hello" in files[0].read_bytes()
+
+
+def _manage(*args, env_extra):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_extra={
+            "DEBUG": "0",
+            "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-test-0123456789",
+            "ALLOWED_HOSTS": "paperboy.example.org",
+            "SITE_URL": "https://paperboy.example.org",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = _manage("check", env_extra={"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
