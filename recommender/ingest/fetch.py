@@ -1,0 +1,138 @@
+"""Fetch source documents over HTTP: network only, no parsing, no database.
+
+One function, ``fetch``, does a polite GET (our User-Agent with a contact
+address, conditional validators, connect/read timeouts and an overall
+deadline), streams the body under a byte cap, and classifies every failure
+as transient (retry later: network, timeouts, 5xx, 429, 503 with its
+Retry-After) or permanent (4xx, wrong content type, oversize body). Nothing
+here runs at import time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+import requests
+
+from .entries import DocumentError, PermanentIngestError, TransientIngestError
+
+XML_TYPES = ("xml",)
+JSON_TYPES = ("json",)
+CHUNK = 64 * 1024
+
+
+@dataclass
+class FetchResult:
+    url: str
+    status: int
+    body: bytes | None
+    etag: str = ""
+    last_modified: str = ""
+    content_type: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Return the delay a ``Retry-After`` header asks for (seconds or an HTTP date), capped at a day."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), 86400.0)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = time.time() if now is None else now
+    return min(max(when.timestamp() - now, 0.0), 86400.0)
+
+
+def _check_content_type(content_type: str, expect: str, url: str) -> None:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if not kind:
+        return  # absent: the parser will judge the body
+    if expect == "json" and "json" not in kind:
+        raise DocumentError(f"wrong content type {kind!r} from {url} (expected JSON)")
+    if expect == "xml" and ("html" in kind or "json" in kind or kind.startswith(("image/", "audio/", "video/"))):
+        raise DocumentError(f"wrong content type {kind!r} from {url} (expected XML)")
+
+
+def fetch(
+    url: str,
+    *,
+    user_agent: str,
+    max_bytes: int,
+    expect: str = "xml",
+    params: dict | None = None,
+    etag: str = "",
+    last_modified: str = "",
+    connect_timeout: float = 10.0,
+    read_timeout: float = 60.0,
+    deadline: float | None = None,
+    session: requests.Session | None = None,
+) -> FetchResult:
+    """GET ``url`` and return its body (or a 304), raising an ``IngestError`` subclass on failure."""
+    if not url.startswith(("http://", "https://")):
+        raise PermanentIngestError(f"refusing to fetch non-HTTP URL {url[:80]!r}")
+    headers = {
+        "User-Agent": user_agent,
+        "Accept": "application/json" if expect == "json" else "application/rss+xml, application/atom+xml, text/xml",
+        "Accept-Encoding": "gzip, deflate",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    total = deadline if deadline is not None else connect_timeout + read_timeout * 2
+    started = time.monotonic()
+    http = session or requests
+    try:
+        response = http.get(url, params=params, headers=headers, timeout=(connect_timeout, read_timeout), stream=True)
+    except requests.Timeout as exc:
+        raise TransientIngestError(f"timeout fetching {url}: {exc.__class__.__name__}") from None
+    except requests.ConnectionError as exc:
+        reason = str(exc.args[0]) if exc.args else exc.__class__.__name__
+        raise TransientIngestError(f"cannot connect to {url}: {reason[:200]}") from None
+    except requests.RequestException as exc:
+        raise PermanentIngestError(f"bad request for {url}: {exc}") from None
+    with response:
+        status = response.status_code
+        where = response.url or url
+        if status == 304:
+            return FetchResult(url=url, status=304, body=None, etag=etag, last_modified=last_modified)
+        if status == 429 or status >= 500:
+            delay = retry_after_seconds(response.headers.get("Retry-After"))
+            hint = f", retry after {delay:.0f}s" if delay is not None else ""
+            raise TransientIngestError(f"HTTP {status} from {where}{hint}", retry_after=delay)
+        if status >= 400 or status < 200:
+            raise PermanentIngestError(f"HTTP {status} from {where}")
+        content_type = response.headers.get("Content-Type", "")
+        _check_content_type(content_type, expect, where)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise DocumentError(f"response from {where} is {int(declared)} bytes, over the {max_bytes}-byte limit")
+        chunks, size = [], 0
+        try:
+            # Decoded (gunzipped) bytes are counted, so a compression bomb hits the cap too.
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise DocumentError(f"response from {where} exceeds the {max_bytes}-byte limit")
+                if time.monotonic() - started > total:
+                    raise TransientIngestError(f"timeout fetching {where}: body took over {total:.0f}s")
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise TransientIngestError(f"connection lost while reading {where}: {exc.__class__.__name__}") from None
+        return FetchResult(
+            url=url,
+            status=status,
+            body=b"".join(chunks),
+            etag=response.headers.get("ETag", ""),
+            last_modified=response.headers.get("Last-Modified", ""),
+            content_type=content_type,
+        )

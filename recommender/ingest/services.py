@@ -1,0 +1,615 @@
+"""The write side of ingestion: merge parsed entries into ``Paper`` rows, run whole ingestions.
+
+``paper_upsert_many`` merges ``PaperEntry`` objects into one row per arXiv id
+with bulk queries (one SELECT, one bulk INSERT and one bulk UPDATE per chunk)
+and counts created / updated / unchanged rows; a row is only written when a
+value actually changes, so re-ingesting a feed is a no-op.
+
+``ingest_run`` orchestrates one ingestion: it records an ``IngestRun`` (kept
+outside the transaction so a failure is recorded even though its writes are
+rolled back), fetches or reads every page first, then writes everything in one
+``transaction.atomic`` block together with the conditional-GET validators.
+
+Merge rules (a row gathers what every source says):
+- arXiv sources (RSS, API, OAI) are authoritative for bibliographic fields when
+  they report the same or a newer version than the row holds; Hugging Face only
+  fills bibliographic fields that are still empty.
+- An empty value never blanks a field another source filled.
+- ``versions`` keeps every version seen with its date; ``version`` is the highest.
+- The announcement (type and day) follows the latest announcement; on the same
+  day "new" beats "cross" beats "replace" beats "replace-cross".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import FeedState, IngestRun, Paper, RunStatus
+from . import arxiv_api, arxiv_oai, arxiv_rss, hf_daily
+from .entries import IngestError, PaperEntry, PermanentIngestError, TransientIngestError
+from .fetch import FetchResult, fetch
+from .tldr import contribution_sentence
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
+ARXIV_SOURCES = {"arxiv-rss", "arxiv-api", "arxiv-oai"}
+CHUNK_SIZE = 1000
+ANNOUNCE_RANK = {"new": 4, "cross": 3, "replace": 2, "replace-cross": 1, "": 0}
+
+DEFAULT_URLS = {
+    "arxiv-rss": "https://rss.arxiv.org/rss/",
+    "arxiv-api": "https://export.arxiv.org/api/query",
+    "arxiv-oai": "https://oaipmh.arxiv.org/oai",
+    "hf-daily": "https://huggingface.co/api/daily_papers",
+}
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "sample"
+SAMPLE_RSS = SAMPLE_DIR / "arxiv_rss_sample.xml"
+SAMPLE_HF = SAMPLE_DIR / "hf_daily_sample.json"
+
+# Fields the merge may change; compared before/after to tell "updated" from "unchanged".
+MERGE_FIELDS = [
+    "version",
+    "versions",
+    "title",
+    "abstract",
+    "authors",
+    "primary_category",
+    "categories",
+    "announce_type",
+    "announced_on",
+    "submitted_at",
+    "updated_at",
+    "comments",
+    "doi",
+    "journal_ref",
+    "license",
+    "sources",
+    "hf_upvotes",
+    "hf_comments",
+    "hf_published_on",
+    "ai_summary",
+    "ai_keywords",
+    "github_repo",
+    "github_stars",
+    "tldr",
+]
+BIBLIOGRAPHIC = ["title", "abstract", "comments", "doi", "journal_ref", "license"]
+
+
+class IngestUnavailable(TransientIngestError):
+    """The live sources cannot be reached (no network, DNS failure, connect timeout)."""
+
+
+@dataclass
+class UpsertCounts:
+    entries: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_ids: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated
+
+
+def _setting(name: str, default):
+    return settings.PAPERBOY.get(name, default)
+
+
+# --- TL;DR -----------------------------------------------------------------------------
+
+
+def _summariser() -> Callable[[str], str]:
+    """Prefer the summaries app's extractive summariser when it exists; else our fallback."""
+    if importlib.util.find_spec("recommender.summaries") and importlib.util.find_spec(
+        "recommender.summaries.extractive"
+    ):
+        module = importlib.import_module("recommender.summaries.extractive")
+        for name in ("extractive_tldr", "tldr_extract", "tldr", "summarize", "summarise"):
+            candidate = getattr(module, name, None)
+            if callable(candidate):
+                return lambda text, fn=candidate: fn(text) or ""
+    return contribution_sentence
+
+
+# --- merging ---------------------------------------------------------------------------
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _merge_versions(current: list, found: dict[int, dt.date], version: int | None) -> list:
+    by_version: dict[int, str | None] = {}
+    for item in current or []:
+        if isinstance(item, dict) and isinstance(item.get("version"), int):
+            by_version[item["version"]] = item.get("date")
+    if version and version not in by_version:
+        by_version[version] = None
+    for number, day in found.items():
+        if by_version.get(number) is None:
+            by_version[number] = _iso(day)
+    return [{"version": number, "date": by_version[number]} for number in sorted(by_version)]
+
+
+def _merge(paper: Paper, entry: PaperEntry, source: str, *, is_new: bool) -> None:
+    """Fold ``entry`` into ``paper`` in memory, following the module's merge rules."""
+    authoritative = source in ARXIV_SOURCES
+    newer = is_new or entry.version is None or entry.version >= (paper.version or 0)
+    override = authoritative and newer
+    for name in BIBLIOGRAPHIC:
+        value = getattr(entry, name)
+        if value and (override or not getattr(paper, name)):
+            setattr(paper, name, value)
+    if entry.authors and (override or not paper.authors):
+        paper.authors = list(entry.authors)
+    if entry.categories and (override or not paper.categories):
+        paper.categories = " ".join(entry.categories)
+        paper.primary_category = entry.primary_category or entry.categories[0]
+    if entry.version or entry.version_dates:
+        paper.versions = _merge_versions(paper.versions, entry.version_dates, entry.version)
+        paper.version = max([paper.version or 1] + [v["version"] for v in paper.versions])
+    if entry.submitted_at and (paper.submitted_at is None or entry.submitted_at < paper.submitted_at):
+        paper.submitted_at = entry.submitted_at
+    if entry.updated_at and (paper.updated_at is None or entry.updated_at > paper.updated_at):
+        paper.updated_at = entry.updated_at
+    if entry.announced_on:
+        if paper.announced_on is None or entry.announced_on > paper.announced_on:
+            paper.announced_on = entry.announced_on
+            paper.announce_type = entry.announce_type or paper.announce_type
+        elif entry.announced_on == paper.announced_on and (
+            ANNOUNCE_RANK.get(entry.announce_type, 0) > ANNOUNCE_RANK.get(paper.announce_type, 0)
+        ):
+            paper.announce_type = entry.announce_type
+    elif entry.announce_type and not paper.announce_type:
+        paper.announce_type = entry.announce_type
+    if entry.hf_upvotes is not None:
+        paper.hf_upvotes = entry.hf_upvotes
+    if entry.hf_comments is not None:
+        paper.hf_comments = entry.hf_comments
+    if entry.hf_published_on and (paper.hf_published_on is None or entry.hf_published_on < paper.hf_published_on):
+        paper.hf_published_on = entry.hf_published_on
+    for name in ("ai_summary", "github_repo"):
+        if getattr(entry, name):
+            setattr(paper, name, getattr(entry, name))
+    if entry.ai_keywords:
+        paper.ai_keywords = list(entry.ai_keywords)
+    if entry.github_stars is not None:
+        paper.github_stars = entry.github_stars
+    if source not in (paper.sources or []):
+        paper.sources = [*(paper.sources or []), source]
+
+
+def _snapshot(paper: Paper) -> tuple:
+    return tuple(getattr(paper, name) for name in MERGE_FIELDS)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCounts:
+    """Merge ``entries`` into ``Paper`` rows (one per arXiv id) and return what changed.
+
+    Duplicate ids within ``entries`` are merged (the highest version wins).
+    Bulk queries per chunk of ``CHUNK_SIZE`` ids; rows are written only when a
+    merged value differs from the stored one.
+    """
+    if source not in SOURCES:
+        raise PermanentIngestError(f"unknown source {source!r}")
+    grouped: dict[str, list[PaperEntry]] = {}
+    counts = UpsertCounts()
+    for entry in entries:
+        counts.entries += 1
+        grouped.setdefault(entry.arxiv_id, []).append(entry)
+    summarise = _summariser()
+    now = timezone.now()
+    for ids in _chunks(list(grouped), CHUNK_SIZE):
+        existing = {p.arxiv_id: p for p in Paper.objects.filter(arxiv_id__in=ids)}
+        to_create, to_update = [], []
+        for arxiv_id in ids:
+            paper = existing.get(arxiv_id)
+            is_new = paper is None
+            if is_new:
+                paper = Paper(arxiv_id=arxiv_id, versions=[], authors=[], sources=[], ai_keywords=[])
+            before = None if is_new else _snapshot(paper)
+            old_abstract = paper.abstract
+            for entry in grouped[arxiv_id]:
+                _merge(paper, entry, source, is_new=is_new and not paper.title)
+            if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
+                paper.tldr = summarise(paper.abstract)
+            if is_new:
+                to_create.append(paper)
+            elif _snapshot(paper) != before:
+                paper.modified_at = now
+                to_update.append(paper)
+            else:
+                counts.unchanged += 1
+        if to_create:
+            Paper.objects.bulk_create(to_create, batch_size=500)
+        if to_update:
+            Paper.objects.bulk_update(to_update, [*MERGE_FIELDS, "modified_at"], batch_size=250)
+        counts.created += len(to_create)
+        counts.updated += len(to_update)
+        counts.changed_ids.extend(p.arxiv_id for p in to_create + to_update)
+    return counts
+
+
+# --- collecting documents -----------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    entries: list[PaperEntry] = field(default_factory=list)
+    fetched: list[FetchResult] = field(default_factory=list)
+    requests: int = 0
+    not_modified: bool = False
+    note: str = ""
+
+
+@dataclass
+class Options:
+    source: str
+    url: str | None
+    path: str | None
+    categories: list[str]
+    date: dt.date | None
+    delay: float
+    limit: int | None
+    metadata_prefix: str
+    connect_timeout: float
+    read_timeout: float
+    conditional: bool
+    max_bytes: int
+    user_agent: str
+
+
+def read_file(path: str | Path, *, max_bytes: int) -> bytes:
+    """Return a local file's bytes, refusing files over ``max_bytes`` without reading them whole."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise PermanentIngestError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise PermanentIngestError(f"{path} exceeds the {max_bytes}-byte limit (INGEST_MAX_BYTES)")
+    return data
+
+
+def _get(opts: Options, url: str, *, expect: str, params: dict | None = None, conditional: bool = False):
+    state = None
+    if conditional and opts.conditional:
+        state = FeedState.objects.filter(url=_full_url(url, params)).first()
+    return fetch(
+        url,
+        params=params,
+        user_agent=opts.user_agent,
+        max_bytes=opts.max_bytes,
+        expect=expect,
+        etag=state.etag if state else "",
+        last_modified=state.last_modified if state else "",
+        connect_timeout=opts.connect_timeout,
+        read_timeout=opts.read_timeout,
+    )
+
+
+def _full_url(url: str, params: dict | None) -> str:
+    if not params:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return url + joiner + urllib.parse.urlencode(params)
+
+
+def _collect_single(opts: Options, parse: Callable[[bytes], list[PaperEntry]], url: str, expect: str, params=None):
+    collected = Collected()
+    if opts.path:
+        collected.entries = parse(read_file(opts.path, max_bytes=opts.max_bytes))
+        return collected
+    result = _get(opts, url, expect=expect, params=params, conditional=True)
+    collected.requests = 1
+    result.url = _full_url(url, params)
+    collected.fetched.append(result)
+    if result.not_modified:
+        collected.not_modified = True
+        collected.note = "not modified (HTTP 304)"
+        return collected
+    collected.entries = parse(result.body)
+    return collected
+
+
+def _collect_rss(opts: Options) -> Collected:
+    url = opts.url
+    if not url:
+        categories = opts.categories or list(_setting("INGEST_CATEGORIES", []))
+        if not categories:
+            raise PermanentIngestError("no categories to fetch (set INGEST_CATEGORIES or pass --category)")
+        url = _setting("ARXIV_RSS_URL", DEFAULT_URLS["arxiv-rss"]) + "+".join(categories)
+    return _collect_single(opts, lambda data: arxiv_rss.parse(data, announced_on=opts.date), url, "xml")
+
+
+def _collect_hf(opts: Options) -> Collected:
+    url = opts.url or _setting("HF_DAILY_URL", DEFAULT_URLS["hf-daily"])
+    params = {"date": opts.date.isoformat()} if opts.date and not opts.url else None
+    return _collect_single(opts, lambda data: hf_daily.parse(data, published_on=opts.date), url, "json", params)
+
+
+def _with_query(url: str, **updates) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    query.update({k: str(v) for k, v in updates.items() if v is not None})
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _collect_api(opts: Options) -> Collected:
+    collected = Collected()
+    if opts.path:
+        collected.entries = arxiv_api.parse(read_file(opts.path, max_bytes=opts.max_bytes))
+        return collected
+    url = opts.url
+    if not url:
+        categories = opts.categories or list(_setting("INGEST_CATEGORIES", []))
+        query = " OR ".join(f"cat:{c}" for c in categories)
+        url = _with_query(
+            _setting("ARXIV_API_URL", DEFAULT_URLS["arxiv-api"]),
+            search_query=query,
+            sortBy="submittedDate",
+            sortOrder="descending",
+        )
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    start = int(query.get("start", 0) or 0)
+    page_size = min(int(query.get("max_results", 100) or 100), 2000)
+    while True:
+        if collected.requests:
+            time.sleep(opts.delay)  # arXiv asks for 3 s between API calls
+        page_url = _with_query(url, start=start, max_results=page_size)
+        result = _get(opts, page_url, expect="xml")
+        collected.requests += 1
+        page = arxiv_api.parse_page(result.body)
+        collected.entries.extend(page.entries)
+        start += len(page.entries)
+        total = page.total_results
+        if not page.entries or start >= total:
+            break
+        if opts.limit and len(collected.entries) >= opts.limit:
+            collected.note = f"stopped at --limit {opts.limit} of {total} results"
+            break
+    return collected
+
+
+def _oai_sets(categories: list[str]) -> list[str]:
+    """OAI set specs for categories: cs.LG -> "cs", stat.ML -> "stat", hep-th -> "physics:hep-th"."""
+    sets = []
+    for category in categories:
+        archive = category.split(".", 1)[0]
+        spec = archive if archive in ("cs", "math", "stat", "q-bio", "q-fin", "eess", "econ") else f"physics:{archive}"
+        if spec not in sets:
+            sets.append(spec)
+    return sets
+
+
+def _collect_oai(opts: Options) -> Collected:
+    collected = Collected()
+    if opts.path:
+        page = arxiv_oai.parse_page(read_file(opts.path, max_bytes=opts.max_bytes))
+        collected.entries = page.entries
+        if page.resumption_token:
+            collected.note = "file holds one page; its resumptionToken was not followed"
+        return collected
+    base = opts.url or _setting("ARXIV_OAI_URL", DEFAULT_URLS["arxiv-oai"])
+    base_parts = urllib.parse.urlsplit(base)
+    base_query = dict(urllib.parse.parse_qsl(base_parts.query))
+    endpoint = urllib.parse.urlunsplit(base_parts._replace(query=""))
+    harvests: list[dict] = []
+    if base_query.get("verb"):
+        harvests.append(base_query)
+    else:
+        first = {"verb": "ListRecords", "metadataPrefix": opts.metadata_prefix}
+        if opts.date:
+            first["from"] = opts.date.isoformat()
+        sets = _oai_sets(opts.categories) if opts.categories else []
+        harvests.extend([{**first, "set": s} for s in sets] or [first])
+    for params in harvests:
+        while params:
+            if collected.requests:
+                time.sleep(opts.delay)
+            result = _get(opts, endpoint, expect="xml", params=params)
+            collected.requests += 1
+            page = arxiv_oai.parse_page(result.body)
+            collected.entries.extend(page.entries)
+            params = (
+                {"verb": "ListRecords", "resumptionToken": page.resumption_token} if page.resumption_token else None
+            )
+            if params and opts.limit and len(collected.entries) >= opts.limit:
+                collected.note = f"stopped at --limit {opts.limit}; resumptionToken {page.resumption_token}"
+                break
+    return collected
+
+
+COLLECTORS = {"arxiv-rss": _collect_rss, "arxiv-api": _collect_api, "arxiv-oai": _collect_oai, "hf-daily": _collect_hf}
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, IngestError):
+        return str(exc)
+    return " ".join(f"{exc.__class__.__name__}: {exc}".split())[:500]
+
+
+def _feed_states_save(fetched: list[FetchResult]) -> None:
+    now = timezone.now()
+    for result in fetched:
+        if result.etag or result.last_modified or result.not_modified:
+            FeedState.objects.update_or_create(
+                url=result.url[:1000],
+                defaults={"etag": result.etag[:255], "last_modified": result.last_modified[:64], "fetched_at": now},
+            )
+
+
+def ingest_run(
+    *,
+    source: str,
+    url: str | None = None,
+    path: str | Path | None = None,
+    categories: list[str] | None = None,
+    date: dt.date | None = None,
+    delay: float | None = None,
+    limit: int | None = 1000,
+    metadata_prefix: str = "arXivRaw",
+    timeout: float | None = None,
+    conditional: bool = True,
+    refresh_trending: bool = True,
+) -> IngestRun:
+    """Ingest one source all-or-nothing and return its ``IngestRun`` (raise ``IngestError`` on failure).
+
+    ``url`` or ``path`` overrides the source's default location; ``delay`` is
+    the pause between paged requests (arXiv asks for 3 s); ``timeout`` bounds
+    connecting and each read.
+    """
+    if source not in SOURCES:
+        raise PermanentIngestError(f"unknown source {source!r} (choose from {', '.join(SOURCES)})")
+    if url and path:
+        raise PermanentIngestError("give either a URL or a file, not both")
+    if metadata_prefix not in ("arXiv", "arXivRaw"):
+        raise PermanentIngestError(f"unsupported OAI metadataPrefix {metadata_prefix!r} (arXiv or arXivRaw)")
+    opts = Options(
+        source=source,
+        url=url,
+        path=str(path) if path else None,
+        categories=list(categories or []),
+        date=date,
+        delay=float(_setting("ARXIV_DELAY_SECONDS", 3.0) if delay is None else delay),
+        limit=limit or None,
+        metadata_prefix=metadata_prefix,
+        connect_timeout=timeout if timeout is not None else float(_setting("INGEST_CONNECT_TIMEOUT", 10.0)),
+        read_timeout=timeout if timeout is not None else float(_setting("INGEST_READ_TIMEOUT", 60.0)),
+        conditional=conditional,
+        max_bytes=int(_setting("INGEST_MAX_BYTES", 50 * 1024 * 1024)),
+        user_agent=str(_setting("USER_AGENT", "Paperboy")),
+    )
+    params = {
+        key: value
+        for key, value in {
+            "url": url,
+            "file": str(path) if path else None,
+            "categories": opts.categories or None,
+            "date": _iso(date),
+            "limit": opts.limit if source in ("arxiv-api", "arxiv-oai") else None,
+            "metadata_prefix": metadata_prefix if source == "arxiv-oai" else None,
+        }.items()
+        if value is not None
+    }
+    # Created outside the atomic block: it must survive the rollback of a failed run.
+    run = IngestRun.objects.create(source=source, params=params, status=RunStatus.RUNNING)
+    try:
+        collected = COLLECTORS[source](opts)
+        with transaction.atomic():
+            counts = paper_upsert_many(entries=collected.entries, source=source)
+            _feed_states_save(collected.fetched)
+    except Exception as exc:
+        run.status = RunStatus.FAILED
+        run.error = _one_line(exc)
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        # INFO, not WARNING: callers report the error (the task logs it, the command prints it).
+        logger.info("ingest %s failed (run %s): %s", source, run.pk, run.error)
+        raise
+    run.status = RunStatus.SUCCEEDED
+    run.entries, run.created, run.updated, run.unchanged = (
+        counts.entries,
+        counts.created,
+        counts.updated,
+        counts.unchanged,
+    )
+    if collected.note or collected.requests:
+        run.params = {
+            **run.params,
+            "requests": collected.requests,
+            **({"note": collected.note} if collected.note else {}),
+        }
+    run.finished_at = timezone.now()
+    run.save()
+    logger.info(
+        "ingest %s: %s entries, %s created, %s updated, %s unchanged",
+        source,
+        counts.entries,
+        counts.created,
+        counts.updated,
+        counts.unchanged,
+    )
+    if counts.changed and refresh_trending:
+        from ..papers.trending import trending_refresh
+
+        try:
+            trending_refresh()
+        except Exception:  # the papers are in; a stale trending score is not worth failing the run
+            logger.exception("trending refresh after ingest %s failed", source)
+    return run
+
+
+def ingest_sample(*, day: dt.date | None = None) -> list[IngestRun]:
+    """Ingest the bundled sample RSS feed and Hugging Face listing, dated ``day`` (default: today, UTC).
+
+    Dating them today makes the offline demo look like this morning's announcements.
+    """
+    day = day or timezone.now().date()
+    return [
+        ingest_run(source="arxiv-rss", path=SAMPLE_RSS, date=day),
+        ingest_run(source="hf-daily", path=SAMPLE_HF, date=day),
+    ]
+
+
+def _probe(url: str, timeout: float) -> None:
+    """Raise ``IngestUnavailable`` unless a TCP connection to ``url``'s host opens within ``timeout``.
+
+    Runs in a thread so a hanging DNS lookup cannot exceed the timeout either.
+    """
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: dict[str, BaseException | bool] = {}
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome["ok"] = True
+        except OSError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    if not outcome.get("ok"):
+        reason = outcome.get("error") or f"no answer within {timeout:g}s"
+        raise IngestUnavailable(f"network unreachable: cannot connect to {host}:{port} ({reason})")
+
+
+def ingest_live(*, timeout: float) -> list[IngestRun]:
+    """Ingest today's arXiv RSS for the configured categories and Hugging Face daily papers.
+
+    Raises ``IngestUnavailable`` within about ``timeout`` seconds when the network is unreachable.
+    """
+    rss_base = _setting("ARXIV_RSS_URL", DEFAULT_URLS["arxiv-rss"])
+    hf_url = _setting("HF_DAILY_URL", DEFAULT_URLS["hf-daily"])
+    _probe(rss_base, timeout)
+    runs = [ingest_run(source="arxiv-rss", timeout=timeout)]
+    _probe(hf_url, timeout)
+    runs.append(ingest_run(source="hf-daily", timeout=timeout))
+    return runs
