@@ -8,3 +8,4 @@ class RecommenderConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401  (connect receivers)
+        from .digest import signals as digest_signals  # noqa: F401  (ESP bounces -> suppression)

@@ -1,0 +1,264 @@
+"""The digest context builder: what one subscriber's digest says, shared by email and web preview.
+
+Two levels, as in Zulip's digest: ``digest_batch_build`` computes what a
+batch of subscribers shares (new papers, rankings for everyone in one
+``recommend_for_users`` call, the trending pool, paper rows and TL;DRs), and
+``digest_build`` turns that into one subscriber's template context, or a skip
+reason when there is nothing worth sending. Building never writes to the
+database and never touches the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import NoReverseMatch, reverse
+
+from ..models import Frequency, Paper, Profile
+from ..summaries import summarize
+from ..training.serving import Recommendation, recommend_for_users
+from . import selectors
+from .schedule import zone
+from .tokens import click_token, feedback_token, unsubscribe_token
+
+TRENDING_PER_DIGEST = 3
+AUTHORS_SHOWN = 3
+AUTHORS_MAX_FULL = 4
+ABSTRACT_MAX_CHARS = 1500
+DEFAULT_LANGUAGE = "en"
+
+SKIP_NOTHING_ANNOUNCED = "no new papers announced since the last digest"
+SKIP_NOTHING_MATCHED = "nothing new matched the subscriber's interests"
+
+_PAPER_FIELDS = (
+    "id",
+    "arxiv_id",
+    "title",
+    "abstract",
+    "authors",
+    "primary_category",
+    "categories",
+    "sources",
+    "hf_upvotes",
+    "local_upvotes",
+    "hf_comments",
+    "github_repo",
+    "github_stars",
+    "tldr",
+    "announced_on",
+    "hf_published_on",
+)
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def preferences_url() -> str:
+    """The subscriber's preferences page (whichever name the site gives it)."""
+    for name in ("web:preferences", "web:settings", "web:account"):
+        try:
+            return absolute(reverse(name))
+        except NoReverseMatch:
+            continue
+    return absolute("/")
+
+
+def authors_display(authors: list[str]) -> str:
+    """'A, B, C et al. (N authors)' for long lists, all names for short ones."""
+    authors = [a for a in (authors or []) if a]
+    if len(authors) <= AUTHORS_MAX_FULL:
+        return ", ".join(authors)
+    return f"{', '.join(authors[:AUTHORS_SHOWN])} et al. ({len(authors)} authors)"
+
+
+@dataclass
+class DigestBatch:
+    """What a batch of subscribers shares; built once, read by every ``digest_build``."""
+
+    now: dt.datetime
+    profiles: dict[int, Profile]
+    users: dict[int, object]
+    new_papers: dict[int, dt.date]  # paper id -> announcement day, since the oldest watermark
+    watermarks: dict[int, dt.date]
+    sent_before: dict[int, set[int]]
+    recommendations: dict[int, list[Recommendation]]
+    trending: list[tuple[int, set[str]]]
+    papers: dict[int, Paper] = field(default_factory=dict)
+    tldrs: dict[tuple[int, str], str] = field(default_factory=dict)
+    preferences_url: str = ""
+
+    def tldr(self, paper: Paper, language: str) -> str:
+        key = (paper.pk, language)
+        if key not in self.tldrs:
+            self.tldrs[key] = paper.tldr or summarize(paper.abstract, language=language)
+        return self.tldrs[key]
+
+
+@dataclass
+class DigestContent:
+    """One subscriber's digest: the template context, or why there is none."""
+
+    user: object
+    profile: Profile | None
+    language: str = DEFAULT_LANGUAGE
+    skip_reason: str = ""
+    context: dict = field(default_factory=dict)
+    paper_ids: list[int] = field(default_factory=list)
+    trending_ids: list[int] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    subject: str = ""
+
+
+def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
+    """Compute everything a batch of subscribers shares (a handful of queries for the whole batch)."""
+    user_ids = [int(u) for u in user_ids]
+    User = get_user_model()
+    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids)}
+    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
+    marks = selectors.watermarks(user_ids=user_ids, profiles=profiles, now=now)
+    sent_before = selectors.papers_already_sent(user_ids=user_ids)
+    oldest = min(marks.values()) if marks else now.date()
+    new_papers = selectors.papers_announced_after(day=oldest, until=now.date()) if marks else {}
+    exclude = {
+        uid: sent_before.get(uid, set()) | {pid for pid, day in new_papers.items() if day <= marks[uid]}
+        for uid in user_ids
+    }
+    n = max([p.papers_per_email for p in profiles.values()] or [10])
+    recommendations = (
+        recommend_for_users(user_ids=user_ids, candidate_ids=list(new_papers), n=n, exclude_ids=exclude)
+        if new_papers
+        else {}
+    )
+    trending = selectors.trending_pool()
+    wanted = {r.paper_id for recs in recommendations.values() for r in recs} | {pid for pid, _ in trending}
+    papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)}
+    return DigestBatch(
+        now=now,
+        profiles=profiles,
+        users=users,
+        new_papers=new_papers,
+        watermarks=marks,
+        sent_before=sent_before,
+        recommendations=recommendations,
+        trending=trending,
+        papers=papers,
+        preferences_url=preferences_url(),
+    )
+
+
+def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, reason: str, language: str) -> dict:
+    def click(link: str) -> str:
+        return absolute(reverse("digest:click", args=[click_token.make_token(u=user_id, p=paper.pk, l=link)]))
+
+    def vote(kind: str) -> str:
+        return absolute(reverse("digest:feedback", args=[feedback_token.make_token(u=user_id, p=paper.pk, k=kind)]))
+
+    links = [("arXiv", click("abs")), ("PDF", click("pdf"))]
+    if paper.hf_url:
+        links.append(("Hugging Face", click("hf")))
+    if paper.github_repo:
+        links.append(("Code", click("code")))
+    abstract = " ".join((paper.abstract or "").split())
+    if len(abstract) > ABSTRACT_MAX_CHARS:
+        abstract = abstract[: ABSTRACT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return {
+        "rank": rank,
+        "id": paper.pk,
+        "arxiv_id": paper.arxiv_id,
+        "title": " ".join(paper.title.split()),
+        "authors": authors_display(paper.authors),
+        "categories": paper.category_list or ([paper.primary_category] if paper.primary_category else []),
+        "url": click("abs"),
+        "links": [{"label": label, "url": url} for label, url in links],
+        "tldr": batch.tldr(paper, language),
+        "abstract": abstract,
+        "upvotes": paper.upvotes,
+        "comments": paper.hf_comments,
+        "github_stars": paper.github_stars,
+        "reason": reason,
+        "feedback": {"up": vote("thumbs_up"), "down": vote("thumbs_down"), "hide": vote("not_interested")},
+    }
+
+
+def _subject(*, date_label: str, top_title: str, count: int) -> str:
+    title = " ".join(top_title.split())
+    if len(title) > 110:
+        title = title[:109].rsplit(" ", 1)[0] + "…"
+    more = f" (+{count - 1} more)" if count > 1 else ""
+    return f"{date_label}: {title}{more}"
+
+
+def digest_build(
+    *, user, now: dt.datetime, batch: DigestBatch | None = None, language: str | None = None
+) -> DigestContent:
+    """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason."""
+    batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
+    profile = batch.profiles.get(user.pk)
+    language = language or DEFAULT_LANGUAGE
+    content = DigestContent(user=user, profile=profile, language=language)
+    if not any(day > batch.watermarks.get(user.pk, now.date()) for day in batch.new_papers.values()):
+        content.skip_reason = SKIP_NOTHING_ANNOUNCED
+        return content
+    limit = profile.papers_per_email if profile else 10
+    recs = batch.recommendations.get(user.pk, [])[:limit]
+    recs = [r for r in recs if r.paper_id in batch.papers]
+    if not recs:
+        content.skip_reason = SKIP_NOTHING_MATCHED
+        return content
+
+    items = [
+        _paper_item(
+            batch=batch, paper=batch.papers[r.paper_id], user_id=user.pk, rank=i, reason=r.reason, language=language
+        )
+        for i, r in enumerate(recs, start=1)
+    ]
+    listed = {r.paper_id for r in recs} | batch.sent_before.get(user.pk, set())
+    wanted = set(profile.categories or []) if profile else set()
+    trending_ids = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)][
+        :TRENDING_PER_DIGEST
+    ]
+    trending = [
+        _paper_item(
+            batch=batch,
+            paper=batch.papers[pid],
+            user_id=user.pk,
+            rank=i,
+            reason="Popular with the community this week",
+            language=language,
+        )
+        for i, pid in enumerate(trending_ids, start=1)
+    ]
+
+    local_now = now.astimezone(zone(profile.time_zone if profile else "UTC"))
+    weekly = profile is not None and profile.frequency == Frequency.WEEKLY
+    date_label = f"{local_now:%a} {local_now.day} {local_now:%b %Y}"
+    subject = _subject(date_label=date_label, top_title=items[0]["title"], count=len(items))
+    fields = ", ".join(sorted(wanted)) if wanted else "all the categories we follow"
+    unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=user.pk)]))
+    content.context = {
+        "language": language,
+        "subject": subject,
+        "preheader": (
+            f"{len(items)} new paper{'s' if len(items) != 1 else ''} for you"
+            f"{' this week' if weekly else ' today'}: {items[0]['tldr'] or items[0]['title']}"
+        )[:180],
+        "date_label": f"{local_now:%A} {local_now.day} {local_now:%B %Y}",
+        "period_label": "weekly" if weekly else "daily",
+        "items": items,
+        "trending": trending,
+        "fields": fields,
+        "email": user.email,
+        "site_url": settings.SITE_URL,
+        "preferences_url": batch.preferences_url,
+        "unsubscribe_url": unsubscribe,
+        "postal_address": settings.SENDER_POSTAL_ADDRESS,
+    }
+    content.paper_ids = [r.paper_id for r in recs]
+    content.trending_ids = trending_ids
+    content.reasons = {str(r.paper_id): r.reason for r in recs}
+    content.subject = subject
+    return content

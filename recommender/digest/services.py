@@ -1,0 +1,343 @@
+"""Write side of the digest: plan who is due, claim a delivery, send a batch, mark the outcome.
+
+Exactly once per subscriber and period
+--------------------------------------
+1. ``digest_plan`` (the beat tick) creates one ``DigestDelivery`` row per
+   (user, period) for every subscriber due (the unique key makes a second
+   tick a no-op) and moves their ``next_digest_at`` to the next moment, in
+   one transaction.
+2. ``digest_send_batch`` claims each row with a conditional UPDATE
+   (pending -> sending, ``claimed_at`` = now): only one worker can win it.
+3. Just before handing the message to the mail server it records the
+   deterministic ``Message-ID`` (``message_id`` set = "handed over"), sends
+   one message, then marks the row "sent" and commits, before the next one.
+4. A row stuck in "sending" after the lease (its worker died) is
+   reconciled by the tick: without ``message_id`` it never reached the mail
+   server and is simply claimed again; with ``message_id`` it is "in doubt"
+   (the server may have accepted it before the worker died) and is *not*
+   resent: we choose at-most-once for that single in-flight message and mark
+   it failed with an ``in-doubt`` error an operator can see in the admin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import smtplib
+import socket
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from ..models import DeliveryStatus, DigestDelivery, Profile
+from ..subscriptions.services import profile_reschedule
+from . import selectors
+from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
+from .render import render_digest
+from .schedule import period_key
+from .tokens import unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+IN_DOUBT = "in-doubt"
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BATCH_SIZE", 200))
+
+
+# --- phase 1: the tick --------------------------------------------------------------
+
+
+def digest_plan(*, now: dt.datetime) -> list[int]:
+    """Create deliveries for everyone due at ``now``, reschedule them; return user ids with open deliveries."""
+    deliveries_reconcile()
+    with transaction.atomic():
+        due = list(
+            selectors.subscribers_due(now=now).select_for_update(skip_locked=True, of=("self",)).select_related("user")
+        )
+        DigestDelivery.objects.bulk_create(
+            [DigestDelivery(user_id=p.user_id, period_key=period_key(p, at=p.next_digest_at)) for p in due],
+            ignore_conflicts=True,
+        )
+        for profile in due:
+            # From ``now``, not from the missed moment: after an outage the
+            # subscriber gets one digest, not one per missed period.
+            profile_reschedule(profile=profile, after=max(now, profile.next_digest_at))
+    stranded = selectors.deliveries_stranded(now=timezone.now()).values_list("user_id", flat=True)
+    return sorted({p.user_id for p in due} | set(stranded))
+
+
+def batches(user_ids: list[int], size: int | None = None) -> list[list[int]]:
+    size = size or batch_size()
+    return [user_ids[i : i + size] for i in range(0, len(user_ids), size)]
+
+
+def deliveries_reconcile() -> int:
+    """Mark deliveries whose worker died after handing the message to the server as failed (in doubt)."""
+    return selectors.deliveries_in_doubt(now=timezone.now()).update(
+        status=DeliveryStatus.FAILED,
+        error=(
+            f"{IN_DOUBT}: the worker stopped after handing this message to the mail server and before "
+            "recording the answer; not resent, to never send twice (search the server logs for the Message-ID)"
+        ),
+        modified_at=timezone.now(),
+    )
+
+
+def delivery_open_for_now(*, user, now: dt.datetime) -> DigestDelivery:
+    """The user's delivery for the period containing ``now`` (created pending if missing)."""
+    profile = Profile.objects.get(user=user)
+    delivery, _ = DigestDelivery.objects.get_or_create(user=user, period_key=period_key(profile, at=now))
+    return delivery
+
+
+# --- phase 2: claim, send, mark -------------------------------------------------------
+
+
+def delivery_claim(*, delivery_id: int) -> dt.datetime | None:
+    """Atomically take a delivery for sending; return the claim time, or None if someone else has it."""
+    claimed_at = timezone.now()
+    stale = claimed_at - dt.timedelta(seconds=selectors.lease_seconds())
+    won = (
+        DigestDelivery.objects.filter(pk=delivery_id)
+        .filter(
+            Q(status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING, claimed_at__lte=stale, message_id="")
+        )
+        .update(
+            status=DeliveryStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1, modified_at=claimed_at
+        )
+    )
+    return claimed_at if won else None
+
+
+def _mine(delivery_id: int, claimed_at: dt.datetime):
+    # Fencing: every later write checks the claim is still ours.
+    return DigestDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING, claimed_at=claimed_at)
+
+
+def delivery_skip(*, delivery_id: int, claimed_at: dt.datetime, reason: str) -> bool:
+    return bool(
+        _mine(delivery_id, claimed_at).update(
+            status=DeliveryStatus.SKIPPED, skip_reason=reason[:255], modified_at=timezone.now()
+        )
+    )
+
+
+def delivery_hand_over(
+    *, delivery_id: int, claimed_at: dt.datetime, content: DigestContent, message_id: str, subject: str
+) -> bool:
+    """Record what is about to be sent and that it is being handed to the server (committed first)."""
+    return bool(
+        _mine(delivery_id, claimed_at).update(
+            message_id=message_id,
+            subject=subject[:300],
+            papers=content.paper_ids,
+            trending=content.trending_ids,
+            reasons=content.reasons,
+            language=content.language,
+            modified_at=timezone.now(),
+        )
+    )
+
+
+def delivery_mark_sent(*, delivery_id: int, claimed_at: dt.datetime) -> bool:
+    now = timezone.now()
+    return bool(
+        _mine(delivery_id, claimed_at).update(status=DeliveryStatus.SENT, sent_at=now, error="", modified_at=now)
+    )
+
+
+def delivery_release(*, delivery_id: int, claimed_at: dt.datetime, error: str, final: bool) -> bool:
+    """After a transient error (the server did not take the message): back to pending, or failed if out of tries."""
+    row = _mine(delivery_id, claimed_at)
+    if final:
+        return bool(row.update(status=DeliveryStatus.FAILED, error=error[:2000], modified_at=timezone.now()))
+    return bool(
+        row.update(status=DeliveryStatus.PENDING, message_id="", error=error[:2000], modified_at=timezone.now())
+    )
+
+
+def delivery_fail(*, delivery_id: int, claimed_at: dt.datetime, error: str) -> bool:
+    return bool(
+        _mine(delivery_id, claimed_at).update(
+            status=DeliveryStatus.FAILED, error=error[:2000], modified_at=timezone.now()
+        )
+    )
+
+
+# --- the message ----------------------------------------------------------------------
+
+
+def _mail_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rsplit("@", 1)[-1] if "@" in address else "paperboy.localhost"
+
+
+def message_id_for(delivery: DigestDelivery) -> str:
+    """A Message-ID fixed per delivery, so a resend (or a log search) names the same message."""
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"digest:{delivery.pk}".encode(), hashlib.sha256).hexdigest()[:12]
+    return f"<digest.{delivery.pk}.{delivery.period_key}.{mac}@{_mail_domain()}>"
+
+
+def digest_message(*, content: DigestContent, message_id: str, connection=None, naive: bool = False):
+    """Build the multipart/alternative message (text + inlined HTML) with list headers."""
+    rendered = render_digest(content.context, naive=naive)
+    domain = _mail_domain()
+    unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=content.user.pk)]))
+    headers = {
+        "Message-ID": message_id,
+        "List-Id": f"Paperboy digest <digest.{domain}>",
+        "List-Unsubscribe": f"<{unsubscribe}>, <mailto:unsubscribe@{domain}?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",
+    }
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[content.user.email],
+        headers=headers,
+        connection=connection,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def error_is_transient(exc: BaseException) -> bool:
+    """Whether retrying later may succeed: 4xx replies, disconnects, refused connections, ESP 5xx/429."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= c < 500 for c in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError | socket.timeout | TimeoutError):
+        return True
+    status = getattr(exc, "status_code", None)  # anymail.exceptions.AnymailAPIError
+    if status is not None:
+        return status == 429 or status >= 500
+    if exc.__class__.__name__ == "AnymailRecipientsRefused":
+        return False
+    return isinstance(exc, OSError)
+
+
+# --- the batch ------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    sent: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)  # user ids to try again later
+
+
+def digest_send_batch(
+    *, user_ids: list[int], now: dt.datetime | None = None, final_attempt: bool = False, dry_run: bool = False
+) -> BatchResult:
+    """Send the open deliveries of ``user_ids`` over one mail connection, one committed step at a time."""
+    now = now or timezone.now()
+    result = BatchResult()
+    open_rows = list(selectors.deliveries_open(user_ids=user_ids).values_list("pk", "user_id"))
+    if not open_rows:
+        return result
+    batch = digest_batch_build(user_ids=sorted({uid for _, uid in open_rows}), now=now)
+    connection = get_connection()  # opened on first send, reused for the whole batch
+    try:
+        for delivery_id, user_id in open_rows:
+            _send_one(
+                delivery_id=delivery_id,
+                user_id=user_id,
+                batch=batch,
+                connection=connection,
+                result=result,
+                final_attempt=final_attempt,
+            )
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the outcome
+            logger.debug("closing the mail connection failed", exc_info=True)
+    return result
+
+
+def _send_one(
+    *, delivery_id: int, user_id: int, batch: DigestBatch, connection, result: BatchResult, final_attempt: bool
+) -> None:
+    claimed_at = delivery_claim(delivery_id=delivery_id)
+    if claimed_at is None:
+        return
+    delivery = DigestDelivery.objects.get(pk=delivery_id)
+    user = batch.users.get(user_id)
+    profile = batch.profiles.get(user_id)
+    if user is None or profile is None or not profile.is_sendable:
+        delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason="subscriber not sendable (unsubscribed)")
+        result.skipped.append(user_id)
+        return
+    try:
+        content = digest_build(user=user, now=batch.now, batch=batch)
+        if content.skip_reason:
+            delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason=content.skip_reason)
+            result.skipped.append(user_id)
+            return
+        message_id = message_id_for(delivery)
+        message = digest_message(content=content, message_id=message_id, connection=connection)
+    except Exception as exc:  # a bug for one subscriber must not stop the batch
+        logger.exception("building digest %s failed", delivery_id)
+        delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"build: {exc!r}")
+        result.failed.append(user_id)
+        return
+    if not delivery_hand_over(
+        delivery_id=delivery_id, claimed_at=claimed_at, content=content, message_id=message_id, subject=message.subject
+    ):
+        return  # our lease was taken over; the other worker owns it now
+    try:
+        connection.send_messages([message])
+    except Exception as exc:
+        # The session may be in any state: start the next message on a fresh one.
+        with contextlib.suppress(Exception):
+            connection.close()
+        if error_is_transient(exc):
+            final = final_attempt or delivery.attempts >= MAX_ATTEMPTS
+            logger.warning("digest %s: transient error %r%s", delivery_id, exc, " (giving up)" if final else "")
+            delivery_release(delivery_id=delivery_id, claimed_at=claimed_at, error=f"transient: {exc!r}", final=final)
+            (result.failed if final else result.retry).append(user_id)
+        else:
+            logger.error("digest %s: permanent error %r", delivery_id, exc)
+            delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"permanent: {exc!r}")
+            result.failed.append(user_id)
+        return
+    delivery_mark_sent(delivery_id=delivery_id, claimed_at=claimed_at)
+    result.sent.append(user_id)
+
+
+def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDelivery, BatchResult]:
+    """Send ``user``'s digest for the current period right away (never twice for one period)."""
+    now = now or timezone.now()
+    delivery = delivery_open_for_now(user=user, now=now)
+    result = (
+        digest_send_batch(user_ids=[user.pk], now=now) if delivery.status == DeliveryStatus.PENDING else BatchResult()
+    )
+    delivery.refresh_from_db()
+    return delivery, result
+
+
+def digest_preview(*, user, now: dt.datetime | None = None, naive: bool = False):
+    """Return ``(content, rendered)`` for a preview; nothing is recorded."""
+    now = now or timezone.now()
+    content = digest_build(user=user, now=now)
+    rendered = render_digest(content.context, naive=naive) if not content.skip_reason else None
+    return content, rendered
