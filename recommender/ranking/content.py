@@ -4,8 +4,10 @@ This module owns the text side of the recommender. It has to place a paper
 announced a minute ago in the same space as the papers seen in training, so
 its whole state is plain arrays (no fitted vocabulary objects, no pickles):
 
-* raw text goes through a stateless ``HashingVectorizer`` (unigrams and
-  bigrams); a bag-of-words count matrix (LDA-C ``mult.dat``) is used as is,
+* raw text goes through stateless ``HashingVectorizer``s: word unigrams and
+  bigrams, plus (``char_ngrams``) character 3-5-grams inside words, which
+  match morphological variants in short titles ("network"/"networks",
+  "Bayes"/"Bayesian"); a bag-of-words count matrix (LDA-C ``mult.dat``) is used as is,
   and when its vocabulary is known, text (e.g. onboarding categories) is
   mapped onto it with a ``CountVectorizer`` built from that stored vocabulary;
 * features seen in fewer than ``min_df`` training papers are dropped, the rest
@@ -45,6 +47,8 @@ class ContentEncoder:
         Hashing space for raw text (ignored for count matrices).
     ngram_range : tuple
         Word n-grams hashed from raw text.
+    char_ngrams : bool
+        Add hashed character 3-5-grams (text input only) as a second block.
     min_df : int
         Features occurring in fewer training papers are dropped.
     n_components : int
@@ -59,6 +63,7 @@ class ContentEncoder:
         self,
         n_features: int = 2**20,
         ngram_range: tuple[int, int] = (1, 2),
+        char_ngrams: bool = True,
         min_df: int = 2,
         n_components: int = 128,
         svd_max_items: int = 20000,
@@ -66,28 +71,41 @@ class ContentEncoder:
     ) -> None:
         self.n_features = n_features
         self.ngram_range = ngram_range
+        self.char_ngrams = char_ngrams
         self.min_df = min_df
         self.n_components = n_components
         self.svd_max_items = svd_max_items
         self.random_state = random_state
 
     # -- raw features -------------------------------------------------------
-    def _hasher(self) -> HashingVectorizer:
-        return HashingVectorizer(
+    def _hash_texts(self, texts: list[str]) -> sp.csr_matrix:
+        words = HashingVectorizer(
             n_features=self.n_features,
             ngram_range=tuple(self.ngram_range),
             alternate_sign=False,
             norm=None,
             stop_words="english",
             dtype=np.float32,
-        )
+        ).transform(texts)
+        if not self.char_ngrams:
+            return words.tocsr()
+        chars = HashingVectorizer(
+            n_features=self.n_features,
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            alternate_sign=False,
+            norm=None,
+            dtype=np.float32,
+        ).transform(texts)
+        # the two blocks share the feature budget: words first, characters second
+        return sp.hstack([words, chars], format="csr")
 
     def _raw_counts(self, content: Content) -> sp.csr_matrix:
         """Counts over the full input space (hash buckets or vocabulary ids)."""
         if is_text(content):
             texts = [t if isinstance(t, str) else "" for t in content]
             if self.mode_ == "text":
-                return self._hasher().transform(texts).tocsr()
+                return self._hash_texts(texts)
             if self.vocabulary_ is None:
                 raise ValueError(
                     "this encoder was fitted on a count matrix without a vocabulary; "
@@ -111,7 +129,7 @@ class ContentEncoder:
         self.mode_ = "text" if is_text(content) else "counts"
         self.vocabulary_ = None if vocabulary is None else np.asarray(list(vocabulary), dtype=str)
         if self.mode_ == "text":
-            self.input_dim_ = self.n_features
+            self.input_dim_ = self.n_features * (2 if self.char_ngrams else 1)
         else:
             dim = sp.csr_matrix(content).shape[1]
             if self.vocabulary_ is not None:
@@ -138,8 +156,14 @@ class ContentEncoder:
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         X = counts[:, self.kept_features_].tocsr()
         X.data = 1.0 + np.log(np.maximum(X.data, 1e-12))
-        X = X @ sp.diags(self.idf_)
-        return normalize(X.astype(np.float32).tocsr(), copy=False)
+        X = (X @ sp.diags(self.idf_)).astype(np.float32).tocsr()
+        if self.mode_ == "text" and self.char_ngrams:
+            # normalise the word and character blocks separately so each counts half
+            split = int(np.searchsorted(self.kept_features_, self.n_features))
+            X = sp.hstack(
+                [normalize(X[:, :split]), normalize(X[:, split:])], format="csr"
+            )
+        return normalize(X, copy=False)
 
     def transform_sparse(self, content: Content) -> sp.csr_matrix:
         """Sublinear tf-idf rows over the kept features, L2-normalised."""
@@ -166,6 +190,7 @@ class ContentEncoder:
             "components": self.components_,
             "n_features": np.array(self.n_features),
             "ngram_range": np.asarray(self.ngram_range),
+            "char_ngrams": np.array(self.char_ngrams),
             "min_df": np.array(self.min_df),
             "n_components": np.array(self.n_components),
             "svd_max_items": np.array(self.svd_max_items),
@@ -185,6 +210,7 @@ class ContentEncoder:
         enc = cls(
             n_features=int(get("n_features")),
             ngram_range=tuple(int(x) for x in get("ngram_range")),
+            char_ngrams=bool(get("char_ngrams")),
             min_df=int(get("min_df")),
             n_components=int(get("n_components")),
             svd_max_items=int(get("svd_max_items")),

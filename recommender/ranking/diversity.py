@@ -15,15 +15,17 @@ from .selection import top_n
 
 def mmr(
     scores: np.ndarray,
-    embeddings: np.ndarray,
+    embeddings: np.ndarray | None,
     n: int,
     diversity: float,
     pool_size: int | None = None,
+    similarity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Greedy MMR selection of ``n`` positions per row of ``scores``.
 
     ``embeddings`` are L2-normalised rows aligned with the columns of
-    ``scores``. Each step picks ``argmax (1 - diversity) * rel - diversity *
+    ``scores``; alternatively ``similarity`` is a precomputed (m x m)
+    candidate similarity matrix (used when given). Each step picks ``argmax (1 - diversity) * rel - diversity *
     max_sim_to_selected``, where ``rel`` is the score min-max scaled within the
     row's candidate pool (the ``pool_size`` best by score). ``diversity=0``
     returns the plain top ``n``.
@@ -39,8 +41,11 @@ def mmr(
     lo = np.where(finite, rel, np.inf).min(axis=1, keepdims=True)
     hi = np.where(finite, rel, -np.inf).max(axis=1, keepdims=True)
     rel = np.where(finite, (rel - lo) / np.maximum(hi - lo, 1e-12), -np.inf)
-    emb = embeddings[pool]  # (U, L, d)
-    sims = np.einsum("uld,ukd->ulk", emb, emb)  # (U, L, L)
+    if similarity is not None:
+        sims = similarity[pool[:, :, None], pool[:, None, :]]  # (U, L, L)
+    else:
+        emb = embeddings[pool]  # (U, L, d)
+        sims = np.einsum("uld,ukd->ulk", emb, emb)
     chosen = np.zeros((n_rows, k), dtype=np.int64)
     taken = np.zeros((n_rows, pool_size), dtype=bool)
     max_sim = np.zeros((n_rows, pool_size))

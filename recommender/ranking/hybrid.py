@@ -58,13 +58,14 @@ _HYPERPARAMS = (
     "knn_weight",
     "cf_weight",
     "cf_shrink",
-    "map_regularization",
+    "factor_smoothing",
     "prior_weight",
     "negative_weight",
     "category_weight",
     "n_components",
     "min_df",
     "ngram_range",
+    "char_ngrams",
     "n_features",
     "random_state",
     "num_threads",
@@ -93,13 +94,14 @@ class HybridRecommender:
         Blend weights of the z-scored terms.
     cf_shrink : float
         Interactions at which a user's CF weight reaches half of ``cf_weight``.
-    map_regularization : float
-        Ridge penalty of the content-to-factor map used for cold papers.
+    factor_smoothing : float
+        Pseudo-count pulling a warm paper's ALS factor towards the factor
+        predicted from its content neighbours (0 = use ALS only).
     negative_weight : float
         Strength of negatives relative to positives (ALS and content term).
     category_weight : float
         Weight of onboarding categories (as text) in a folded-in user's profile.
-    n_components, min_df, ngram_range, n_features :
+    n_components, min_df, ngram_range, char_ngrams, n_features :
         Content encoder settings (see :class:`ContentEncoder`).
     random_state : int
         Seed for ALS and the SVD.
@@ -109,23 +111,24 @@ class HybridRecommender:
 
     def __init__(
         self,
-        factors: int = 64,
-        regularization: float = 0.1,
-        alpha: float = 2.0,
+        factors: int = 256,
+        regularization: float = 10.0,
+        alpha: float = 20.0,
         iterations: int = 15,
         knn_neighbors: int = 100,
         knn_power: float = 2.0,
         knn_weight: float = 1.0,
-        cf_weight: float = 1.0,
-        cf_shrink: float = 10.0,
-        map_regularization: float = 1.0,
+        cf_weight: float = 2.0,
+        cf_shrink: float = 3.0,
+        factor_smoothing: float = 1.0,
         prior_weight: float = 0.3,
         negative_weight: float = 1.0,
         category_weight: float = 1.0,
         n_components: int = 128,
         min_df: int = 2,
         ngram_range: tuple[int, int] = (1, 2),
-        n_features: int = 2**20,
+        char_ngrams: bool = True,
+        n_features: int = 2**18,
         random_state: int = 0,
         num_threads: int = 0,
     ) -> None:
@@ -138,13 +141,14 @@ class HybridRecommender:
         self.knn_weight = knn_weight
         self.cf_weight = cf_weight
         self.cf_shrink = cf_shrink
-        self.map_regularization = map_regularization
+        self.factor_smoothing = factor_smoothing
         self.prior_weight = prior_weight
         self.negative_weight = negative_weight
         self.category_weight = category_weight
         self.n_components = n_components
         self.min_df = min_df
         self.ngram_range = ngram_range
+        self.char_ngrams = char_ngrams
         self.n_features = n_features
         self.random_state = random_state
         self.num_threads = num_threads
@@ -194,6 +198,7 @@ class HybridRecommender:
         self.encoder_ = ContentEncoder(
             n_features=self.n_features,
             ngram_range=self.ngram_range,
+            char_ngrams=self.char_ngrams,
             min_df=self.min_df,
             n_components=self.n_components,
             random_state=self.random_state,
@@ -208,7 +213,6 @@ class HybridRecommender:
         self.n_users_, self.n_items_ = n_users, n_items
 
         self._fit_als(R, N)
-        self._fit_content_map()
         return self
 
     def _fit_als(self, R: sp.csr_matrix, N: sp.csr_matrix) -> None:
@@ -230,36 +234,31 @@ class HybridRecommender:
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
 
-    def _fit_content_map(self) -> None:
-        """Ridge map content embedding -> ALS item factor, fitted on warm items."""
-        warm = self.item_counts_ > 0
-        E = self._map_features(self.item_embeddings_[warm]).astype(np.float64)
-        V = self.item_factors_[warm].astype(np.float64)
-        w = np.sqrt(np.minimum(self.item_counts_[warm], 20)).astype(np.float64)[:, None]
-        A = (E * w).T @ (E * w) + self.map_regularization * np.eye(E.shape[1])
-        self.content_map_ = np.linalg.solve(A, (E * w).T @ (V * w)).astype(np.float32)
-
-    @staticmethod
-    def _map_features(E: np.ndarray) -> np.ndarray:
-        return np.hstack([E, np.ones((E.shape[0], 1), dtype=E.dtype)])
-
     # --------------------------------------------------------------- encode
     def encode_items(self, item_content: Content) -> np.ndarray:
         """Dense L2-normalised content embeddings (n x n_components) for any papers."""
         return self.encoder_.transform(item_content)
 
-    def _candidate_factors(
-        self, candidates: np.ndarray, emb: np.ndarray
-    ) -> np.ndarray:
-        mapped = self._map_features(emb) @ self.content_map_
-        known = (candidates >= 0) & (candidates < self.n_items_)
-        out = mapped
-        idx = np.flatnonzero(known)
-        if len(idx):
-            ids = candidates[idx]
-            warm = self.item_counts_[ids] > 0
-            out[idx[warm]] = self.item_factors_[ids[warm]]
-        return out
+    def _candidate_factors(self, candidates: np.ndarray, S: sp.csr_matrix) -> np.ndarray:
+        """Item factors for candidates: ALS for warm papers, content neighbours' for the rest.
+
+        A candidate's content estimate is the similarity-weighted mean of the
+        ALS factors of its content neighbours among the training papers
+        ("papers that read like this one are liked by readers like these").
+        Warm papers blend their own factor with that estimate by evidence:
+        ``(c_j v_j + factor_smoothing * v_hat_j) / (c_j + factor_smoothing)``.
+        """
+        mass = np.asarray(S.sum(axis=0)).ravel()
+        V_hat = (S.T @ self.item_factors_) / np.maximum(mass, 1e-12)[:, None]
+        V_hat = V_hat.astype(np.float32)
+        known = np.flatnonzero((candidates >= 0) & (candidates < self.n_items_))
+        if len(known):
+            ids = candidates[known]
+            c = self.item_counts_[ids].astype(np.float32)[:, None]
+            k = np.float32(self.factor_smoothing)
+            own = self.item_factors_[ids]
+            V_hat[known] = np.where(c > 0, (c * own + k * V_hat[known]) / np.maximum(c + k, 1e-12), V_hat[known])
+        return V_hat
 
     def _neighbour_matrix(self, cand_tfidf: sp.csr_matrix) -> sp.csr_matrix:
         """Sparse (n_items_ x m) top-k content similarities, sharpened."""
@@ -450,12 +449,16 @@ class HybridRecommender:
                 )
             cand_tfidf = self.item_tfidf_[candidates]
         cand_emb = self.encoder_.embed(cand_tfidf)
-        V = self._candidate_factors(candidates, cand_emb)
         S = self._neighbour_matrix(cand_tfidf)
+        V = self._candidate_factors(candidates, S)
         prior_arr = None if prior is None else np.asarray(prior, dtype=np.float32)
         if prior_arr is not None and prior_arr.shape[-1] != m:
             raise ValueError("prior must have one value per candidate")
 
+        # near-duplicates are judged on sparse tf-idf (sharper than LSA) when affordable
+        cand_sim = None
+        if diversity > 0 and m <= 5000:
+            cand_sim = (cand_tfidf @ cand_tfidf.T).toarray()
         n_rows = P.shape[0]
         counts = np.diff(P.indptr)
         ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -486,7 +489,11 @@ class HybridRecommender:
             mask = exclusion_mask(exclude, rows, candidates)
             if mask is not None:
                 total = np.where(mask, -np.inf, total)
-            pos = mmr(total, cand_emb, n, diversity) if diversity > 0 else top_n(total, n)
+            pos = (
+                mmr(total, cand_emb, n, diversity, similarity=cand_sim)
+                if diversity > 0
+                else top_n(total, n)
+            )
             sc = np.take_along_axis(total, pos, axis=1)
             valid = np.isfinite(sc)
             k = pos.shape[1]
@@ -538,7 +545,6 @@ class HybridRecommender:
             "item_counts": self.item_counts_,
             "user_factors": self.user_factors_,
             "item_factors": self.item_factors_,
-            "content_map": self.content_map_,
         }
         arrays.update(self.encoder_.to_arrays())
         return arrays
@@ -568,7 +574,6 @@ class HybridRecommender:
         model.item_counts_ = arrays["item_counts"]
         model.user_factors_ = arrays["user_factors"]
         model.item_factors_ = arrays["item_factors"]
-        model.content_map_ = arrays["content_map"]
         model.encoder_ = ContentEncoder.from_arrays(arrays)
         return model
 

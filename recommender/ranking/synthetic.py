@@ -9,6 +9,7 @@ rank brand-new papers sensibly.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,15 +26,21 @@ class SyntheticData:
     user_topics: list[np.ndarray]
 
 
+def topic_word(topic: int, index: int) -> str:
+    """Deterministic pseudo-word ``index`` of ``topic`` (letters only, unrelated spellings)."""
+    digest = hashlib.md5(f"{topic}:{index}".encode(), usedforsecurity=False).hexdigest()
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest[:9])
+
+
 def make_texts(item_topics: np.ndarray, n_topics: int, rng: np.random.Generator,
                words_per_topic: int = 60, length: int = 40) -> list[str]:
     """Synthetic title+abstract per item from its topic's vocabulary plus common words."""
-    common = [f"common{i}" for i in range(200)]
+    common = [topic_word(-1, i) for i in range(200)]
     texts = []
     for t in item_topics:
         own = rng.integers(0, words_per_topic, size=length // 2)
         noise = rng.integers(0, len(common), size=length // 2)
-        words = [f"t{t}w{w}" for w in own] + [common[w] for w in noise]
+        words = [topic_word(int(t), int(w)) for w in own] + [common[w] for w in noise]
         rng.shuffle(words)
         texts.append(" ".join(words))
     return texts

@@ -1,0 +1,36 @@
+"""Smoke evaluation on real data (CiteULike abstracts subset), skipped without it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from recommender.ranking import evaluation
+from recommender.ranking.datasets import load_dataset
+
+
+def test_loader_reads_all_content_kinds(abstracts_dir):
+    raw = load_dataset(abstracts_dir, content="raw")
+    mult = load_dataset(abstracts_dir, content="mult")
+    assert raw.n_items == mult.n_items == 1929
+    assert raw.interactions.shape[0] == 50  # 50 lines (the README says 49)
+    assert mult.vocabulary is not None and len(mult.vocabulary) == 8000
+    assert mult.content.shape == (1929, 8000)
+
+
+@pytest.mark.parametrize("protocol", ["cold", "digest"])
+def test_smoke_evaluation_ours_beats_random(abstracts_dir, protocol):
+    out = io.StringIO()
+    parser = evaluation.build_parser()
+    args = parser.parse_args(
+        ["--data-dir", str(abstracts_dir), "--protocol", protocol, "--json", "--methods", "random,ours"]
+    )
+    assert evaluation.run_from_args(args, out) == 0
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert report["protocol"] == protocol
+    by = {r["method"]: r for r in report["results"]}
+    key = "recall@50" if protocol == "cold" else "recall@10"
+    assert by["ours"][key] > 2 * by["random"][key]
+    assert by["ours"]["split"] == protocol
