@@ -124,6 +124,8 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
+# Onboarding redirect after the first login; sign-in after a subscribe-box confirmation.
+ACCOUNT_ADAPTER = "recommender.web.adapter.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Paperboy] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 ACCOUNT_RATE_LIMITS = {
@@ -208,6 +210,8 @@ PAPERBOY = {
     "INGEST_CATEGORIES": env.list("INGEST_CATEGORIES", default=["cs.AI", "cs.CL", "cs.LG", "cs.CV", "stat.ML"]),
     "INGEST_MAX_BYTES": env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024),
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=200),
+    # Seconds a claimed digest may stay "sending" before the tick reconciles it (docs/digest.md).
+    "DIGEST_LEASE_SECONDS": env.int("DIGEST_LEASE_SECONDS", default=300),
 }
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")

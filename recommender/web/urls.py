@@ -1,10 +1,25 @@
-"""The public site: daily listing, trending, search, paper pages, account pages."""
+"""The public site: daily listing, trending, search, paper pages, personal pages and account pages."""
 
 from django.urls import path
 
-from . import views
+from . import feeds, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.daily, name="daily"),
+    path("trending/", views.trending_view, name="trending"),
+    path("search/", views.search_view, name="search"),
+    path("papers/<str:arxiv_id>/", views.paper_detail, name="paper"),
+    path("papers/<str:arxiv_id>/act/", views.paper_act, name="act"),
+    path("for-you/", views.for_you, name="for_you"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("welcome/", views.onboarding, name="onboarding"),
+    path("welcome/rate/", views.onboarding_rate, name="onboarding_rate"),
+    path("account/preferences/", views.preferences, name="preferences"),
+    path("account/feed-token/", views.feed_token_regenerate, name="feed_token"),
+    path("account/reset/", views.recommendations_reset, name="reset"),
+    path("account/export.csv", views.ratings_export, {"fmt": "csv"}, name="export_csv"),
+    path("account/export.json", views.ratings_export, {"fmt": "json"}, name="export_json"),
+    path("account/delete/", views.account_delete, name="delete"),
+    path("feed/<str:token>/atom.xml", feeds.personal_feed, name="feed"),
 ]

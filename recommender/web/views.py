@@ -1,10 +1,357 @@
-"""Public pages (thin views over selectors)."""
+"""Public pages and account pages: thin views over selectors, search and services.
 
-from django.shortcuts import render
+Listings attach the user's marks to each card from one query
+(``selectors.interactions_by_paper``). Every vote button is a plain POST form
+that htmx upgrades to an in-place swap of ``web/_actions.html``.
+"""
 
-from ..models import Paper
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ..interactions.services import interaction_record, interaction_undo, interactions_reset
+from ..models import InteractionKind, InteractionSource
+from ..papers import search as paper_search
+from ..papers import selectors, trending
+from ..subscriptions.services import profile_ensure, profile_update
+from .forms import (
+    DeleteAccountForm,
+    OnboardingCategoriesForm,
+    PreferencesForm,
+    SearchForm,
+    SubscribeForm,
+)
+from .ratelimit import client_ip, rate_limit_hit
+from .recommendations import picks_for
+from .subscribe import subscription_request
+
+PAGE_SIZE = 30
+SEARCH_RESULTS = 100
+ACTION_KINDS = (
+    InteractionKind.UPVOTE,
+    InteractionKind.THUMBS_UP,
+    InteractionKind.THUMBS_DOWN,
+    InteractionKind.NOT_INTERESTED,
+    InteractionKind.SAVE,
+)
+SUBSCRIBE_LIMIT_IP = (10, 3600)  # per client IP per hour
+SUBSCRIBE_LIMIT_EMAIL = (3, 3600)  # per address per hour: no mail-bombing a stranger
 
 
+def safe_next(request, fallback: str = "/") -> str:
+    """The ``next`` parameter if it points back at this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _with_marks(request, papers) -> list:
+    papers = list(papers)
+    marks = selectors.interactions_by_paper(user=request.user, paper_ids=[p.id for p in papers])
+    for p in papers:
+        p.marks = marks.get(p.id, set())
+    return papers
+
+
+def _category(request) -> str:
+    category = request.GET.get("category", "").strip()
+    return category if selectors.CATEGORY_RE.match(category) else ""
+
+
+def _page(request, items):
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _listing_context(request, page, **extra) -> dict:
+    return {
+        "page": page,
+        "papers": _with_marks(request, page.object_list),
+        "categories": selectors.category_choices(),
+        "category": _category(request),
+        "subscribe_form": SubscribeForm(),
+        **extra,
+    }
+
+
+@require_GET
 def daily(request):
-    papers = Paper.objects.all()[:50]
-    return render(request, "web/daily.html", {"papers": papers})
+    day_param = request.GET.get("day", "")
+    try:
+        day = dt.date.fromisoformat(day_param) if day_param else selectors.latest_day()
+    except ValueError:
+        day = selectors.latest_day()
+    category = _category(request)
+    if day is None:
+        page = _page(request, [])
+        prev_day = next_day = None
+    else:
+        page = _page(request, selectors.papers_announced_on(day=day, category=category))
+        prev_day, next_day = selectors.day_neighbours(day=day)
+    return render(
+        request,
+        "web/daily.html",
+        _listing_context(request, page, day=day, prev_day=prev_day, next_day=next_day),
+    )
+
+
+@require_GET
+def trending_view(request):
+    page = _page(request, selectors.papers_trending(category=_category(request)))
+    formula = {
+        "gravity": trending.GRAVITY,
+        "new_boost": trending.NEW_BOOST,
+        "new_hours": trending.NEW_HOURS,
+        "local_weight": trending.LOCAL_WEIGHT,
+        "window_days": trending.WINDOW_DAYS,
+    }
+    return render(request, "web/trending.html", _listing_context(request, page, formula=formula))
+
+
+@require_GET
+def search_view(request):
+    form = SearchForm(request.GET)
+    query, mode, page = "", "blend", None
+    if form.is_valid():
+        query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
+    if query:
+        ids = paper_search.search(query=query, mode=mode, n=SEARCH_RESULTS)
+        page = _page(request, ids)
+        page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
+    ctx = {
+        "form": form,
+        "query": query,
+        "mode": mode,
+        "modes": [("blend", "Blend"), ("keyword", "Keyword"), ("semantic", "Semantic")],
+        "page": page,
+        "papers": _with_marks(request, page.object_list) if page else [],
+        "subscribe_form": SubscribeForm(),
+    }
+    return render(request, "web/search.html", ctx)
+
+
+def _similar_ids(paper) -> list[int]:
+    try:
+        from ..training.serving import similar_papers
+    except ImportError:
+        similar_papers = None
+    ids: list[int] = []
+    if similar_papers is not None:
+        try:
+            ids = list(similar_papers(paper_id=paper.id, n=5))
+        except Exception:  # no trained model yet: the content index below answers instead
+            ids = []
+    return ids or paper_search.similar_by_content(paper_id=paper.id, n=5)
+
+
+@require_GET
+def paper_detail(request, arxiv_id: str):
+    paper = selectors.paper_get(arxiv_id=arxiv_id)
+    if paper is None:
+        raise Http404("No such paper")
+    similar = selectors.papers_by_ids(ids=_similar_ids(paper))
+    _with_marks(request, [paper, *similar])
+    translation = None
+    if request.user.is_authenticated:
+        translation = selectors.paper_translation(paper=paper, language=profile_ensure(user=request.user).language)
+    return render(
+        request,
+        "web/paper.html",
+        {"paper": paper, "similar": similar, "translation": translation, "subscribe_form": SubscribeForm()},
+    )
+
+
+@require_POST
+def paper_act(request, arxiv_id: str):
+    """Toggle one mark (upvote, thumbs, not interested, save) on a paper."""
+    paper = selectors.paper_get(arxiv_id=arxiv_id)
+    kind = request.POST.get("kind", "")
+    if paper is None or kind not in ACTION_KINDS:
+        raise Http404("No such paper or action")
+    back = safe_next(request, reverse("web:paper", args=[paper.arxiv_id]))
+    if not request.user.is_authenticated:
+        login = f"{settings.LOGIN_URL}?{urlencode({'next': back})}"
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login
+            return response
+        return redirect(login)
+    marks = selectors.interactions_by_paper(user=request.user, paper_ids=[paper.id]).get(paper.id, set())
+    if kind in marks:
+        interaction_undo(user=request.user, paper=paper, kind=kind)
+    else:
+        interaction_record(user=request.user, paper=paper, kind=kind, source=InteractionSource.WEB)
+    if request.headers.get("HX-Request"):
+        paper.refresh_from_db(fields=["local_upvotes", "hf_upvotes"])
+        _with_marks(request, [paper])
+        return render(request, "web/_actions.html", {"paper": paper, "next": back})
+    return HttpResponseRedirect(back)
+
+
+@login_required
+@require_GET
+def for_you(request):
+    profile = profile_ensure(user=request.user)
+    picks = picks_for(user=request.user, n=max(20, profile.papers_per_email))
+    _with_marks(request, [pick.paper for pick in picks])
+    return render(request, "web/for_you.html", {"picks": picks, "profile": profile})
+
+
+@require_POST
+def subscribe(request):
+    form = SubscribeForm(request.POST)
+    back = safe_next(request)
+    if not form.is_valid():
+        messages.error(request, "Please enter a valid email address.")
+        return redirect(back)
+    email = form.cleaned_data["email"]
+    limited_ip = rate_limit_hit(scope="subscribe-ip", key=client_ip(request), limit=SUBSCRIBE_LIMIT_IP[0], period=3600)
+    limited_email = rate_limit_hit(scope="subscribe-email", key=email, limit=SUBSCRIBE_LIMIT_EMAIL[0], period=3600)
+    if limited_ip or limited_email:
+        response = render(request, "web/rate_limited.html", status=429)
+        response["Retry-After"] = "3600"
+        return response
+    subscription_request(request=request, email=email)
+    # Same words whatever happened: known or not, nobody learns who subscribes here.
+    messages.success(
+        request, "Thanks! Check your inbox: we sent a link to confirm your subscription. Nothing else until you do."
+    )
+    return redirect(back)
+
+
+# --- Account ------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    profile = profile_ensure(user=request.user)
+    fields = list(PreferencesForm.base_fields)
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            profile_update(profile=profile, **form.cleaned_data)
+            messages.success(request, "Preferences saved.")
+            return redirect("web:preferences")
+    else:
+        form = PreferencesForm(initial={name: getattr(profile, name) for name in fields})
+    feed_url = request.build_absolute_uri(reverse("web:feed", args=[profile.feed_token]))
+    return render(
+        request,
+        "web/preferences.html",
+        {"form": form, "profile": profile, "feed_url": feed_url, "time_zones": _common_time_zones()},
+    )
+
+
+def _common_time_zones() -> list[str]:
+    import zoneinfo
+
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+@login_required
+@require_POST
+def feed_token_regenerate(request):
+    profile = profile_ensure(user=request.user)
+    profile_update(profile=profile, feed_token=secrets.token_urlsafe(24))
+    messages.success(request, "New feed address created; the old one no longer works.")
+    return redirect("web:preferences")
+
+
+@login_required
+@require_POST
+def recommendations_reset(request):
+    count = interactions_reset(user=request.user)
+    messages.success(request, f"Forgot {count} ratings. Your recommendations start afresh.")
+    return redirect("web:preferences")
+
+
+@login_required
+@require_GET
+def ratings_export(request, fmt: str):
+    rows = selectors.ratings_export(user=request.user)
+    stamp = timezone.now().strftime("%Y%m%d")
+    if fmt == "json":
+        response = HttpResponse(
+            json.dumps({"ratings": rows}, ensure_ascii=False, indent=2), content_type="application/json"
+        )
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.DictWriter(response, fieldnames=["created_at", "kind", "source", "arxiv_id", "title"])
+        writer.writeheader()
+        for row in rows:
+            # Cells starting with = + - @ are formulas to a spreadsheet: neutralise them.
+            writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+    response["Content-Disposition"] = f'attachment; filename="paperboy-ratings-{stamp}.{fmt}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    form = DeleteAccountForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        logout(request)
+        user.delete()
+        messages.success(request, "Your account and all your data were deleted.")
+        return redirect("web:daily")
+    return render(request, "web/account_delete.html", {"form": form})
+
+
+# --- Onboarding -------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def onboarding(request):
+    """Step 1: pick categories."""
+    profile = profile_ensure(user=request.user)
+    if request.method == "POST":
+        form = OnboardingCategoriesForm(request.POST)
+        if form.is_valid():
+            profile_update(profile=profile, categories=form.cleaned_data["categories"])
+            return redirect("web:onboarding_rate")
+    else:
+        form = OnboardingCategoriesForm(initial={"categories": profile.categories or []})
+    return render(request, "web/onboarding.html", {"form": form, "step": 1})
+
+
+ONBOARDING_CHOICES = {"up": InteractionKind.THUMBS_UP, "down": InteractionKind.THUMBS_DOWN}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def onboarding_rate(request):
+    """Step 2: rate about ten popular, diverse papers; then the user is onboarded."""
+    profile = profile_ensure(user=request.user)
+    suggestions = selectors.onboarding_suggestions(categories=profile.categories or [], n=10)
+    if request.method == "POST":
+        by_id = {p.id: p for p in suggestions}
+        rated = 0
+        for p in by_id.values():
+            kind = ONBOARDING_CHOICES.get(request.POST.get(f"rating-{p.id}", ""))
+            if kind:
+                interaction_record(user=request.user, paper=p, kind=kind, source=InteractionSource.ONBOARDING)
+                rated += 1
+        profile_update(profile=profile, onboarded_at=timezone.now())
+        messages.success(request, f"Thanks — {rated} ratings recorded. Here is your first personal ranking.")
+        return redirect("web:for_you")
+    return render(request, "web/onboarding_rate.html", {"papers": suggestions, "step": 2})

@@ -1,0 +1,394 @@
+"""Search over the whole archive: keyword (full-text), semantic (LSA) and their blend.
+
+Keyword search runs in the database so it stays fast on the full archive:
+
+* PostgreSQL: a stored, generated ``tsvector`` column (title weighted A,
+  abstract B) with a GIN index, queried with ``ts_rank_cd``. The column is
+  created by migration ``0003_paper_search`` only on PostgreSQL, so the
+  Django model stays portable.
+* SQLite: an FTS5 external-content table kept in step by triggers, ranked by
+  ``bm25`` (title weighted 3x).
+* Anything else: a ranked ``icontains`` fallback.
+
+``search_index_ensure`` (re)creates these structures; it is idempotent and is
+called by the migration and, on SQLite, again when the triggers went missing
+(Django's SQLite schema editor rebuilds a table to alter it, dropping its
+triggers).
+
+Semantic search is an LSA index (hashed unigrams, sublinear tf-idf, truncated
+SVD, cosine similarity) over titles and abstracts, built per process, cached
+on disk as ``.npz`` (no pickle) so every web worker loads instead of refitting,
+and rebuilt when the archive changes. It sits behind ``SemanticIndex`` so it
+can later switch to the recommender's own content encoder.
+
+``search`` blends both rankings with reciprocal rank fusion. This module only
+returns paper ids; the caller fetches rows through ``selectors``.
+"""
+
+# ruff: noqa: S608 - SQL here interpolates only module constants (table, column names); user text is always a parameter.
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Q
+
+from ..models import Paper
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+MAX_TERMS = 12
+RRF_K = 60  # the constant from Cormack et al. 2009; damps the head of each list
+MODES = ("blend", "keyword", "semantic")
+
+FTS_TABLE = "recommender_paper_fts"
+PG_COLUMN = "search_vector"
+
+
+def query_terms(query: str) -> list[str]:
+    """Split a user query into at most ``MAX_TERMS`` word tokens (no operators survive)."""
+    return re.findall(r"\w+", query[:MAX_QUERY_CHARS].lower())[:MAX_TERMS]
+
+
+# --- Keyword search ------------------------------------------------------------------
+
+
+def search_index_ensure(*, using=None) -> None:
+    """Create the keyword-search structures for the current database if missing."""
+    conn = using or connection
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cur:
+            cur.execute(
+                f"""
+                ALTER TABLE recommender_paper ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector
+                GENERATED ALWAYS AS (
+                    setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
+                    setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B')
+                ) STORED
+                """
+            )
+            cur.execute(
+                f"CREATE INDEX IF NOT EXISTS recommender_paper_search_gin ON recommender_paper USING GIN ({PG_COLUMN})"
+            )
+    elif conn.vendor == "sqlite":
+        with conn.cursor() as cur:
+            cur.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, abstract, "
+                "content='recommender_paper', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+            )
+            insert = f"INSERT INTO {FTS_TABLE}(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);"
+            delete = (
+                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, abstract) "
+                "VALUES ('delete', old.id, old.title, old.abstract);"
+            )
+            cur.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON recommender_paper BEGIN {insert} END"
+            )
+            cur.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON recommender_paper BEGIN {delete} END"
+            )
+            cur.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF title, abstract ON recommender_paper "
+                f"BEGIN {delete} {insert} END"
+            )
+            # Index whatever is already there (a no-op cost on an empty table).
+            cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        _sqlite_ready.discard(_db_key())
+
+
+_sqlite_ready: set[str] = set()
+
+
+def _db_key() -> str:
+    db = connection.settings_dict
+    return hashlib.sha256(
+        f"{db.get('ENGINE')}|{db.get('HOST')}|{db.get('PORT')}|{db.get('NAME')}".encode()
+    ).hexdigest()[:12]
+
+
+def _sqlite_fts_ready() -> bool:
+    """True when the FTS table and its triggers exist; self-heals once if they do not."""
+    key = _db_key()
+    if key in _sqlite_ready:
+        return True
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE %s", [f"{FTS_TABLE}%"])
+        found = cur.fetchone()[0]
+    if found < 4:  # table + three triggers (shadow tables add more)
+        try:
+            search_index_ensure()
+        except Exception:  # FTS5 missing from this SQLite build: use the fallback
+            logger.exception("could not create the SQLite FTS5 search index")
+            return False
+    _sqlite_ready.add(key)
+    return True
+
+
+def keyword_search(*, query: str, n: int = 50) -> list[int]:
+    """Paper ids matching all query words (or, failing that, any), best first."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    if connection.vendor == "postgresql":
+        return _pg_search(terms, n, "&") or _pg_search(terms, n, "|")
+    if connection.vendor == "sqlite" and _sqlite_fts_ready():
+        return _fts5_search(terms, n, " ") or _fts5_search(terms, n, " OR ")
+    return _icontains_search(terms, n)
+
+
+def _pg_search(terms: list[str], n: int, op: str) -> list[int]:
+    tsquery = f" {op} ".join(terms)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT id FROM recommender_paper, to_tsquery('english'::regconfig, %s) q
+            WHERE {PG_COLUMN} @@ q
+            ORDER BY ts_rank_cd({PG_COLUMN}, q) DESC, id DESC
+            LIMIT %s
+            """,
+            [tsquery, n],
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def _fts5_search(terms: list[str], n: int, op: str) -> list[int]:
+    # Each term is a quoted FTS5 string, so no user text is parsed as syntax.
+    match = op.join(f'"{t}"' for t in terms)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY bm25({FTS_TABLE}, 3.0, 1.0) LIMIT %s",
+            [match, n],
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def _icontains_search(terms: list[str], n: int) -> list[int]:
+    cond = Q()
+    for t in terms:
+        cond |= Q(title__icontains=t) | Q(abstract__icontains=t)
+    rows = Paper.objects.filter(cond).values_list("id", "title", "abstract")[: n * 10]
+    scored = []
+    for pid, title, abstract in rows:
+        title, abstract = title.lower(), abstract.lower()
+        scored.append((sum(3 * (t in title) + (t in abstract) for t in terms), pid))
+    scored.sort(reverse=True)
+    return [pid for _, pid in scored[:n]]
+
+
+# --- Semantic search -----------------------------------------------------------------
+
+
+class SemanticIndex(Protocol):
+    """What the web app needs from an embedding index (LSA today, the recommender's encoder later)."""
+
+    def search(self, query: str, n: int) -> list[int]: ...
+
+    def similar(self, paper_id: int, n: int) -> list[int]: ...
+
+
+N_FEATURES = 2**18
+N_COMPONENTS = 128
+FIT_SAMPLE = 20_000
+SIGNATURE_TTL = 30.0  # seconds between checks that the archive changed
+CHUNK = 5_000
+WORD_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def _hasher():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        n_features=N_FEATURES, alternate_sign=False, norm=None, stop_words="english", token_pattern=WORD_PATTERN
+    )
+
+
+@dataclass
+class LsaIndex:
+    """Unit-length LSA vectors for every paper, and the projection to embed new text."""
+
+    ids: np.ndarray  # int64 paper ids, row order of ``vectors``
+    vectors: np.ndarray  # float32 (n_papers, k), L2-normalised
+    cols: np.ndarray  # int64 hash columns seen while fitting
+    idf: np.ndarray  # float32 idf of those columns
+    components: np.ndarray  # float32 (k, len(cols))
+    signature: str
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return _project(_hasher().transform(texts), self.cols, self.idf, self.components)
+
+    def search(self, query: str, n: int) -> list[int]:
+        if not len(self.ids) or not query_terms(query):
+            return []
+        q = self.embed([query])[0]
+        if not q.any():
+            return []
+        return self._top(self.vectors @ q, n, exclude=None)
+
+    def similar(self, paper_id: int, n: int) -> list[int]:
+        rows = np.flatnonzero(self.ids == paper_id)
+        if not len(rows):
+            return []
+        return self._top(self.vectors @ self.vectors[rows[0]], n, exclude=rows[0])
+
+    def _top(self, scores: np.ndarray, n: int, exclude) -> list[int]:
+        if exclude is not None:
+            scores[exclude] = -np.inf
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [int(self.ids[i]) for i in top if scores[i] > 0]
+
+
+def _project(counts, cols: np.ndarray, idf: np.ndarray, components: np.ndarray) -> np.ndarray:
+    x = counts[:, cols].astype(np.float32)
+    x.data = 1.0 + np.log(x.data)  # sublinear tf
+    x = x.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    v = np.asarray(x @ components.T, dtype=np.float32) / norms[:, None]
+    vn = np.linalg.norm(v, axis=1)
+    vn[vn == 0] = 1.0
+    return (v / vn[:, None]).astype(np.float32)
+
+
+def lsa_build(*, signature: str = "") -> LsaIndex:
+    """Fit LSA on (a sample of) the archive and embed every paper."""
+    from scipy import sparse
+    from sklearn.decomposition import TruncatedSVD
+
+    started = time.monotonic()
+    ids: list[int] = []
+    texts: list[str] = []
+    for pid, title, abstract in Paper.objects.order_by("id").values_list("id", "title", "abstract").iterator(CHUNK):
+        ids.append(pid)
+        texts.append(f"{title} {title} {abstract}")  # the title twice: it says what the paper is about
+    hasher = _hasher()
+    if not ids:
+        empty = np.zeros((0, 1), dtype=np.float32)
+        return LsaIndex(np.zeros(0, np.int64), empty, np.zeros(1, np.int64), np.ones(1, np.float32), empty.T, signature)
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(ids), size=min(FIT_SAMPLE, len(ids)), replace=False)
+    counts = hasher.transform([texts[i] for i in sample]).tocsc()
+    df = np.diff(counts.indptr)
+    cols = np.flatnonzero(df).astype(np.int64)
+    idf = (np.log((1 + len(sample)) / (1 + df[cols])) + 1.0).astype(np.float32)
+    x = counts[:, cols].astype(np.float32).tocsr()
+    x.data = 1.0 + np.log(x.data)
+    x = sparse.csr_matrix(x.multiply(idf[None, :]))
+    k = max(1, min(N_COMPONENTS, x.shape[0] - 1, x.shape[1] - 1))
+    if x.shape[0] > 1 and x.shape[1] > 1:
+        components = TruncatedSVD(n_components=k, random_state=0).fit(x).components_.astype(np.float32)
+    else:
+        components = np.ones((1, len(cols)), dtype=np.float32)
+    vectors = np.vstack(
+        [_project(hasher.transform(texts[i : i + CHUNK]), cols, idf, components) for i in range(0, len(texts), CHUNK)]
+    )
+    logger.info("LSA index: %d papers, %d dims in %.1fs", len(ids), k, time.monotonic() - started)
+    return LsaIndex(np.asarray(ids, np.int64), vectors, cols, idf, components, signature)
+
+
+def _archive_signature() -> str:
+    agg = Paper.objects.aggregate(n=Count("id"), max_id=Max("id"), changed=Max("modified_at"))
+    return f"{_db_key()}-{agg['n']}-{agg['max_id']}-{agg['changed'].timestamp() if agg['changed'] else 0}"
+
+
+def _cache_dir() -> Path:
+    return Path(settings.VAR_DIR) / "search"
+
+
+def _cache_path(signature: str) -> Path:
+    return _cache_dir() / f"lsa-{hashlib.sha256(signature.encode()).hexdigest()[:20]}.npz"
+
+
+def _load(signature: str) -> LsaIndex | None:
+    path = _cache_path(signature)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return LsaIndex(f["ids"], f["vectors"], f["cols"], f["idf"], f["components"], signature)
+    except (OSError, ValueError, KeyError):
+        logger.warning("ignoring unreadable search cache %s", path)
+        return None
+
+
+def _save(index: LsaIndex) -> None:
+    path = _cache_path(index.signature)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, ids=index.ids, vectors=index.vectors, cols=index.cols, idf=index.idf, components=index.components)
+    os.replace(tmp, path)  # atomic: other workers never read half a file
+    # Files are content-addressed by signature; prune the ones nobody used for an hour.
+    for old in path.parent.glob("lsa-*.npz"):
+        if old != path and time.time() - old.stat().st_mtime > 3600:
+            old.unlink(missing_ok=True)
+
+
+_index: LsaIndex | None = None
+_checked_at = 0.0
+_lock = threading.Lock()
+
+
+def semantic_index() -> SemanticIndex:
+    """The process's semantic index, rebuilt (or loaded from disk) when the archive changed."""
+    global _index, _checked_at
+    now = time.monotonic()
+    if _index is not None and now - _checked_at < SIGNATURE_TTL:
+        return _index
+    with _lock:
+        signature = _archive_signature()
+        _checked_at = time.monotonic()
+        if _index is None or _index.signature != signature:
+            _index = _load(signature)
+            if _index is None:
+                _index = lsa_build(signature=signature)
+                if len(_index.ids) > 1000:  # small archives refit faster than they load
+                    _save(_index)
+        return _index
+
+
+def semantic_index_reset() -> None:
+    """Forget the in-process index (tests, or after bulk loads)."""
+    global _index, _checked_at
+    with _lock:
+        _index, _checked_at = None, 0.0
+
+
+def semantic_search(*, query: str, n: int = 50) -> list[int]:
+    return semantic_index().search(query, n)
+
+
+def similar_by_content(*, paper_id: int, n: int = 5) -> list[int]:
+    return semantic_index().similar(paper_id, n)
+
+
+# --- Blend ---------------------------------------------------------------------------
+
+
+def rrf(rankings: list[list[int]], *, k: int = RRF_K) -> list[int]:
+    """Reciprocal rank fusion: sum of 1/(k + rank) over the lists, best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(ranking, start=1):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda pid: (-scores[pid], -pid))
+
+
+def search(*, query: str, mode: str = "blend", n: int = 100) -> list[int]:
+    """Paper ids for ``query`` best first: keyword, semantic, or both fused."""
+    if mode == "keyword":
+        return keyword_search(query=query, n=n)
+    if mode == "semantic":
+        return semantic_search(query=query, n=n)
+    return rrf([keyword_search(query=query, n=n), semantic_search(query=query, n=n)])[:n]

@@ -1,0 +1,51 @@
+"""The personal feed: a user's recommendations as Atom at a secret-token URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from django.utils import feedgenerator, timezone
+
+from ..models import Profile
+from .recommendations import picks_for
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_safe(text: str) -> str:
+    """Drop control characters XML cannot carry (ingested text may contain them)."""
+    return _CONTROL.sub("", text or "")
+
+
+def personal_feed(request, token: str) -> HttpResponse:
+    profile = Profile.objects.select_related("user").filter(feed_token=token, user__is_active=True).first()
+    if profile is None:
+        raise Http404("No such feed")
+    feed = feedgenerator.Atom1Feed(
+        title="Paperboy: papers for you",
+        link=settings.SITE_URL + reverse("web:for_you"),
+        description="Your personal arXiv recommendations",
+        feed_url=request.build_absolute_uri(),
+        language="en",
+    )
+    now = timezone.now()
+    for pick in picks_for(user=profile.user, n=profile.papers_per_email or 10):
+        p = pick.paper
+        day = p.announced_on
+        feed.add_item(
+            title=_xml_safe(p.title),
+            link=settings.SITE_URL + reverse("web:paper", args=[p.arxiv_id]),
+            description=_xml_safe(f"{pick.reason}\n\n{p.abstract}"),
+            unique_id=f"arxiv:{p.arxiv_id}",
+            pubdate=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else now,
+            author_name=_xml_safe(", ".join(p.authors[:10])) if p.authors else None,
+            categories=[_xml_safe(c) for c in p.category_list],
+        )
+    response = HttpResponse(content_type="application/atom+xml; charset=utf-8")
+    feed.write(response, "utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -1,0 +1,154 @@
+"""Forms for the public site: search, subscribe, preferences, onboarding, account deletion.
+
+Forms validate and normalise; the views hand ``cleaned_data`` to services.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from ..models import Frequency
+from ..papers.search import MAX_QUERY_CHARS, MODES
+from ..papers.selectors import CATEGORY_RE, category_choices
+
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+LANGUAGES = [
+    ("en", "English only"),
+    ("fr", "English + French"),
+    ("de", "English + German"),
+    ("es", "English + Spanish"),
+    ("it", "English + Italian"),
+    ("pt", "English + Portuguese"),
+    ("zh", "English + Chinese"),
+    ("ja", "English + Japanese"),
+    ("ko", "English + Korean"),
+    ("ru", "English + Russian"),
+]
+MAX_RULES = 50
+MAX_RULE_CHARS = 100
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search papers", max_length=MAX_QUERY_CHARS, required=False, strip=True)
+    mode = forms.ChoiceField(
+        choices=[("blend", "Blend"), ("keyword", "Keyword"), ("semantic", "Semantic")], required=False
+    )
+
+    def clean_mode(self) -> str:
+        mode = self.cleaned_data.get("mode") or "blend"
+        return mode if mode in MODES else "blend"
+
+
+class SubscribeForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+
+
+def _category_field(label: str = "Categories") -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=label,
+        choices=[(c, c) for c in category_choices()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
+class RuleListField(forms.CharField):
+    """One rule per line or comma: trimmed, de-duplicated, bounded in count and length."""
+
+    widget = forms.Textarea(attrs={"rows": 2})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_RULES * (MAX_RULE_CHARS + 2))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+    def clean(self, value) -> list[str]:
+        text = super().clean(value) or ""
+        rules: list[str] = []
+        for part in re.split(r"[\n,]", text):
+            part = " ".join(part.split())
+            if not part:
+                continue
+            if len(part) > MAX_RULE_CHARS:
+                raise ValidationError(f"Each entry must be at most {MAX_RULE_CHARS} characters.")
+            if part.lower() not in (r.lower() for r in rules):
+                rules.append(part)
+        if len(rules) > MAX_RULES:
+            raise ValidationError(f"At most {MAX_RULES} entries.")
+        return rules
+
+
+class PreferencesForm(forms.Form):
+    frequency = forms.ChoiceField(choices=Frequency.choices, widget=forms.RadioSelect)
+    weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int, label="Weekday (weekly digests)")
+    send_time = forms.TimeField(label="Local send time", widget=forms.TimeInput(attrs={"type": "time"}))
+    time_zone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="IANA name, e.g. Europe/Paris or America/New_York",
+        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
+    )
+    papers_per_email = forms.IntegerField(label="Papers per email", min_value=1, max_value=50)
+    categories = _category_field()
+    include_keywords = RuleListField(label="Always include keywords")
+    exclude_keywords = RuleListField(label="Never show keywords")
+    include_authors = RuleListField(label="Follow authors")
+    exclude_authors = RuleListField(label="Hide authors")
+    language = forms.ChoiceField(choices=LANGUAGES, label="Digest language")
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"].strip()
+        if name not in zoneinfo.available_timezones():
+            raise ValidationError("Unknown time zone: use an IANA name such as Europe/Paris.")
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError("Unknown time zone.") from exc
+        return name
+
+    def clean_categories(self) -> list[str]:
+        return [c for c in self.cleaned_data["categories"] if CATEGORY_RE.match(c)]
+
+
+class OnboardingCategoriesForm(forms.Form):
+    categories = _category_field("Which areas do you follow?")
+
+    def clean_categories(self) -> list[str]:
+        chosen = self.cleaned_data["categories"]
+        if not chosen:
+            raise ValidationError("Pick at least one category.")
+        return chosen
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(label="Yes, delete my account and everything I rated", required=True)
+    password = forms.CharField(widget=forms.PasswordInput, required=False, max_length=4096)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.has_usable_password():
+            del self.fields["password"]
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password", "")
+        if not self.user.check_password(password):
+            raise ValidationError("That is not your password.")
+        return password

@@ -1,0 +1,56 @@
+"""The signed-in user's ranking for the web (For you, the personal feed), with a fallback.
+
+The ranking is the digest's: ``recommender.training.serving.recommend_for_users``.
+Until a model is trained (or if serving fails) the page still shows something
+useful and says why: trending papers in the user's categories that they have
+not rated yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..models import Interaction, Paper
+from ..papers import selectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pick:
+    paper: Paper
+    reason: str
+
+
+def picks_for(*, user, n: int = 20) -> list[Pick]:
+    """The user's top ``n`` papers with the one-line reason for each."""
+    recs = []
+    try:
+        from ..training.serving import recommend_for_users
+    except ImportError:
+        recommend_for_users = None
+    if recommend_for_users is not None:
+        try:
+            recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
+        except Exception:  # a broken model must not take the page down; the fallback below still ranks
+            logger.exception("recommend_for_users failed for user %s", user.id)
+    if recs:
+        papers = selectors.papers_by_ids(ids=[r.paper_id for r in recs])
+        reasons = {r.paper_id: r.reason for r in recs}
+        return [Pick(p, reasons.get(p.id, "")) for p in papers]
+    return _fallback(user=user, n=n)
+
+
+def _fallback(*, user, n: int) -> list[Pick]:
+    categories = list(getattr(getattr(user, "profile", None), "categories", None) or [])
+    rated = Interaction.objects.filter(user=user).values("paper_id")
+    qs = Paper.objects.exclude(pk__in=rated)
+    if categories:
+        qs = qs.in_any_category(categories)
+    papers = list(qs.only(*selectors.CARD_FIELDS).order_by("-trending_score", "-hf_upvotes", "-id")[:n])
+    picks = []
+    for p in papers:
+        mine = next((c for c in p.category_list if c in categories), "")
+        picks.append(Pick(p, f"Trending in {mine}" if mine else "Trending on Paperboy"))
+    return picks

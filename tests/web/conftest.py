@@ -1,0 +1,115 @@
+"""Fixtures for the web app tests: papers on a few days, users with and without passwords."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from recommender.papers import search
+
+_ids = itertools.count(1)
+
+DAY1 = dt.date(2026, 11, 18)
+DAY2 = dt.date(2026, 11, 19)
+DAY3 = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_semantic_index(monkeypatch):
+    # The archive changes inside every test: check its signature on every call.
+    monkeypatch.setattr(search, "SIGNATURE_TTL", 0.0)
+    search.semantic_index_reset()
+    yield
+    search.semantic_index_reset()
+
+
+@pytest.fixture
+def make_paper(db):
+    from recommender.models import Paper
+
+    def make(**fields):
+        n = next(_ids)
+        defaults = {
+            "arxiv_id": f"2611.{n:05d}",
+            "title": f"Paper number {n}",
+            "abstract": f"An abstract about topic {n}.",
+            "authors": ["Ada Lovelace", "Alan Turing"],
+            "primary_category": "cs.LG",
+            "categories": "cs.LG",
+            "announced_on": DAY2,
+        }
+        defaults.update(fields)
+        return Paper.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def corpus(make_paper):
+    """Papers on three days in a few categories, with text that search can tell apart."""
+    return {
+        "attention": make_paper(
+            title="Sparse attention for long context transformers",
+            abstract="We prune attention heads to make long context language models fast.",
+            categories="cs.CL cs.LG",
+            primary_category="cs.CL",
+            announced_on=DAY3,
+            hf_upvotes=40,
+            trending_score=3.0,
+        ),
+        "audio": make_paper(
+            title="Self-supervised audio representation learning with state space models",
+            abstract="Mamba state space models learn audio representations without labels.",
+            categories="eess.AS cs.LG",
+            primary_category="eess.AS",
+            announced_on=DAY3,
+            hf_upvotes=5,
+            trending_score=1.0,
+        ),
+        "vision": make_paper(
+            title="Diffusion models for image generation",
+            abstract="Denoising diffusion produces high quality images from noise.",
+            categories="cs.CV",
+            primary_category="cs.CV",
+            announced_on=DAY2,
+            hf_upvotes=12,
+            trending_score=2.0,
+        ),
+        "old": make_paper(
+            title="Graph neural networks for molecules",
+            abstract="Message passing networks predict molecular properties.",
+            categories="cs.LG q-bio.BM",
+            announced_on=DAY1,
+            trending_score=0.0,
+        ),
+    }
+
+
+@pytest.fixture
+def password():
+    return "correct horse battery staple 42"
+
+
+@pytest.fixture
+def member(db, password):
+    """A confirmed, onboarded user with a password."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from recommender.subscriptions.services import profile_confirm
+
+    user = get_user_model().objects.create_user(username="member", email="member@example.org", password=password)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    profile = profile_confirm(user=user)
+    profile.onboarded_at = timezone.now()
+    profile.save()
+    return user
+
+
+@pytest.fixture
+def member_client(client, member):
+    client.force_login(member)
+    return client
