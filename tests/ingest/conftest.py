@@ -24,13 +24,15 @@ class Reply:
     content_type: str = "application/xml; charset=utf-8"
     delay: float = 0.0  # seconds before the body (slow server)
     drip: float = 0.0  # seconds between 1 KiB chunks of the body
+    length: bool = True  # False: no Content-Length, body ends when the connection closes
 
 
 class FeedServer:
     """An http.server on 127.0.0.1 replaying scripted replies per path.
 
     ``route(path, *replies)``: successive requests to ``path`` get successive
-    replies (the last one repeats). ``requests`` logs (path_with_query, headers).
+    replies (the last one repeats); a callable reply maps the full request
+    path (with its query) to a ``Reply``. ``requests`` logs (path_with_query, headers).
     """
 
     def __init__(self):
@@ -50,6 +52,8 @@ class FeedServer:
                 replies = server.routes.get(self.path) or server.routes.get(path)
                 if not replies:
                     reply = Reply(status=404, body=b"not found", content_type="text/plain")
+                elif callable(replies[0]):
+                    reply = replies[0](self.path)
                 else:
                     reply = replies.pop(0) if len(replies) > 1 else replies[0]
                 if reply.delay:
@@ -58,7 +62,11 @@ class FeedServer:
                     self.send_response(reply.status)
                     if reply.content_type:
                         self.send_header("Content-Type", reply.content_type)
-                    self.send_header("Content-Length", str(len(reply.body)))
+                    if reply.length:
+                        self.send_header("Content-Length", str(len(reply.body)))
+                    else:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
@@ -74,7 +82,7 @@ class FeedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
