@@ -1,0 +1,20 @@
+"""Paperboy's Django admin: everything an operator needs without a shell.
+
+One module per area registers its ``ModelAdmin`` classes on the default
+admin site; importing this package (Django's admin autodiscovery imports
+``recommender.admin``) registers them all. Admin code stays thin: actions
+call the same services and Celery tasks as the rest of the service, show a
+confirmation page before anything that sends email or retrains, and record
+what was done in Django's admin log.
+"""
+
+from . import (  # noqa: F401 - imported for their registrations
+    dashboard,
+    deliveries,
+    ingest_runs,
+    interactions,
+    models_versions,
+    papers,
+    schedules,
+    subscribers,
+)

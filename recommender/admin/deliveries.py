@@ -1,0 +1,234 @@
+"""Digest deliveries in the admin: the send log, the email as the subscriber saw it, and retries.
+
+"View email" re-renders a delivery from what the row stored (paper ids in
+order, the trending ids and the reason shown for each) through the digest's
+own context builder and templates, so the operator sees the same papers,
+order and reasons the subscriber got, not today's recommendations. Links
+are rebuilt (their signed tokens are fresh) and a paper deleted since then
+is left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
+from .links import admin_change_url
+from .operations import action_confirmation, action_confirmed, log_operation
+from .subscribers import deliveries_send
+
+STATUS_COLOURS = {"sent": "#2e7d32", "failed": "#ba2121", "skipped": "#777", "sending": "#b26a00", "pending": "#555"}
+
+
+def delivery_content(*, delivery: DigestDelivery):
+    """Rebuild the ``DigestContent`` of a stored delivery (same papers, order, reasons and language)."""
+    from ..digest.context import DigestBatch, digest_build, preferences_url
+    from ..training.serving import Recommendation
+
+    user = delivery.user
+    profile = Profile.objects.filter(user=user).first()
+    moment = delivery.sent_at or delivery.claimed_at or delivery.created_at
+    paper_ids = [int(p) for p in delivery.papers or []]
+    trending_ids = [int(p) for p in delivery.trending or []]
+    reasons = delivery.reasons or {}
+    papers = {p.pk: p for p in Paper.objects.filter(pk__in=paper_ids + trending_ids)}
+    day = moment.date()
+    batch = DigestBatch(
+        now=moment,
+        profiles={user.pk: profile} if profile else {},
+        users={user.pk: user},
+        # One paper "announced" after the watermark tells the builder there is something new.
+        new_papers={pid: day for pid in paper_ids},
+        watermarks={user.pk: day - dt.timedelta(days=1)},
+        sent_before={},
+        recommendations={
+            user.pk: [Recommendation(paper_id=pid, score=0.0, reason=reasons.get(str(pid), "")) for pid in paper_ids]
+        },
+        # Categories of the subscriber's own, so the builder keeps exactly the stored trending papers.
+        trending=[(pid, set(profile.categories or []) if profile else set()) for pid in trending_ids if pid in papers],
+        papers=papers,
+        preferences_url=preferences_url(),
+    )
+    if profile is not None and len(paper_ids) > profile.papers_per_email:
+        profile.papers_per_email = len(paper_ids)  # in memory only: show everything that was sent
+    return digest_build(user=user, now=moment, batch=batch, language=delivery.language or None)
+
+
+@admin.register(DigestDelivery)
+class DigestDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "user_email",
+        "period_key",
+        "status_badge",
+        "paper_count",
+        "subject",
+        "sent_at",
+        "attempts",
+        "problem",
+        "view_email",
+    )
+    list_filter = ("status", "created_at", "sent_at", "language")
+    list_select_related = ("user",)
+    search_fields = ("=user__email", "=message_id", "=period_key")
+    search_help_text = "Exact subscriber email, Message-ID (with <>) or period (2026-11-22, 2026-W47)."
+    show_full_result_count = False
+    ordering = ("-created_at", "-id")
+    raw_id_fields = ("user",)
+    actions = ["retry_failed"]
+    readonly_fields = (
+        "user_link",
+        "period_key",
+        "status",
+        "subject",
+        "paper_list",
+        "trending",
+        "reasons",
+        "language",
+        "message_id",
+        "error",
+        "skip_reason",
+        "attempts",
+        "created_at",
+        "claimed_at",
+        "sent_at",
+        "modified_at",
+        "view_email",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the send log is written by the senders only
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup == "user__id__exact":  # the subscriber page links here
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
+    # --- columns ------------------------------------------------------------------------------
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj):
+        return obj.user.email
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return format_html('<a href="{}">{}</a>', admin_change_url(obj.user), obj.user.email)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return format_html(
+            '<strong style="color:{}">{}</strong>', STATUS_COLOURS.get(obj.status, "#555"), obj.get_status_display()
+        )
+
+    @admin.display(description="papers")
+    def paper_count(self, obj) -> int:
+        return len(obj.papers or [])
+
+    @admin.display(description="papers (in order)")
+    def paper_list(self, obj) -> str:
+        return ", ".join(str(p) for p in obj.papers or []) or "-"
+
+    @admin.display(description="error / skip reason")
+    def problem(self, obj):
+        text = obj.error or obj.skip_reason
+        if not text:
+            return ""
+        text = text if len(text) <= 100 else text[:99] + "…"
+        return format_html('<span title="{}">{}</span>', obj.error or obj.skip_reason, text)
+
+    @admin.display(description="email")
+    def view_email(self, obj):
+        if not obj.papers:
+            return "-"
+        return format_html('<a href="{}">view</a>', reverse("admin:recommender_digestdelivery_email", args=[obj.pk]))
+
+    # --- the email as sent ----------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/email/",
+                self.admin_site.admin_view(self.email_view),
+                name="recommender_digestdelivery_email",
+            )
+        ] + super().get_urls()
+
+    def email_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from ..digest.render import render_digest
+
+        delivery = get_object_or_404(DigestDelivery.objects.select_related("user"), pk=pk)
+        rendered, skip_reason, paper_count = None, "", 0
+        if delivery.papers:
+            content = delivery_content(delivery=delivery)
+            skip_reason = content.skip_reason
+            paper_count = len(content.paper_ids)
+            if not skip_reason:
+                rendered = render_digest(content.context)
+        else:
+            skip_reason = delivery.skip_reason or "this delivery holds no papers"
+        missing = len(delivery.papers or []) - paper_count if rendered else 0
+        note = f"Re-rendered from the stored papers and reasons ({delivery.get_status_display().lower()})."
+        if missing:
+            note += f" {missing} paper(s) no longer exist and are left out."
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Digest {delivery.period_key} for {delivery.user.email}",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "original": delivery,
+            "rendered": rendered,
+            "skip_reason": skip_reason,
+            "paper_count": paper_count,
+            "note": note,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/paperboy/digest_preview.html", context)
+
+    # --- retry --------------------------------------------------------------------------------
+
+    @admin.action(description="Retry the selected failed deliveries")
+    def retry_failed(self, request, queryset):
+        failed = queryset.filter(Q(status=DeliveryStatus.FAILED))
+        if not failed.exists():
+            self.message_user(request, "None of the selected deliveries failed.", messages.WARNING)
+            return None
+        if not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                failed,
+                action="retry_failed",
+                title="Retry failed deliveries",
+                question="Send the selected failed digests again?",
+                details=[
+                    "An 'in-doubt' delivery may already have reached the subscriber: check the mail server log "
+                    "for its Message-ID first.",
+                    "Digests are rebuilt from the papers new at the moment of sending.",
+                ],
+                button="Yes, send again",
+            )
+        user_ids = []
+        for delivery in failed.select_related("user"):
+            updated = DigestDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
+                status=DeliveryStatus.PENDING, error="", claimed_at=None, message_id="", modified_at=timezone.now()
+            )
+            if updated:
+                log_operation(request=request, obj=delivery, message=f"Retry (was: {delivery.error[:150]})")
+                user_ids.append(delivery.user_id)
+        deliveries_send(modeladmin=self, request=request, user_ids=sorted(set(user_ids)))
+        return None

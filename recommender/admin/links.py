@@ -1,0 +1,43 @@
+"""Links between admin pages and to the public site, resolved defensively.
+
+Some pages belong to other parts of the service (the public paper page, the
+staff digest preview); the admin must keep working while they evolve.
+"""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+
+def admin_changelist_url(model, **filters) -> str:
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    if filters:
+        from urllib.parse import urlencode
+
+        url += "?" + urlencode(filters)
+    return url
+
+
+def admin_change_url(obj) -> str:
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+
+
+def paper_public_url(arxiv_id: str) -> str:
+    try:
+        return reverse("web:paper", args=[arxiv_id])
+    except NoReverseMatch:
+        return f"/papers/{arxiv_id}/"
+
+
+def digest_preview_url(user_id: int) -> str | None:
+    try:
+        return reverse("digest:preview_user", args=[user_id])
+    except NoReverseMatch:
+        return None
+
+
+def link(url: str, text: str):
+    return format_html('<a href="{}">{}</a>', url, text)
