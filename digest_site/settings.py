@@ -126,6 +126,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 # Onboarding redirect after the first login; sign-in after a subscribe-box confirmation.
 ACCOUNT_ADAPTER = "recommender.web.adapter.AccountAdapter"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # same browser only (allauth checks the signup session)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Paperboy] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 ACCOUNT_RATE_LIMITS = {

@@ -15,6 +15,10 @@ class AccountAdapter(DefaultAccountAdapter):
             return reverse("web:onboarding")
         return super().get_login_redirect_url(request)
 
+    def get_signup_redirect_url(self, request) -> str:
+        # Decided at signup time, before anyone is signed in: a new account is never onboarded yet.
+        return reverse("web:onboarding")
+
     def confirm_email(self, request, email_address) -> bool:
         confirmed = super().confirm_email(request, email_address)
         user = email_address.user
