@@ -185,9 +185,14 @@ def _mail_domain() -> str:
 
 
 def message_id_for(delivery: DigestDelivery) -> str:
-    """A Message-ID fixed per delivery, so a resend (or a log search) names the same message."""
-    mac = hmac.new(settings.SECRET_KEY.encode(), f"digest:{delivery.pk}".encode(), hashlib.sha256).hexdigest()[:12]
-    return f"<digest.{delivery.pk}.{delivery.period_key}.{mac}@{_mail_domain()}>"
+    """A Message-ID fixed per delivery and attempt: recorded before sending, it names the in-flight message.
+
+    The attempt is part of it so that a deliberate resend (an operator's
+    "resend today's digest") is not dropped by receivers as a duplicate.
+    """
+    ident = f"digest:{delivery.pk}:{delivery.attempts}"
+    mac = hmac.new(settings.SECRET_KEY.encode(), ident.encode(), hashlib.sha256).hexdigest()[:12]
+    return f"<digest.{delivery.pk}.{delivery.period_key}.{delivery.attempts}.{mac}@{_mail_domain()}>"
 
 
 def digest_message(*, content: DigestContent, message_id: str, connection=None, naive: bool = False):
