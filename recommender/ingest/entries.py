@@ -117,10 +117,13 @@ def clean_text(value: object, *, limit: int | None = None) -> str:
     if value is None:
         return ""
     text = str(value)
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = _undo_mojibake(text)
-    text = _CONTROL_RE.sub(" ", text)
-    text = unicodedata.normalize("NFC", " ".join(text.split()))
+    if text.isascii():  # the common case: no surrogates, mojibake or composition to fix
+        text = " ".join(_CONTROL_RE.sub(" ", text).split())
+    else:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = _undo_mojibake(text)
+        text = _CONTROL_RE.sub(" ", text)
+        text = unicodedata.normalize("NFC", " ".join(text.split()))
     if limit is not None and len(text) > limit:
         text = text[:limit]
     return text

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import json
 import logging
 import socket
 import threading
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from ..models import FeedState, IngestRun, Paper, RunStatus
@@ -86,7 +87,6 @@ MERGE_FIELDS = [
     "ai_keywords",
     "github_repo",
     "github_stars",
-    "tldr",
 ]
 BIBLIOGRAPHIC = ["title", "abstract", "comments", "doi", "journal_ref", "license"]
 
@@ -102,6 +102,8 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     changed_ids: list[str] = field(default_factory=list)
+    # Papers whose abstract is new or changed: their TL;DR is (re)made after commit.
+    tldr_ids: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -205,12 +207,40 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start : start + size]
 
 
+def _insert_new(papers: list[Paper]) -> None:
+    """Insert new rows: ``COPY`` on PostgreSQL (several times faster than a multi-row INSERT), else bulk_create."""
+    if connection.vendor != "postgresql":
+        Paper.objects.bulk_create(papers, batch_size=500)
+        return
+    now = timezone.now()
+    fields = [f for f in Paper._meta.concrete_fields if not f.primary_key]
+    # psycopg adapts str/int/float/date/datetime itself; only JSON needs encoding
+    # and the auto_now(_add) timestamps a value (what bulk_create's pre_save does).
+    stamped = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
+    as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    names = [f.attname for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(Paper._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for paper in papers:
+            row = []
+            for name in names:
+                if name in stamped:
+                    setattr(paper, name, now)
+                value = getattr(paper, name)
+                if name in as_json and value is not None:
+                    value = json.dumps(value)
+                row.append(value)
+            copy.write_row(row)
+
+
 def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCounts:
     """Merge ``entries`` into ``Paper`` rows (one per arXiv id) and return what changed.
 
     Duplicate ids within ``entries`` are merged (the highest version wins).
     Bulk queries per chunk of ``CHUNK_SIZE`` ids; rows are written only when a
-    merged value differs from the stored one.
+    merged value differs from the stored one. ``tldr_ids`` in the result lists
+    papers that need a TL;DR (``paper_tldr_fill``).
     """
     if source not in SOURCES:
         raise PermanentIngestError(f"unknown source {source!r}")
@@ -219,7 +249,6 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
     for entry in entries:
         counts.entries += 1
         grouped.setdefault(entry.arxiv_id, []).append(entry)
-    summarise = _summariser()
     now = timezone.now()
     for ids in _chunks(list(grouped), CHUNK_SIZE):
         existing = {p.arxiv_id: p for p in Paper.objects.filter(arxiv_id__in=ids)}
@@ -234,7 +263,7 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
             for entry in grouped[arxiv_id]:
                 _merge(paper, entry, source, is_new=is_new and not paper.title)
             if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
-                paper.tldr = summarise(paper.abstract)
+                counts.tldr_ids.append(arxiv_id)
             if is_new:
                 to_create.append(paper)
             elif _snapshot(paper) != before:
@@ -243,13 +272,36 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
             else:
                 counts.unchanged += 1
         if to_create:
-            Paper.objects.bulk_create(to_create, batch_size=500)
+            _insert_new(to_create)
         if to_update:
             Paper.objects.bulk_update(to_update, [*MERGE_FIELDS, "modified_at"], batch_size=250)
         counts.created += len(to_create)
         counts.updated += len(to_update)
         counts.changed_ids.extend(p.arxiv_id for p in to_create + to_update)
     return counts
+
+
+def paper_tldr_fill(*, arxiv_ids: list[str]) -> int:
+    """Write a one-sentence extractive ``tldr`` for the given papers; return how many changed.
+
+    Runs after the ingest transaction has committed: summaries are derived
+    data, and keeping them out of the transaction keeps it short. A paper whose
+    fill is interrupted keeps an empty ``tldr``, which the next ingestion fills.
+    """
+    summarise = _summariser()
+    written = 0
+    for ids in _chunks(list(arxiv_ids), CHUNK_SIZE):
+        papers = list(Paper.objects.filter(arxiv_id__in=ids).only("id", "abstract", "tldr"))
+        changed = []
+        for paper in papers:
+            tldr = summarise(paper.abstract) if paper.abstract else ""
+            if tldr != paper.tldr:
+                paper.tldr = tldr
+                changed.append(paper)
+        if changed:
+            Paper.objects.bulk_update(changed, ["tldr"], batch_size=500)
+        written += len(changed)
+    return written
 
 
 # --- collecting documents -----------------------------------------------------------------
@@ -555,6 +607,11 @@ def ingest_run(
         counts.updated,
         counts.unchanged,
     )
+    if counts.tldr_ids:
+        try:
+            paper_tldr_fill(arxiv_ids=counts.tldr_ids)
+        except Exception:  # the papers are in; an empty tldr is refilled by the next run
+            logger.exception("tldr fill after ingest %s failed", source)
     if counts.changed and refresh_trending:
         from ..papers.trending import trending_refresh
 
