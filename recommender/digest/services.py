@@ -242,6 +242,29 @@ def error_is_transient(exc: BaseException) -> bool:
 # --- the batch ------------------------------------------------------------------------------
 
 
+class BatchConnection:
+    """One mail connection for a whole batch: opened before the first message, reopened only after an error.
+
+    Django's backends close a connection they opened themselves inside
+    ``send_messages``; opening it explicitly keeps one session for the batch.
+    """
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.is_open = False
+
+    def send(self, message) -> None:
+        if not self.is_open:
+            self.backend.open()
+            self.is_open = True
+        message.connection = self.backend
+        self.backend.send_messages([message])
+
+    def close(self) -> None:
+        self.is_open = False
+        self.backend.close()
+
+
 @dataclass
 class BatchResult:
     sent: list[int] = field(default_factory=list)
@@ -260,7 +283,7 @@ def digest_send_batch(
     if not open_rows:
         return result
     batch = digest_batch_build(user_ids=sorted({uid for _, uid in open_rows}), now=now)
-    connection = get_connection()  # opened on first send, reused for the whole batch
+    connection = BatchConnection(get_connection())
     try:
         for delivery_id, user_id in open_rows:
             _send_one(
@@ -299,7 +322,7 @@ def _send_one(
             result.skipped.append(user_id)
             return
         message_id = message_id_for(delivery)
-        message = digest_message(content=content, message_id=message_id, connection=connection)
+        message = digest_message(content=content, message_id=message_id, connection=connection.backend)
     except Exception as exc:  # a bug for one subscriber must not stop the batch
         logger.exception("building digest %s failed", delivery_id)
         delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"build: {exc!r}")
@@ -310,7 +333,7 @@ def _send_one(
     ):
         return  # our lease was taken over; the other worker owns it now
     try:
-        connection.send_messages([message])
+        connection.send(message)
     except Exception as exc:
         # The session may be in any state: start the next message on a fresh one.
         with contextlib.suppress(Exception):

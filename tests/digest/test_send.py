@@ -172,3 +172,58 @@ def test_send_now_for_one_user_never_twice_per_period(smtp_server, papers_today)
     second, _ = services.digest_send_now(user=user)
     assert first.pk == second.pk and second.status == DeliveryStatus.SENT
     assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_stale_claims_are_reconciled_without_double_sending(smtp_server, papers_today, settings):
+    settings.PAPERBOY = {**settings.PAPERBOY, "DIGEST_LEASE_SECONDS": 60}
+    lost = subscriber("lost@example.org")  # claimed, died before reaching the server
+    doubt = subscriber("doubt@example.org")  # died after handing the message to the server
+    old = timezone.now() - dt.timedelta(minutes=5)
+    DigestDelivery.objects.create(user=lost, period_key="2026-11-22", status="sending", claimed_at=old, attempts=1)
+    DigestDelivery.objects.create(
+        user=doubt, period_key="2026-11-22", status="sending", claimed_at=old, attempts=1, message_id="<x@y>"
+    )
+    user_ids = services.digest_plan(now=timezone.now())
+    assert user_ids == [lost.pk]
+    services.digest_send_batch(user_ids=user_ids + [doubt.pk])
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["lost@example.org"]
+    in_doubt = DigestDelivery.objects.get(user=doubt)
+    assert in_doubt.status == DeliveryStatus.FAILED and in_doubt.error.startswith("in-doubt")
+    assert DigestDelivery.objects.get(user=lost).status == DeliveryStatus.SENT
+
+
+def test_a_fresh_claim_is_not_stolen_and_a_lost_lease_cannot_mark_sent(papers_today):
+    user = subscriber("lease@example.org")
+    delivery = DigestDelivery.objects.create(user=user, period_key="2026-11-22")
+    first = services.delivery_claim(delivery_id=delivery.pk)
+    assert first is not None
+    assert services.delivery_claim(delivery_id=delivery.pk) is None  # held by the first worker
+    # Someone else took it over after the lease: the first worker's writes are fenced off.
+    DigestDelivery.objects.filter(pk=delivery.pk).update(claimed_at=first - dt.timedelta(hours=1))
+    second = services.delivery_claim(delivery_id=delivery.pk)
+    assert second is not None
+    assert services.delivery_mark_sent(delivery_id=delivery.pk, claimed_at=first) is False
+    assert services.delivery_mark_sent(delivery_id=delivery.pk, claimed_at=second) is True
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
+
+
+def test_a_batch_uses_one_smtp_connection(smtp_server, papers_today, settings):
+    from tests.digest import backends
+
+    settings.EMAIL_BACKEND = "tests.digest.backends.CountingSMTPBackend"
+    backends.opened.clear()
+    users = [subscriber(f"conn{i}@example.org") for i in range(5)]
+    for u in users:
+        due_now(u, at=timezone.now())
+    result = _send_due()
+    assert len(result.sent) == 5 and len(smtp_server.wait_for(5)) == 5
+    assert len(backends.opened) == 1
+    # After a permanent error the next message starts on a fresh session (and only then).
+    backends.opened.clear()
+    more = [subscriber(f"again{i}@example.org") for i in range(3)]
+    for u in more:
+        due_now(u, at=timezone.now())
+    smtp_server.reply_for = lambda env: "550 5.1.1 No such mailbox" if "again0@" in env.rcpt_tos[0] else None
+    result = _send_due()
+    assert len(result.sent) == 2 and len(backends.opened) == 2
