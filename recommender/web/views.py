@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import secrets
 
@@ -16,12 +17,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..interactions.services import interaction_record, interaction_undo, interactions_reset
@@ -41,6 +45,7 @@ from .recommendations import picks_for
 from .subscribe import subscription_request
 
 PAGE_SIZE = 30
+ANONYMOUS_CACHE_SECONDS = 30  # how stale an anonymous visitor's listing (e.g. vote counts) may be
 SEARCH_RESULTS = 100
 ACTION_KINDS = (
     InteractionKind.UPVOTE,
@@ -86,65 +91,100 @@ def _listing_context(request, page, **extra) -> dict:
         "papers": _with_marks(request, page.object_list),
         "categories": selectors.category_choices(),
         "category": _category(request),
-        "subscribe_form": SubscribeForm(),
         **extra,
     }
 
 
-@require_GET
-def daily(request):
-    day_param = request.GET.get("day", "")
-    try:
-        day = dt.date.fromisoformat(day_param) if day_param else selectors.latest_day()
-    except ValueError:
-        day = selectors.latest_day()
-    category = _category(request)
-    if day is None:
-        page = _page(request, [])
-        prev_day = next_day = None
-    else:
-        page = _page(request, selectors.papers_announced_on(day=day, category=category))
-        prev_day, next_day = selectors.day_neighbours(day=day)
+def _public_page(request, body_template: str, build) -> HttpResponse:
+    """Render a public page whose body ``build()`` describes as ``(title, context)``.
+
+    Anonymous visitors all see the same body for a URL (their vote buttons are
+    login links, with no CSRF token), so it is rendered once per
+    ``ANONYMOUS_CACHE_SECONDS`` and reused: the pages stay fast under load on
+    a large archive. Signed-in users always get a fresh body with their marks.
+    """
+    key = None
+    if not request.user.is_authenticated:
+        key = "web:page:" + hashlib.sha256(request.get_full_path().encode()).hexdigest()
+        cached = cache.get(key)
+        if cached is not None:
+            title, body = cached
+            return _page_response(request, title, body)
+    title, context = build()
+    body = render_to_string(body_template, context, request)
+    if key is not None:
+        cache.set(key, (title, body), ANONYMOUS_CACHE_SECONDS)
+    return _page_response(request, title, body)
+
+
+def _page_response(request, title: str, body: str) -> HttpResponse:
+    # ``body`` is template output (every ingested value escaped by the template engine).
     return render(
         request,
-        "web/daily.html",
-        _listing_context(request, page, day=day, prev_day=prev_day, next_day=next_day),
+        "web/page.html",
+        {"page_title": title, "body": mark_safe(body), "subscribe_form": SubscribeForm()},  # noqa: S308
     )
 
 
 @require_GET
+def daily(request):
+    def build():
+        day_param = request.GET.get("day", "")
+        try:
+            day = dt.date.fromisoformat(day_param) if day_param else selectors.latest_day()
+        except ValueError:
+            day = selectors.latest_day()
+        category = _category(request)
+        if day is None:
+            page = _page(request, [])
+            prev_day = next_day = None
+        else:
+            page = _page(request, selectors.papers_announced_on(day=day, category=category))
+            prev_day, next_day = selectors.day_neighbours(day=day)
+        title = f"Daily papers · {day:%b %-d, %Y}" if day else "Daily papers"
+        return title, _listing_context(request, page, day=day, prev_day=prev_day, next_day=next_day)
+
+    return _public_page(request, "web/_daily_body.html", build)
+
+
+@require_GET
 def trending_view(request):
-    page = _page(request, selectors.papers_trending(category=_category(request)))
-    formula = {
-        "gravity": trending.GRAVITY,
-        "new_boost": trending.NEW_BOOST,
-        "new_hours": trending.NEW_HOURS,
-        "local_weight": trending.LOCAL_WEIGHT,
-        "window_days": trending.WINDOW_DAYS,
-    }
-    return render(request, "web/trending.html", _listing_context(request, page, formula=formula))
+    def build():
+        page = _page(request, selectors.papers_trending(category=_category(request)))
+        formula = {
+            "gravity": trending.GRAVITY,
+            "new_boost": trending.NEW_BOOST,
+            "new_hours": trending.NEW_HOURS,
+            "local_weight": trending.LOCAL_WEIGHT,
+            "window_days": trending.WINDOW_DAYS,
+        }
+        return "Trending papers", _listing_context(request, page, formula=formula)
+
+    return _public_page(request, "web/_trending_body.html", build)
 
 
 @require_GET
 def search_view(request):
-    form = SearchForm(request.GET)
-    query, mode, page = "", "blend", None
-    if form.is_valid():
-        query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
-    if query:
-        ids = paper_search.search(query=query, mode=mode, n=SEARCH_RESULTS)
-        page = _page(request, ids)
-        page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
-    ctx = {
-        "form": form,
-        "query": query,
-        "mode": mode,
-        "modes": [("blend", "Blend"), ("keyword", "Keyword"), ("semantic", "Semantic")],
-        "page": page,
-        "papers": _with_marks(request, page.object_list) if page else [],
-        "subscribe_form": SubscribeForm(),
-    }
-    return render(request, "web/search.html", ctx)
+    def build():
+        form = SearchForm(request.GET)
+        query, mode, page = "", "blend", None
+        if form.is_valid():
+            query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
+        if query:
+            ids = paper_search.search(query=query, mode=mode, n=SEARCH_RESULTS)
+            page = _page(request, ids)
+            page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
+        ctx = {
+            "form": form,
+            "query": query,
+            "mode": mode,
+            "modes": [("blend", "Blend"), ("keyword", "Keyword"), ("semantic", "Semantic")],
+            "page": page,
+            "papers": _with_marks(request, page.object_list) if page else [],
+        }
+        return (f"{query[:60]} · Search" if query else "Search"), ctx
+
+    return _public_page(request, "web/_search_body.html", build)
 
 
 def _similar_ids(paper) -> list[int]:
@@ -166,16 +206,17 @@ def paper_detail(request, arxiv_id: str):
     paper = selectors.paper_get(arxiv_id=arxiv_id)
     if paper is None:
         raise Http404("No such paper")
-    similar = selectors.papers_by_ids(ids=_similar_ids(paper))
-    _with_marks(request, [paper, *similar])
-    translation = None
-    if request.user.is_authenticated:
-        translation = selectors.paper_translation(paper=paper, language=profile_ensure(user=request.user).language)
-    return render(
-        request,
-        "web/paper.html",
-        {"paper": paper, "similar": similar, "translation": translation, "subscribe_form": SubscribeForm()},
-    )
+
+    def build():
+        similar = selectors.papers_by_ids(ids=_similar_ids(paper))
+        _with_marks(request, [paper, *similar])
+        translation = None
+        if request.user.is_authenticated:
+            language = profile_ensure(user=request.user).language
+            translation = selectors.paper_translation(paper=paper, language=language)
+        return paper.title[:80], {"paper": paper, "similar": similar, "translation": translation}
+
+    return _public_page(request, "web/_paper_body.html", build)
 
 
 @require_POST

@@ -166,7 +166,7 @@ def test_day_navigation_trending_and_paper(page, live_server, site, shoot):
     shoot(page, "paper")
 
     # An anonymous vote leads to the login page.
-    page.click(".paper .actions button[value='upvote']")
+    page.click(".paper .actions [data-kind='upvote']")
     page.wait_for_url("**/accounts/login/**")
 
 
@@ -175,6 +175,10 @@ def test_phone_layout(browser, live_server, site, shoot):
     page = context.new_page()
     page.goto(live_server.url + "/")
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, "the daily page scrolls sideways on a phone"
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)"
+        ".slice(0, 5).map(e => e.tagName + '.' + e.className)"
+    )
+    assert width <= 390, f"the daily page scrolls sideways on a phone: {wide}"
     shoot(page, "phone-daily", full_page=False)
     context.close()

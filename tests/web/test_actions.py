@@ -43,7 +43,7 @@ def test_vote_shows_on_reload(member_client, corpus):
     paper = corpus["attention"]
     member_client.post(act_url(paper), {"kind": "save"})
     html = member_client.get(reverse("web:paper", args=[paper.arxiv_id])).content.decode()
-    assert 'class="chip active" name="kind" value="save" aria-pressed="true"' in html
+    assert 'value="save" data-kind="save" aria-pressed="true"' in html
 
 
 def test_htmx_vote_returns_partial(member_client, corpus):
@@ -52,7 +52,7 @@ def test_htmx_vote_returns_partial(member_client, corpus):
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith("<form") and "<html" not in html
-    assert 'value="upvote" aria-pressed="true"' in html
+    assert 'value="upvote" data-kind="upvote" aria-pressed="true"' in html
     assert '<span class="count">41</span>' in html  # 40 HF + 1 local
 
 

@@ -135,7 +135,7 @@ def test_paper_page(client, corpus):
     assert f"https://arxiv.org/abs/{paper.arxiv_id}" in html
     assert f"https://arxiv.org/pdf/{paper.arxiv_id}" in html
     assert "Similar papers" in html
-    assert 'name="kind" value="upvote"' in html
+    assert 'data-kind="upvote" href="/accounts/login/?next=' in html  # anonymous: a login link
 
 
 def test_paper_page_404(client, db):

@@ -1,0 +1,374 @@
+"""Web benchmark: daily, trending, search and paper pages on 100k generated papers.
+
+For each database (PostgreSQL at ``BENCH_PG_URL``, and SQLite) this script:
+
+1. creates the database if needed, migrates it and fills it with ``--papers``
+   generated papers (skipped when it already holds that many);
+2. builds the semantic search index once, so every web worker loads it from
+   ``var/search`` instead of refitting;
+3. starts gunicorn (``DEBUG=0``, whitenoise, persistent DB connections) and
+   drives it with ``wrk`` (Debian package) or, without wrk, a small threaded
+   Python client, one page type at a time;
+4. prints requests/s, p50 and p99 per page as a table and, last, one JSON line.
+
+Usage: ``.venv/bin/python bench/web.py [--papers 100000] [--duration 10]
+[--connections 8] [--workers 3] [--only postgres|sqlite]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BENCH_PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/paperboy_bench_web")
+SQLITE_PATH = REPO / "var" / "bench_web.sqlite3"
+TARGETS = {"daily": 100.0, "trending": 100.0, "paper": 100.0, "search": 200.0}  # p99 ms
+MIN_RPS = {"daily": 300.0, "trending": 300.0, "paper": 300.0}
+
+# --- Generated archive -------------------------------------------------------------
+
+TOPICS = {
+    "cs.CL": "language model token translation dialogue retrieval reasoning prompt instruction corpus parsing "
+    "summarization question answering multilingual tokenizer decoding alignment",
+    "cs.CV": "image video segmentation detection diffusion pixel camera depth scene rendering generation "
+    "recognition vision backbone convolution resolution",
+    "cs.LG": "training optimization gradient generalization regularization loss convergence representation "
+    "federated sparse quantization pruning distillation scaling benchmark",
+    "cs.AI": "agent planning reasoning knowledge search symbolic theorem proving game decision tool "
+    "environment reward policy evaluation",
+    "stat.ML": "bayesian inference posterior variational kernel gaussian process estimator causal uncertainty "
+    "sampling bandit statistical bound calibration",
+    "cs.RO": "robot manipulation grasping locomotion navigation control trajectory sim2real tactile legged "
+    "imitation policy sensor",
+    "eess.AS": "speech audio acoustic speaker music spectrogram recognition synthesis voice waveform codec "
+    "enhancement",
+    "cs.IR": "recommendation ranking retrieval query document click user embedding search index relevance "
+    "collaborative",
+}
+GLUE = (
+    "we propose novel method approach show that our results demonstrate significant improvement over strong "
+    "baselines across several datasets experiments efficient scalable framework analysis"
+).split()
+
+
+def _paper_rows(n: int, days: int, seed: int = 7):
+    import datetime as dt
+
+    rng = random.Random(seed)
+    cats = list(TOPICS)
+    words = {c: TOPICS[c].split() for c in cats}
+    last_day = dt.date.today()
+    for i in range(n):
+        primary = rng.choice(cats)
+        second = rng.choice(cats)
+        vocab = words[primary] * 3 + words[second] + GLUE
+        title = " ".join(rng.choice(vocab) for _ in range(rng.randint(6, 11))).capitalize()
+        abstract = " ".join(rng.choice(vocab) for _ in range(rng.randint(60, 140))).capitalize() + "."
+        day = last_day - dt.timedelta(days=int(rng.random() ** 1.3 * days))
+        yield {
+            "arxiv_id": f"{day:%y%m}.{i:05d}",
+            "title": title,
+            "abstract": abstract,
+            "authors": [f"Author {rng.randint(1, 50000)}" for _ in range(rng.randint(1, 8))],
+            "primary_category": primary,
+            "categories": primary if second == primary else f"{primary} {second}",
+            "announced_on": day,
+            "hf_upvotes": int(rng.paretovariate(1.2)) - 1 if rng.random() < 0.15 else 0,
+            "sources": ["rss"],
+        }
+
+
+def populate(n: int, days: int) -> None:
+    """Fill the configured database with ``n`` papers (child process, Django configured by env)."""
+    import django
+
+    django.setup()
+    from recommender.models import Paper
+    from recommender.papers.trending import trending_refresh
+
+    have = Paper.objects.count()
+    if have >= n:
+        print(f"  {have} papers already there", flush=True)
+    else:
+        Paper.objects.all().delete()
+        started = time.monotonic()
+        batch = []
+        for row in _paper_rows(n, days):
+            batch.append(Paper(**row))
+            if len(batch) == 2000:
+                Paper.objects.bulk_create(batch)
+                batch = []
+        Paper.objects.bulk_create(batch)
+        trending_refresh()
+        print(f"  inserted {n} papers in {time.monotonic() - started:.0f}s", flush=True)
+    from recommender.papers.search import semantic_index
+
+    started = time.monotonic()
+    semantic_index()
+    print(f"  semantic index ready in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def sample_paths(n_paper_ids: int = 200) -> dict[str, list[str]]:
+    """URLs per page type (child process): real days, ids and queries from the database."""
+    import django
+
+    django.setup()
+    from recommender.models import Paper
+
+    days = list(Paper.objects.order_by("-announced_on").values_list("announced_on", flat=True).distinct()[:20])
+    ids = list(Paper.objects.order_by("?").values_list("arxiv_id", flat=True)[:n_paper_ids])
+    queries = [
+        "language model reasoning",
+        "diffusion image generation",
+        "robot grasping policy",
+        "speech recognition",
+        "bayesian posterior sampling",
+        "sparse quantization",
+        "recommendation ranking user",
+        "agent planning tool",
+        "video segmentation depth",
+        "federated training convergence",
+    ]
+    return {
+        "daily": ["/"] + [f"/?day={d.isoformat()}" for d in days],
+        "trending": ["/trending/", "/trending/?page=2"],
+        "search": [f"/search/?q={q.replace(' ', '+')}" for q in queries],
+        "paper": [f"/papers/{a}/" for a in ids],
+    }
+
+
+# --- Server and load -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_child(env: dict, *args: str) -> str:
+    out = subprocess.run([PY, *args], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "digest_site.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("gunicorn did not come up")
+
+
+def warm(port: int, paths: list[str], rounds: int = 3) -> None:
+    for _ in range(rounds):
+        for p in paths[:20]:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{p}", timeout=30).read()
+
+
+LUA = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
+def _ms(value: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", value)
+    number, unit = float(m.group(1)), m.group(2)
+    return number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
+
+
+def load_wrk(port: int, paths: list[str], duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(LUA % ", ".join(json.dumps(p) for p in paths))
+        script = f.name
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                script,
+                f"http://127.0.0.1:{port}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": int(errors.group(1)) if errors else 0}
+
+
+def load_python(port: int, paths: list[str], duration: int, connections: int) -> dict:
+    import http.client
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + duration
+
+    def worker(offset: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = offset
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            conn.request("GET", paths[i % len(paths)])
+            resp = conn.getresponse()
+            resp.read()
+            dt_ms = (time.perf_counter() - t) * 1000
+            with lock:
+                latencies.append(dt_ms)
+                errors[0] += resp.status >= 400
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    started = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return {"rps": len(latencies) / elapsed, "p50_ms": pick(0.5), "p99_ms": pick(0.99), "errors": errors[0]}
+
+
+def bench_backend(name: str, db_url: str, args) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "CACHE_REDIS": "0",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "digest_site.settings",
+        "PYTHONPATH": str(REPO),
+    }
+    print(f"[{name}] migrate + populate {args.papers} papers", flush=True)
+    run_child(env, "manage.py", "migrate", "--noinput", "-v", "0")
+    run_child(env, "manage.py", "collectstatic", "--noinput", "-v", "0")
+    print(run_child(env, __file__, "--child-populate", str(args.papers), str(args.days)), end="", flush=True)
+    paths = json.loads(run_child(env, __file__, "--child-paths"))
+    port = free_port()
+    proc = start_gunicorn(env, port, args.workers)
+    results = {}
+    try:
+        for page, urls in paths.items():
+            warm(port, urls)
+            load = load_wrk if shutil.which("wrk") and not args.python_client else load_python
+            results[page] = load(port, urls, args.duration, args.connections)
+            r = results[page]
+            print(f"[{name}] {page:<9} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    return results
+
+
+def ensure_pg_database(url: str) -> None:
+    import psycopg
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    admin = f"postgresql://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        name = u.path.lstrip("/")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-populate":
+        populate(int(sys.argv[2]), int(sys.argv[3]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-paths":
+        print(json.dumps(sample_paths()))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
+    parser.add_argument("--only", choices=["postgres", "sqlite"])
+    parser.add_argument("--python-client", action="store_true", help="use the threaded Python client, not wrk")
+    args = parser.parse_args()
+
+    backends = []
+    if args.only in (None, "postgres"):
+        ensure_pg_database(BENCH_PG_URL)
+        backends.append(("postgres", BENCH_PG_URL))
+    if args.only in (None, "sqlite"):
+        SQLITE_PATH.parent.mkdir(exist_ok=True)
+        backends.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
+
+    results = {name: bench_backend(name, url, args) for name, url in backends}
+
+    print()
+    print(f"{args.papers} papers, {args.workers} gunicorn workers, {args.connections} connections, {os.cpu_count()} CPUs")
+    print(f"{'database':<10}{'page':<10}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'target':>22}")
+    ok = True
+    for name, pages in results.items():
+        for page, r in pages.items():
+            good = r["p99_ms"] < TARGETS[page] and r["rps"] >= MIN_RPS.get(page, 0) and not r["errors"]
+            ok &= good
+            target = (f">={MIN_RPS[page]:.0f}/s " if page in MIN_RPS else "") + f"p99<{TARGETS[page]:.0f}ms"
+            print(
+                f"{name:<10}{page:<10}{r['rps']:>8.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+                f"{target + (' ok' if good else ' MISS'):>22}"
+            )
+    print(json.dumps({"bench": "web", "papers": args.papers, "workers": args.workers, "ok": ok, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
