@@ -9,7 +9,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from recommender.models import Paper
+from recommender.models import Paper, Profile
 from recommender.subscriptions.services import profile_confirm
 
 _ids = itertools.count(1)
@@ -51,6 +51,8 @@ def make_subscriber(email: str, *, password: str | None = None, confirmed: bool 
     EmailAddress.objects.create(user=user, email=email, verified=confirmed, primary=True)
     if confirmed:
         profile_confirm(user=user)
+    # Re-read: the profile cached on ``user`` by the creation signal predates confirmation.
+    user.profile = Profile.objects.get(user=user)
     if prefs:
         for k, v in prefs.items():
             setattr(user.profile, k, v)
