@@ -12,7 +12,8 @@ import datetime as dt
 from collections import defaultdict
 
 from django.contrib import admin
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, DateField, F, Func, Q
 from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -45,10 +46,22 @@ def _day_start(now: dt.datetime) -> dt.datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def day_of(field: str):
+    """The calendar day of a datetime column, grouped in SQL.
+
+    ``TruncDate`` is a Python function called per row on SQLite (seconds on
+    the interaction table); when the site's time zone is UTC the stored
+    values are UTC, so SQLite's own ``DATE()`` gives the same day in C.
+    """
+    if connection.vendor == "sqlite" and timezone.get_current_timezone_name() == "UTC":
+        return Func(F(field), function="DATE", output_field=DateField())
+    return TruncDate(field)
+
+
 def deliveries_by_day(*, since: dt.datetime) -> dict[dt.date, dict[str, int]]:
     rows = (
         DigestDelivery.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=day_of("created_at"))
         .values("day", "status")
         .annotate(n=Count("pk"))
         .order_by()
@@ -62,19 +75,19 @@ def deliveries_by_day(*, since: dt.datetime) -> dict[dt.date, dict[str, int]]:
 def email_engagement_by_day(*, since: dt.datetime) -> dict[dt.date, dict[str, int]]:
     """Per day: how many subscribers clicked at least once, and voted at least once, from an email."""
     rows = (
-        Interaction.objects.filter(source=InteractionSource.EMAIL, created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "kind", "user_id")
-        .distinct()
+        # Listing the kinds lets the (kind, source, created_at) index do the filtering.
+        Interaction.objects.filter(
+            kind__in=[InteractionKind.CLICK, *VOTE_KINDS], source=InteractionSource.EMAIL, created_at__gte=since
+        )
+        .annotate(day=day_of("created_at"))
+        .values("day")
+        .annotate(
+            click=Count("user_id", distinct=True, filter=Q(kind=InteractionKind.CLICK)),
+            vote=Count("user_id", distinct=True, filter=Q(kind__in=VOTE_KINDS)),
+        )
         .order_by()
     )
-    users: dict[dt.date, dict[str, set]] = defaultdict(lambda: {"click": set(), "vote": set()})
-    for row in rows:
-        if row["kind"] == InteractionKind.CLICK:
-            users[row["day"]]["click"].add(row["user_id"])
-        elif row["kind"] in VOTE_KINDS:
-            users[row["day"]]["vote"].add(row["user_id"])
-    return {day: {k: len(v) for k, v in kinds.items()} for day, kinds in users.items()}
+    return {row["day"]: {"click": row["click"], "vote": row["vote"]} for row in rows}
 
 
 def last_ingests() -> list[dict]:
