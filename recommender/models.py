@@ -178,6 +178,11 @@ class Profile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # What operators call them (the admin lists them as "Subscribers").
+        verbose_name = "subscriber"
+        verbose_name_plural = "subscribers"
+
     def __str__(self) -> str:
         return f"Profile<{self.user}>"
 
