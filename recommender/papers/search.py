@@ -34,14 +34,14 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Max, Q
 
 from ..models import Paper
 
@@ -54,6 +54,11 @@ MODES = ("blend", "keyword", "semantic")
 
 FTS_TABLE = "recommender_paper_fts"
 PG_COLUMN = "search_vector"
+# Lets the semantic index notice a changed archive with two index look-ups (MAX(id), MAX(modified_at)).
+MODIFIED_INDEX = "CREATE INDEX IF NOT EXISTS recommender_paper_modified_idx ON recommender_paper (modified_at)"
+# Rank at most this many matches (the newest): ranking reads every matching row's text,
+# so a query matching half the archive would otherwise cost hundreds of milliseconds.
+RANK_WINDOW = 2000
 
 
 def query_terms(query: str) -> list[str]:
@@ -81,6 +86,7 @@ def search_index_ensure(*, using=None) -> None:
             cur.execute(
                 f"CREATE INDEX IF NOT EXISTS recommender_paper_search_gin ON recommender_paper USING GIN ({PG_COLUMN})"
             )
+            cur.execute(MODIFIED_INDEX)
     elif conn.vendor == "sqlite":
         with conn.cursor() as cur:
             cur.execute(
@@ -102,6 +108,7 @@ def search_index_ensure(*, using=None) -> None:
                 f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF title, abstract ON recommender_paper "
                 f"BEGIN {delete} {insert} END"
             )
+            cur.execute(MODIFIED_INDEX)
             # Index whatever is already there (a no-op cost on an empty table).
             cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
         _sqlite_ready.discard(_db_key())
@@ -152,12 +159,15 @@ def _pg_search(terms: list[str], n: int, op: str) -> list[int]:
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            SELECT id FROM recommender_paper, to_tsquery('english'::regconfig, %s) q
-            WHERE {PG_COLUMN} @@ q
-            ORDER BY ts_rank_cd({PG_COLUMN}, q) DESC, id DESC
+            WITH q AS (SELECT to_tsquery('english'::regconfig, %s) AS q),
+            matches AS (
+                SELECT id FROM recommender_paper, q WHERE {PG_COLUMN} @@ q.q ORDER BY id DESC LIMIT %s
+            )
+            SELECT p.id FROM recommender_paper p JOIN matches m ON m.id = p.id, q
+            ORDER BY ts_rank_cd(p.{PG_COLUMN}, q.q) DESC, p.id DESC
             LIMIT %s
             """,
-            [tsquery, n],
+            [tsquery, RANK_WINDOW, n],
         )
         return [row[0] for row in cur.fetchall()]
 
@@ -167,8 +177,14 @@ def _fts5_search(terms: list[str], n: int, op: str) -> list[int]:
     match = op.join(f'"{t}"' for t in terms)
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY bm25({FTS_TABLE}, 3.0, 1.0) LIMIT %s",
-            [match, n],
+            f"""
+            SELECT rowid FROM {FTS_TABLE}
+            WHERE {FTS_TABLE} MATCH %s AND rowid IN (
+                SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s
+            )
+            ORDER BY bm25({FTS_TABLE}, 3.0, 1.0) LIMIT %s
+            """,
+            [match, match, RANK_WINDOW, n],
         )
         return [row[0] for row in cur.fetchall()]
 
@@ -223,14 +239,32 @@ class LsaIndex:
     idf: np.ndarray  # float32 idf of those columns
     components: np.ndarray  # float32 (k, len(cols))
     signature: str
+    _col_pos: np.ndarray | None = field(default=None, repr=False)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return _project(_hasher().transform(texts), self.cols, self.idf, self.components)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One text, without slicing the whole hash space (the common, latency-bound case)."""
+        if self._col_pos is None:
+            pos = np.full(N_FEATURES, -1, dtype=np.int64)
+            pos[self.cols] = np.arange(len(self.cols))
+            self._col_pos = pos
+        counts = _hasher().transform([text])
+        where = self._col_pos[counts.indices]
+        keep = where >= 0
+        where, tf = where[keep], counts.data[keep].astype(np.float32)
+        if not len(where):
+            return np.zeros(self.vectors.shape[1], dtype=np.float32)
+        w = (1.0 + np.log(tf)) * self.idf[where]
+        v = self.components[:, where] @ (w / np.linalg.norm(w))
+        norm = np.linalg.norm(v)
+        return (v / norm if norm else v).astype(np.float32)
+
     def search(self, query: str, n: int) -> list[int]:
         if not len(self.ids) or not query_terms(query):
             return []
-        q = self.embed([query])[0]
+        q = self.embed_query(query)
         if not q.any():
             return []
         return self._top(self.vectors @ q, n, exclude=None)
@@ -299,8 +333,9 @@ def lsa_build(*, signature: str = "") -> LsaIndex:
 
 
 def _archive_signature() -> str:
-    agg = Paper.objects.aggregate(n=Count("id"), max_id=Max("id"), changed=Max("modified_at"))
-    return f"{_db_key()}-{agg['n']}-{agg['max_id']}-{agg['changed'].timestamp() if agg['changed'] else 0}"
+    # Two index look-ups. A deleted paper does not change it: results skip ids that no longer exist.
+    agg = Paper.objects.aggregate(max_id=Max("id"), changed=Max("modified_at"))
+    return f"{_db_key()}-{agg['max_id']}-{agg['changed'].timestamp() if agg['changed'] else 0}"
 
 
 def _cache_dir() -> Path:
