@@ -167,7 +167,7 @@ def generate(fmt: str, n: int, base: int) -> bytes:
 # --- one backend (child process) -------------------------------------------------------------------
 
 
-def run_backend(n: int) -> dict:
+def run_backend(n: int, repeat: int) -> dict:
     import django
 
     django.setup()
@@ -183,30 +183,36 @@ def run_backend(n: int) -> dict:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for index, fmt in enumerate(FORMATS):
-            data = generate(fmt, n, base=10000 + index * n)
-            path = Path(tmp) / f"{fmt}.bin"
-            path.write_bytes(data)
-            # First ingestion, step by step as ingest_run does it: read + parse, upsert in
-            # one transaction, then (after commit) the extractive TL;DRs.
-            started = time.perf_counter()
-            parsed = parsers[fmt](path.read_bytes())
-            parse_s = time.perf_counter() - started
-            with transaction.atomic():
-                counts = paper_upsert_many(entries=parsed, source=fmt)
-            first_s = time.perf_counter() - started
-            paper_tldr_fill(arxiv_ids=counts.tldr_ids)
-            tldr_s = time.perf_counter() - started - first_s
-            assert counts.created == n, counts
-            # Re-ingestion of the same file through the full run (IngestRun bookkeeping included).
-            started = time.perf_counter()
-            again = ingest_run(source=fmt, path=path, refresh_trending=False)
-            again_s = time.perf_counter() - started
-            assert again.unchanged == n, again.unchanged
+            runs = []
+            # Best of ``repeat`` (as timeit does): other processes on the machine only ever add time.
+            for rep in range(repeat):
+                data = generate(fmt, n, base=10000 + (index * repeat + rep) * n)
+                path = Path(tmp) / f"{fmt}-{rep}.bin"
+                path.write_bytes(data)
+                # First ingestion, step by step as ingest_run does it: read + parse, upsert in
+                # one transaction, then (after commit) the extractive TL;DRs.
+                started = time.perf_counter()
+                parsed = parsers[fmt](path.read_bytes())
+                parse_s = time.perf_counter() - started
+                with transaction.atomic():
+                    counts = paper_upsert_many(entries=parsed, source=fmt)
+                first_s = time.perf_counter() - started
+                paper_tldr_fill(arxiv_ids=counts.tldr_ids)
+                tldr_s = time.perf_counter() - started - first_s
+                assert counts.created == n, counts
+                # Re-ingestion of the same file through the full run (IngestRun bookkeeping included).
+                started = time.perf_counter()
+                again = ingest_run(source=fmt, path=path, refresh_trending=False)
+                again_s = time.perf_counter() - started
+                assert again.unchanged == n, again.unchanged
+                runs.append((parse_s, first_s, tldr_s, again_s, len(data)))
+            parse_s, first_s, tldr_s, again_s = (min(r[i] for r in runs) for i in range(4))
             results[fmt] = {
-                "bytes": len(data),
+                "bytes": runs[0][4],
                 "parse_s": round(parse_s, 3),
                 "first_s": round(first_s, 3),
                 "first_eps": round(n / first_s),
+                "first_eps_worst": round(n / max(r[1] for r in runs)),
                 "tldr_s": round(tldr_s, 3),
                 "reingest_s": round(again_s, 3),
                 "reingest_eps": round(n / again_s),
@@ -222,7 +228,7 @@ def _pg_recreate() -> None:
         conn.execute(f'CREATE DATABASE "{PG_DB}"')
 
 
-def _child(backend: str, n: int, tmp: str) -> dict:
+def _child(backend: str, n: int, repeat: int, tmp: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     # DEBUG off as in production: with DEBUG on Django keeps every SQL statement in memory.
     env.update(
@@ -240,7 +246,7 @@ def _child(backend: str, n: int, tmp: str) -> dict:
     else:
         env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "--entries", str(n)],
+        [sys.executable, __file__, "--child", "--entries", str(n), "--repeat", str(repeat)],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -256,18 +262,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=5000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is reported")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     if args.child:
-        print(json.dumps(run_backend(args.entries)))
+        print(json.dumps(run_backend(args.entries, args.repeat)))
         return
-    figures = {"entries": args.entries, "backends": {}}
+    figures = {
+        "entries": args.entries,
+        "repeat": args.repeat,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "backends": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
-            figures["backends"][backend] = _child(backend, args.entries, tmp)["formats"]
-    print(f"Ingest benchmark: {args.entries} generated entries per feed; p+u = read + parse + upsert (one")
-    print("transaction); tldr = extractive summaries after commit; again = full re-ingest run (all unchanged)")
+            figures["backends"][backend] = _child(backend, args.entries, args.repeat, tmp)["formats"]
+    print(f"Ingest benchmark: {args.entries} generated entries per feed, best of {args.repeat} runs")
+    print("p+u = read + parse + upsert (one transaction); tldr = extractive summaries after commit;")
+    print(f"again = full re-ingest run (all unchanged). Load average at start: {figures['load_avg_1m']}")
     header = (
         f"{'backend':<9} {'source':<10} {'MB':>5} {'parse s':>8} {'p+u s':>7} {'p+u /s':>7} {'tldr s':>7} "
         f"{'again s':>8} {'again /s':>8}"
