@@ -8,6 +8,8 @@ confirmation page before anything that sends email or retrains, and record
 what was done in Django's admin log.
 """
 
+from django.contrib import admin
+
 from . import (  # noqa: F401 - imported for their registrations
     dashboard,
     deliveries,
@@ -18,3 +20,7 @@ from . import (  # noqa: F401 - imported for their registrations
     schedules,
     subscribers,
 )
+
+admin.site.site_header = "Paperboy administration"
+admin.site.site_title = "Paperboy admin"
+admin.site.index_title = "Run the service"

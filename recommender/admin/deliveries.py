@@ -71,7 +71,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         "period_key",
         "status_badge",
         "paper_count",
-        "subject",
+        "short_subject",
         "sent_at",
         "attempts",
         "problem",
@@ -132,6 +132,10 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
         return format_html(
             '<strong style="color:{}">{}</strong>', STATUS_COLOURS.get(obj.status, "#555"), obj.get_status_display()
         )
+
+    @admin.display(description="subject", ordering="subject")
+    def short_subject(self, obj) -> str:
+        return obj.subject if len(obj.subject) <= 60 else obj.subject[:59] + "…"
 
     @admin.display(description="papers")
     def paper_count(self, obj) -> int:

@@ -39,16 +39,13 @@ def metric(obj: ModelVersion, key: str):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
-        "__str__",
+        "version",
         "created_at",
         "status",
-        "is_active",
         "ndcg10",
         "recall10",
         "holdout_users",
-        "n_users",
-        "n_items",
-        "n_interactions",
+        "data_size",
         "train_time",
         "artifact_kb",
         "activate_button",
@@ -82,6 +79,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="version", ordering="pk")
+    def version(self, obj):
+        if obj.is_active:
+            return format_html('v{} <strong style="color:#2e7d32">active</strong>', obj.pk)
+        return f"v{obj.pk}"
+
+    @admin.display(description="data (users · papers · interactions)")
+    def data_size(self, obj) -> str:
+        return f"{obj.n_users:,} · {obj.n_items:,} · {obj.n_interactions:,}"
 
     @admin.display(description="nDCG@10")
     def ndcg10(self, obj):
