@@ -55,35 +55,78 @@ TOPICS = {
     "sampling bandit statistical bound calibration",
     "cs.RO": "robot manipulation grasping locomotion navigation control trajectory sim2real tactile legged "
     "imitation policy sensor",
-    "eess.AS": "speech audio acoustic speaker music spectrogram recognition synthesis voice waveform codec "
-    "enhancement",
+    "eess.AS": "speech audio acoustic speaker music spectrogram recognition synthesis voice waveform codec enhancement",
     "cs.IR": "recommendation ranking retrieval query document click user embedding search index relevance "
     "collaborative",
 }
-GLUE = (
-    "we propose novel method approach show that our results demonstrate significant improvement over strong "
-    "baselines across several datasets experiments efficient scalable framework analysis"
-).split()
+GLUE = [
+    "we",
+    "propose",
+    "novel",
+    "method",
+    "approach",
+    "show",
+    "that",
+    "our",
+    "results",
+    "demonstrate",
+    "significant",
+    "improvement",
+    "over",
+    "strong",
+    "baselines",
+    "across",
+    "several",
+    "datasets",
+    "experiments",
+    "efficient",
+    "scalable",
+    "framework",
+    "analysis",
+]
+
+
+def _vocabulary(rng: random.Random, size: int) -> list[str]:
+    syllables = [a + b for a in "bcdfghklmnprstvz" for b in "aeiou"]
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
 
 
 def _paper_rows(n: int, days: int, seed: int = 7):
+    """Papers whose word statistics look like arXiv's: a Zipfian general vocabulary plus topic words.
+
+    Each topic word appears in about a third of its topic's papers, so a
+    two-word query matches a few hundred to a few thousand of 100k papers,
+    as real queries do (a tiny vocabulary would make every query match half
+    the archive and measure nothing realistic).
+    """
     import datetime as dt
 
+    import numpy as np
+
     rng = random.Random(seed)
+    np_rng = np.random.default_rng(seed)
     cats = list(TOPICS)
-    words = {c: TOPICS[c].split() for c in cats}
+    general = _vocabulary(rng, 20_000)
+    rng.shuffle(general)
+    topic_words = {c: TOPICS[c].split() + _vocabulary(rng, 40) for c in cats}
+    zipf = 1.0 / np.arange(1, len(general) + 1) ** 1.05
+    zipf /= zipf.sum()
     last_day = dt.date.today()
     for i in range(n):
-        primary = rng.choice(cats)
-        second = rng.choice(cats)
-        vocab = words[primary] * 3 + words[second] + GLUE
-        title = " ".join(rng.choice(vocab) for _ in range(rng.randint(6, 11))).capitalize()
-        abstract = " ".join(rng.choice(vocab) for _ in range(rng.randint(60, 140))).capitalize() + "."
+        primary, second = rng.choice(cats), rng.choice(cats)
+        topical = topic_words[primary] * 3 + topic_words[second]
+        body = [general[j] for j in np_rng.choice(len(general), size=rng.randint(60, 110), p=zipf)]
+        body += [rng.choice(topical) for _ in range(25)] + rng.sample(GLUE, 8)
+        rng.shuffle(body)
+        title = " ".join([rng.choice(topical) for _ in range(4)] + [rng.choice(general[:2000]) for _ in range(3)])
         day = last_day - dt.timedelta(days=int(rng.random() ** 1.3 * days))
         yield {
             "arxiv_id": f"{day:%y%m}.{i:05d}",
-            "title": title,
-            "abstract": abstract,
+            "title": title.capitalize(),
+            "abstract": " ".join(body).capitalize() + ".",
             "authors": [f"Author {rng.randint(1, 50000)}" for _ in range(rng.randint(1, 8))],
             "primary_category": primary,
             "categories": primary if second == primary else f"{primary} {second}",
@@ -132,18 +175,10 @@ def sample_paths(n_paper_ids: int = 200) -> dict[str, list[str]]:
 
     days = list(Paper.objects.order_by("-announced_on").values_list("announced_on", flat=True).distinct()[:20])
     ids = list(Paper.objects.order_by("?").values_list("arxiv_id", flat=True)[:n_paper_ids])
-    queries = [
-        "language model reasoning",
-        "diffusion image generation",
-        "robot grasping policy",
-        "speech recognition",
-        "bayesian posterior sampling",
-        "sparse quantization",
-        "recommendation ranking user",
-        "agent planning tool",
-        "video segmentation depth",
-        "federated training convergence",
-    ]
+    rng = random.Random(3)
+    topics = [t.split() for t in TOPICS.values()]
+    # 500 distinct two- or three-word queries: most requests miss any cache, as real searches do.
+    queries = sorted({" ".join(rng.sample(rng.choice(topics), rng.randint(2, 3))) for _ in range(600)})[:500]
     return {
         "daily": ["/"] + [f"/?day={d.isoformat()}" for d in days],
         "trending": ["/trending/", "/trending/?page=2"],
@@ -315,14 +350,17 @@ def bench_backend(name: str, db_url: str, args) -> dict:
     return results
 
 
-def ensure_pg_database(url: str) -> None:
-    import psycopg
+def ensure_pg_database(url: str, drop: bool = False) -> None:
     from urllib.parse import urlparse
+
+    import psycopg
 
     u = urlparse(url)
     admin = f"postgresql://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         name = u.path.lstrip("/")
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -342,20 +380,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
     parser.add_argument("--only", choices=["postgres", "sqlite"])
     parser.add_argument("--python-client", action="store_true", help="use the threaded Python client, not wrk")
+    parser.add_argument("--refill", action="store_true", help="drop the bench databases and generate them again")
     args = parser.parse_args()
 
     backends = []
     if args.only in (None, "postgres"):
-        ensure_pg_database(BENCH_PG_URL)
+        ensure_pg_database(BENCH_PG_URL, drop=args.refill)
         backends.append(("postgres", BENCH_PG_URL))
     if args.only in (None, "sqlite"):
         SQLITE_PATH.parent.mkdir(exist_ok=True)
+        if args.refill:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
         backends.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
 
     results = {name: bench_backend(name, url, args) for name, url in backends}
 
     print()
-    print(f"{args.papers} papers, {args.workers} gunicorn workers, {args.connections} connections, {os.cpu_count()} CPUs")
+    print(
+        f"{args.papers} papers, {args.workers} gunicorn workers, {args.connections} connections, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'database':<10}{'page':<10}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'target':>22}")
     ok = True
     for name, pages in results.items():
