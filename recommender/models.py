@@ -73,6 +73,11 @@ class Paper(models.Model):
     github_stars = models.IntegerField(null=True, blank=True)
     # Derived
     tldr = models.TextField(blank=True, help_text="One-sentence extractive summary")
+    # Who wrote ``tldr`` ("extractive" or "llm"; empty: extractive, at ingestion) and, for
+    # the LLM, which model and for which abstract (a hash), so it is made once per abstract.
+    tldr_backend = models.CharField(max_length=32, blank=True)
+    tldr_model = models.CharField(max_length=128, blank=True)
+    tldr_source_hash = models.CharField(max_length=32, blank=True)
     local_upvotes = models.IntegerField(default=0, help_text="Upvotes by Paperboy users (denormalised)")
     trending_score = models.FloatField(default=0.0, db_index=True, help_text="See recommender/papers/trending.py")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,6 +125,8 @@ class PaperTranslation(models.Model):
     tldr = models.TextField(blank=True)
     backend = models.CharField(max_length=64)
     model = models.CharField(max_length=128, blank=True)
+    # Hash of the English title and TL;DR translated: a changed source makes the row stale.
+    source_hash = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
