@@ -23,7 +23,7 @@ from django.utils.html import format_html
 
 from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
 from .links import admin_change_url
-from .operations import action_confirmation, action_confirmed, log_operation
+from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
 from .subscribers import deliveries_send
 
 STATUS_COLOURS = {"sent": "#2e7d32", "failed": "#ba2121", "skipped": "#777", "sending": "#b26a00", "pending": "#555"}
@@ -64,7 +64,7 @@ def delivery_content(*, delivery: DigestDelivery):
 
 
 @admin.register(DigestDelivery)
-class DigestDeliveryAdmin(admin.ModelAdmin):
+class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "user_email",
@@ -205,7 +205,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
 
     # --- retry --------------------------------------------------------------------------------
 
-    @admin.action(description="Retry the selected failed deliveries")
+    @admin.action(description="Retry the selected failed deliveries", permissions=["operate"])
     def retry_failed(self, request, queryset):
         failed = queryset.filter(Q(status=DeliveryStatus.FAILED))
         if not failed.exists():

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from ..models import IngestRun
 from ..schedules import TASK_INGEST
-from .operations import log_operation, task_enqueue
+from .operations import OperatorActionsMixin, log_operation, task_enqueue
 from .papers import SOURCES
 
 
@@ -29,7 +29,7 @@ def ingest_sources() -> tuple[str, ...]:
 
 
 @admin.register(IngestRun)
-class IngestRunAdmin(admin.ModelAdmin):
+class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "source",
@@ -88,7 +88,7 @@ class IngestRunAdmin(admin.ModelAdmin):
 
     def ingest_now_view(self, request):
         """Confirmation page with one button per source; the POST enqueues the task."""
-        if not self.has_view_permission(request):
+        if not self.has_operate_permission(request):
             raise PermissionDenied
         sources = ingest_sources()
         if request.method == "POST":

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from ..models import ModelStatus, ModelVersion
 from ..schedules import TASK_TRAIN
-from .operations import action_confirmation, action_confirmed, log_operation, task_enqueue
+from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
 
 ACTIVATION_POLICIES = [
     ("if_not_worse", "Train, activate if not worse than the active version"),
@@ -37,7 +37,7 @@ def metric(obj: ModelVersion, key: str):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(OperatorActionsMixin, admin.ModelAdmin):
     list_display = (
         "version",
         "created_at",
@@ -138,7 +138,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     # --- actions ------------------------------------------------------------------------
 
-    @admin.action(description="Activate the selected version (roll back / forward)")
+    @admin.action(description="Activate the selected version (roll back / forward)", permissions=["operate"])
     def activate_selected(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.WARNING)
@@ -188,7 +188,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         )
 
     def train_now_view(self, request):
-        if not self.has_view_permission(request):
+        if not self.has_operate_permission(request):
             raise PermissionDenied
         policies = dict(ACTIVATION_POLICIES)
         if request.method == "POST":
@@ -210,7 +210,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         )
 
     def activate_view(self, request, pk: int):
-        if not self.has_view_permission(request):
+        if not self.has_operate_permission(request):
             raise PermissionDenied
         version = get_object_or_404(ModelVersion.objects.defer("artifact"), pk=pk)
         if request.method == "POST":

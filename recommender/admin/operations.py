@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth import get_permission_codename
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 CONFIRM_TEMPLATE = "admin/paperboy/action_confirmation.html"
+
+
+class OperatorActionsMixin:
+    """``permissions=["operate"]`` on an action (and the operator buttons) needs the model's change permission.
+
+    Several lists are read-only logs (``has_change_permission`` is False for
+    everyone), yet retrying, training or activating must stay possible for
+    operators and impossible for staff who may only look.
+    """
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.is_active and request.user.has_perm(
+            f"{opts.app_label}.{get_permission_codename('change', opts)}"
+        )
 
 
 def action_confirmed(request: HttpRequest) -> bool:

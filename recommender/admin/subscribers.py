@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
 from ..schedules import TASK_DIGEST_TICK
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
-from .operations import action_confirmation, action_confirmed, log_operation, task_enqueue
+from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
 
 User = get_user_model()
 
@@ -99,7 +99,7 @@ class LastDigestFilter(admin.SimpleListFilter):
 
 
 @admin.register(Profile)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
     """Registered on ``Profile``: one row per subscriber."""
 
     list_display = (
@@ -284,7 +284,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             return None
         return HttpResponseRedirect(reverse("admin:recommender_profile_digest_preview", args=[profile.pk]))
 
-    @admin.action(description="Send me a test digest as the selected subscriber would get it")
+    @admin.action(description="Send me a test digest as the selected subscriber would get it", permissions=["operate"])
     def send_test_digest(self, request, queryset):
         to = (request.user.email or "").strip()
         if not to:
@@ -307,10 +307,15 @@ class SubscriberAdmin(admin.ModelAdmin):
                 ],
                 button="Yes, send it to me",
             )
-        from email.utils import make_msgid
+        from email.utils import make_msgid, parseaddr
+
+        from django.conf import settings
 
         from ..digest.context import digest_build
-        from ..digest.services import _mail_domain, digest_message
+        from ..digest.services import digest_message
+
+        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        domain = sender.rsplit("@", 1)[-1] if "@" in sender else "paperboy.localhost"
 
         now = timezone.now()
         sent = 0
@@ -321,7 +326,7 @@ class SubscriberAdmin(admin.ModelAdmin):
                     request, f"{profile.user.email}: no digest now ({content.skip_reason}).", messages.WARNING
                 )
                 continue
-            message = digest_message(content=content, message_id=make_msgid(domain=_mail_domain()))
+            message = digest_message(content=content, message_id=make_msgid(domain=domain))
             message.to = [to]
             message.subject = f"[Test for {profile.user.email}] {message.subject}"
             message.send()
@@ -331,7 +336,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             self.message_user(request, f"Sent {sent} test digest(s) to {to}.", messages.SUCCESS)
         return None
 
-    @admin.action(description="Resend today's digest to the selected subscribers")
+    @admin.action(description="Resend today's digest to the selected subscribers", permissions=["operate"])
     def resend_today(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -363,7 +368,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         deliveries_send(modeladmin=self, request=request, user_ids=user_ids)
         return None
 
-    @admin.action(description="Reset recommendations (forget all votes and clicks)")
+    @admin.action(description="Reset recommendations (forget all votes and clicks)", permissions=["operate"])
     def reset_recommendations(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -388,7 +393,9 @@ class SubscriberAdmin(admin.ModelAdmin):
         self.message_user(request, f"Deleted {total} interactions.", messages.SUCCESS)
         return None
 
-    @admin.action(description="Deactivate the selected subscribers (no more digests, no login)")
+    @admin.action(
+        description="Deactivate the selected subscribers (no more digests, no login)", permissions=["operate"]
+    )
     def deactivate(self, request, queryset):
         if not action_confirmed(request):
             return action_confirmation(
@@ -451,6 +458,11 @@ class PaperboyUserAdmin(UserAdmin):
     """Django's user admin without the password hash (only whether a password is set)."""
 
     inlines = [ProfileInline]
+
+    def get_inlines(self, request, obj):
+        # A new user gets their profile from the post_save signal; an inline form would add a second one.
+        return self.inlines if obj is not None else []
+
     list_display = ("email", "username", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "username")
