@@ -33,6 +33,7 @@ class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "source",
+        "short_params",
         "status",
         "entries",
         "created",
@@ -70,6 +71,11 @@ class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
     def duration(self, obj: IngestRun) -> str:
         seconds = obj.duration_s
         return "-" if seconds is None else f"{seconds:.1f} s"
+
+    @admin.display(description="parameters")
+    def short_params(self, obj: IngestRun) -> str:
+        text = ", ".join(f"{k}={v}" for k, v in (obj.params or {}).items())
+        return text if len(text) <= 60 else text[:59] + "…"
 
     @admin.display(description="error")
     def short_error(self, obj: IngestRun):

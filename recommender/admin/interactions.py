@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
+from ..interactions.services import interaction_undo
 from ..models import Interaction
 from .links import admin_change_url
 
@@ -46,6 +47,20 @@ class InteractionAdmin(admin.ModelAdmin):
                 "paper__title",
             )
         )
+
+    def has_add_permission(self, request):
+        return False  # interactions come from subscribers, not from operators
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        # Through the service, so a removed upvote leaves the paper's count.
+        interaction_undo(user=obj.user, paper=obj.paper, kind=obj.kind)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset.select_related("user", "paper"):
+            self.delete_model(request, obj)
 
     def lookup_allowed(self, lookup, value, request=None):
         # Per-user and per-paper views linked from the subscriber and paper pages.

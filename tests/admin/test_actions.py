@@ -268,3 +268,15 @@ def test_non_staff_cannot_enqueue(
         response = member_client.post(reverse(name), data)
     assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login"))
     assert queued_tasks(redis_url, "ingest") == [] and queued_tasks(redis_url, "train") == []
+
+
+def test_deleting_an_upvote_in_the_admin_keeps_the_paper_count(staff_client, papers_today):
+    ada = subscriber("ada@example.org")
+    paper = papers_today[0]
+    upvote = interaction_record(user=ada, paper=paper, kind="upvote")
+    assert Paper.objects.get(pk=paper.pk).local_upvotes == 1
+    url = reverse("admin:recommender_interaction_delete", args=[upvote.pk])
+    assert staff_client.get(url).status_code == 200
+    assert staff_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Interaction.objects.filter(pk=upvote.pk).exists()
+    assert Paper.objects.get(pk=paper.pk).local_upvotes == 0
