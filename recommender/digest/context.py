@@ -17,8 +17,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 
-from ..models import Frequency, Paper, Profile
+from ..models import Frequency, Paper, PaperTranslation, Profile
+from ..summaries import languages as digest_languages
 from ..summaries import summarize
+from ..summaries.selectors import translations_for
 from ..training.serving import Recommendation, recommend_for_users
 from . import selectors
 from .schedule import zone
@@ -90,12 +92,22 @@ class DigestBatch:
     papers: dict[int, Paper] = field(default_factory=dict)
     tldrs: dict[tuple[int, str], str] = field(default_factory=dict)
     preferences_url: str = ""
+    # language -> {paper id: stored translation}; read lazily, one query per second language.
+    translations: dict[str, dict[int, PaperTranslation]] = field(default_factory=dict)
 
     def tldr(self, paper: Paper, language: str) -> str:
         key = (paper.pk, language)
         if key not in self.tldrs:
             self.tldrs[key] = paper.tldr or summarize(paper.abstract, language=language)
         return self.tldrs[key]
+
+    def translation(self, paper: Paper, language: str) -> PaperTranslation | None:
+        """The stored translation (never made here: a digest does not wait on a model)."""
+        if language == DEFAULT_LANGUAGE:
+            return None
+        if language not in self.translations:
+            self.translations[language] = translations_for(paper_ids=list(self.papers), language=language)
+        return self.translations[language].get(paper.pk)
 
 
 @dataclass
@@ -165,6 +177,12 @@ def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, re
     abstract = " ".join((paper.abstract or "").split())
     if len(abstract) > ABSTRACT_MAX_CHARS:
         abstract = abstract[: ABSTRACT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    stored = batch.translation(paper, language)
+    translation = (
+        {"language": stored.language, "title": " ".join(stored.title.split()), "tldr": stored.tldr}
+        if stored is not None
+        else None
+    )
     return {
         "rank": rank,
         "id": paper.pk,
@@ -180,6 +198,7 @@ def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, re
         "comments": paper.hf_comments,
         "github_stars": paper.github_stars,
         "reason": reason,
+        "translation": translation,
         "feedback": {"up": vote("thumbs_up"), "down": vote("thumbs_down"), "hide": vote("not_interested")},
     }
 
@@ -198,7 +217,7 @@ def digest_build(
     """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason."""
     batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
     profile = batch.profiles.get(user.pk)
-    language = language or DEFAULT_LANGUAGE
+    language = digest_languages.normalise(language or (profile.language if profile else None))
     content = DigestContent(user=user, profile=profile, language=language)
     if not any(day > batch.watermarks.get(user.pk, now.date()) for day in batch.new_papers.values()):
         content.skip_reason = SKIP_NOTHING_ANNOUNCED
@@ -233,18 +252,23 @@ def digest_build(
         for i, pid in enumerate(trending_ids, start=1)
     ]
 
+    # Bilingual only when something is translated: without a backend the digest stays English.
+    if not any(item["translation"] for item in items + trending):
+        language = content.language = DEFAULT_LANGUAGE
+    top = items[0]["translation"] or items[0]
     local_now = now.astimezone(zone(profile.time_zone if profile else "UTC"))
     weekly = profile is not None and profile.frequency == Frequency.WEEKLY
     date_label = f"{local_now:%a} {local_now.day} {local_now:%b %Y}"
-    subject = _subject(date_label=date_label, top_title=items[0]["title"], count=len(items))
+    subject = _subject(date_label=date_label, top_title=top["title"], count=len(items))
     fields = ", ".join(sorted(wanted)) if wanted else "all the categories we follow"
     unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=user.pk)]))
     content.context = {
         "language": language,
+        "language_info": digest_languages.get(language),
         "subject": subject,
         "preheader": (
             f"{len(items)} new paper{'s' if len(items) != 1 else ''} for you"
-            f"{' this week' if weekly else ' today'}: {items[0]['tldr'] or items[0]['title']}"
+            f"{' this week' if weekly else ' today'}: {top['tldr'] or items[0]['tldr'] or top['title']}"
         )[:180],
         "date_label": f"{local_now:%A} {local_now.day} {local_now:%B %Y}",
         "period_label": "weekly" if weekly else "daily",

@@ -1,0 +1,239 @@
+"""A small client for any OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp, hosted APIs).
+
+``POST {LLM_BASE_URL}/chat/completions`` with ``model``, ``messages``,
+``max_tokens`` and ``temperature 0``; ``Authorization: Bearer`` only when a
+key is set. Transient failures (timeouts, connection errors, 429, 5xx, a
+body that is not a completion) are retried with exponential backoff, honouring
+``Retry-After`` up to a cap; when the tries run out ``LLMUnavailable`` is
+raised and the caller falls back (extractive TL;DR, no translation). Every
+request first reserves tokens from the daily budget (``budget.py``), so a
+runaway loop cannot spend more than ``LLM_DAILY_TOKEN_BUDGET``.
+
+No Django models here beyond the budget calls: the client neither knows
+nor cares what is being summarised.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from . import budget
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+MAX_RETRY_AFTER = 60.0  # a server asking us to wait longer than this is treated as unavailable
+MAX_RESPONSE_BYTES = 1_000_000
+
+
+class LLMError(Exception):
+    """The LLM gave no usable completion."""
+
+
+class LLMUnavailable(LLMError):
+    """Transient failures persisted through every try (timeouts, 429, 5xx, garbage)."""
+
+
+class LLMRefused(LLMError):
+    """The endpoint rejected the request itself (4xx other than 429): retrying will not help."""
+
+
+class BudgetExhausted(LLMError):
+    """Today's token budget is spent: no request was made."""
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def configured() -> bool:
+    """True when an endpoint and a model are set (``LLM_BASE_URL``, ``LLM_MODEL``)."""
+    return bool(getattr(settings, "LLM_BASE_URL", "") and getattr(settings, "LLM_MODEL", ""))
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate (3 characters a token) used to reserve budget before a request."""
+    return len(text) // 3 + 8
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+class ChatClient:
+    """Chat completions with retries, backoff and the daily budget."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 60.0,
+        max_attempts: int = 4,
+        backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.requests_made = 0
+
+    @classmethod
+    def from_settings(cls) -> ChatClient | None:
+        """The configured client, or None when no endpoint is set."""
+        if not configured():
+            return None
+        return cls(
+            base_url=settings.LLM_BASE_URL,
+            model=settings.LLM_MODEL,
+            api_key=getattr(settings, "LLM_API_KEY", ""),
+            timeout=float(getattr(settings, "LLM_TIMEOUT", 60.0)),
+            max_attempts=int(getattr(settings, "LLM_MAX_ATTEMPTS", 4)),
+            backoff=float(getattr(settings, "LLM_BACKOFF_SECONDS", 2.0)),
+        )
+
+    def complete(self, *, system: str, user: str, max_tokens: int) -> Completion:
+        """One completion for a fixed ``system`` prompt and a ``user`` message; retried, budgeted."""
+        payload = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "stream": False,
+        }
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        reserve_prompt = estimate_tokens(system) + estimate_tokens(user)
+        last = "no attempt"
+        for attempt in range(self.max_attempts):
+            day = budget.budget_reserve(prompt_tokens=reserve_prompt, completion_tokens=max_tokens)
+            if day is None:
+                raise BudgetExhausted("daily LLM token budget exhausted")
+            self.requests_made += 1
+            try:
+                completion = self._post(payload, headers, reserved=(day, reserve_prompt, max_tokens))
+            except _Retry as retry:
+                last = str(retry)
+                wait = retry.wait if retry.wait is not None else self.backoff * (2**attempt)
+                logger.warning("LLM request failed (%s), try %s of %s", last, attempt + 1, self.max_attempts)
+                if attempt + 1 >= self.max_attempts or wait > MAX_RETRY_AFTER:
+                    break
+                self.sleep(wait)
+                continue
+            except LLMRefused:
+                budget.budget_settle(
+                    day=day,
+                    reserved_prompt=reserve_prompt,
+                    reserved_completion=max_tokens,
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                )
+                raise
+            budget.budget_settle(
+                day=day,
+                reserved_prompt=reserve_prompt,
+                reserved_completion=max_tokens,
+                prompt_tokens=completion.prompt_tokens or reserve_prompt,
+                completion_tokens=completion.completion_tokens or max_tokens,
+            )
+            logger.info(
+                "LLM %s: %s prompt + %s completion tokens",
+                completion.model,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+            )
+            return completion
+        raise LLMUnavailable(last)
+
+    def _post(self, payload: dict, headers: dict, *, reserved: tuple) -> Completion:
+        def release() -> None:
+            # Nothing was generated: give the reservation back.
+            day, prompt, completion = reserved
+            budget.budget_settle(
+                day=day, reserved_prompt=prompt, reserved_completion=completion, prompt_tokens=0, completion_tokens=0
+            )
+
+        try:
+            response = self.session.post(
+                self.url, json=payload, headers=headers, timeout=(CONNECT_TIMEOUT, self.timeout), stream=True
+            )
+        except requests.Timeout as exc:
+            # The server may have generated (and billed) tokens: keep the reservation.
+            raise _Retry(f"timeout: {exc.__class__.__name__}") from exc
+        except requests.RequestException as exc:
+            release()
+            raise _Retry(f"connection: {exc.__class__.__name__}") from exc
+        with response:
+            status = response.status_code
+            if status == 429:
+                release()
+                raise _Retry("429 rate limited", wait=_retry_after(response.headers.get("Retry-After")))
+            if status >= 500:
+                release()
+                raise _Retry(f"HTTP {status}", wait=_retry_after(response.headers.get("Retry-After")))
+            if status >= 400:
+                raise LLMRefused(f"HTTP {status}")
+            try:
+                body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            except (requests.RequestException, OSError) as exc:
+                raise _Retry(f"reading: {exc.__class__.__name__}") from exc
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise _Retry("response too large")
+        try:
+            data = requests.models.complexjson.loads(body)
+            text = data["choices"][0]["message"]["content"]
+            if not isinstance(text, str):
+                raise TypeError("content is not a string")
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Retry(f"invalid response: {exc.__class__.__name__}") from exc
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        return Completion(
+            text=text,
+            model=str(data.get("model") or payload["model"])[:128],
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
+        )
+
+
+def _int(value) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0

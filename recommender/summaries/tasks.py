@@ -1,0 +1,42 @@
+"""Celery task that fills TL;DRs and translations after an ingestion (queue ``ingest``).
+
+Thin: JSON-safe ids in, ``services.summaries_fill`` does the work and never
+raises for model failures (it falls back and retries on the next fill).
+Database hiccups are retried here with backoff; a fill is idempotent, so a
+redelivered or retried task redoes nothing that is already stored.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import DatabaseError, transaction
+
+TASK_SUMMARIES_FILL = "recommender.summaries.tasks.summaries_fill"
+
+
+@shared_task(
+    name=TASK_SUMMARIES_FILL,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=3,
+)
+def summaries_fill(arxiv_ids: list[str] | None = None, languages: list[str] | None = None) -> dict:
+    """TL;DRs and translations for ``arxiv_ids`` (default: recent papers) in subscribers' languages."""
+    from .services import summaries_fill as fill
+
+    return fill(arxiv_ids=arxiv_ids, languages=languages).as_dict()
+
+
+def summaries_fill_after_commit(*, arxiv_ids: list[str]) -> None:
+    """Enqueue a fill for these papers once the current transaction commits (at once outside one).
+
+    Only when a model is configured: without one the extractive TL;DRs written
+    at ingestion are all there is, and there is nothing to translate with.
+    """
+    from .llm import configured
+
+    if arxiv_ids and configured():
+        ids = sorted(set(arxiv_ids))
+        transaction.on_commit(lambda: summaries_fill.delay(arxiv_ids=ids))
