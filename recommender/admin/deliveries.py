@@ -18,12 +18,12 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
 from .links import admin_change_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
+from .services import delivery_reopen
 from .subscribers import deliveries_send
 
 STATUS_COLOURS = {"sent": "#2e7d32", "failed": "#ba2121", "skipped": "#777", "sending": "#b26a00", "pending": "#555"}
@@ -228,10 +228,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
             )
         user_ids = []
         for delivery in failed.select_related("user"):
-            updated = DigestDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.FAILED).update(
-                status=DeliveryStatus.PENDING, error="", claimed_at=None, message_id="", modified_at=timezone.now()
-            )
-            if updated:
+            if delivery_reopen(delivery_id=delivery.pk, only_failed=True):
                 log_operation(request=request, obj=delivery, message=f"Retry (was: {delivery.error[:150]})")
                 user_ids.append(delivery.user_id)
         deliveries_send(modeladmin=self, request=request, user_ids=sorted(set(user_ids)))

@@ -12,6 +12,8 @@ the user page says only whether a password is set, never its hash.
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -28,8 +30,10 @@ from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, Int
 from ..schedules import TASK_DIGEST_TICK
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
+from .services import delivery_reopen_for_now, digest_test_send, subscriber_deactivate
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 TASK_SEND_BATCH = TASK_DIGEST_TICK.rsplit(".", 1)[0] + ".digest_send_batch"
 # Up to this many digests are sent during the admin request, so the operator
@@ -307,29 +311,18 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 ],
                 button="Yes, send it to me",
             )
-        from email.utils import make_msgid, parseaddr
-
-        from django.conf import settings
-
-        from ..digest.context import digest_build
-        from ..digest.services import digest_message
-
-        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-        domain = sender.rsplit("@", 1)[-1] if "@" in sender else "paperboy.localhost"
-
         now = timezone.now()
         sent = 0
         for profile in queryset.select_related("user"):
-            content = digest_build(user=profile.user, now=now)
-            if content.skip_reason:
-                self.message_user(
-                    request, f"{profile.user.email}: no digest now ({content.skip_reason}).", messages.WARNING
-                )
+            try:
+                skipped = digest_test_send(user=profile.user, to=to, now=now)
+            except Exception as exc:  # a mail server refusal must reach the operator, not a 500 page
+                logger.exception("test digest for %s failed", profile.user.email)
+                self.message_user(request, f"{profile.user.email}: sending failed ({exc!r}).", messages.ERROR)
                 continue
-            message = digest_message(content=content, message_id=make_msgid(domain=domain))
-            message.to = [to]
-            message.subject = f"[Test for {profile.user.email}] {message.subject}"
-            message.send()
+            if skipped:
+                self.message_user(request, f"{profile.user.email}: no digest now ({skipped}).", messages.WARNING)
+                continue
             sent += 1
             log_operation(request=request, obj=profile, message=f"Sent a test digest to {to}")
         if sent:
@@ -353,16 +346,12 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 ],
                 button="Yes, send again",
             )
-        from ..digest.services import delivery_open_for_now
-
         now = timezone.now()
         user_ids = []
         for profile in queryset.select_related("user"):
-            delivery = delivery_open_for_now(user=profile.user, now=now)
-            # A delivery being sent right now is left to its worker.
-            DigestDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.SENDING).update(
-                status=DeliveryStatus.PENDING, error="", skip_reason="", message_id="", claimed_at=None
-            )
+            delivery = delivery_reopen_for_now(user=profile.user, now=now)
+            if delivery.status != DeliveryStatus.PENDING:  # a worker is sending it right now
+                continue
             log_operation(request=request, obj=profile, message=f"Resend digest {delivery.period_key}")
             user_ids.append(profile.user_id)
         deliveries_send(modeladmin=self, request=request, user_ids=user_ids)
@@ -408,15 +397,9 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 details=["Reactivate from the user page (Active) if needed; their data is kept."],
                 button="Yes, deactivate",
             )
-        from ..subscriptions.services import profile_reschedule
-
         count = 0
         for profile in queryset.select_related("user"):
-            if profile.user.is_active:
-                profile.user.is_active = False
-                profile.user.save(update_fields=["is_active"])
-                count += 1
-            profile_reschedule(profile=profile)
+            count += subscriber_deactivate(user=profile.user)
             log_operation(request=request, obj=profile, message="Deactivated")
         self.message_user(request, f"Deactivated {count} subscriber(s).", messages.SUCCESS)
         return None
