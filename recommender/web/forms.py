@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from ..models import Frequency
 from ..papers.search import MAX_QUERY_CHARS, MODES
 from ..papers.selectors import CATEGORY_RE, category_choices
+from ..summaries import languages as digest_languages
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -24,18 +25,8 @@ WEEKDAYS = [
     (5, "Saturday"),
     (6, "Sunday"),
 ]
-LANGUAGES = [
-    ("en", "English only"),
-    ("fr", "English + French"),
-    ("de", "English + German"),
-    ("es", "English + Spanish"),
-    ("it", "English + Italian"),
-    ("pt", "English + Portuguese"),
-    ("zh", "English + Chinese"),
-    ("ja", "English + Japanese"),
-    ("ko", "English + Korean"),
-    ("ru", "English + Russian"),
-]
+# The digest languages the summaries app can fill (recommender/summaries/languages.py).
+LANGUAGES = digest_languages.choices()
 MAX_RULES = 50
 MAX_RULE_CHARS = 100
 

@@ -47,6 +47,7 @@ from .subscribe import subscription_request
 PAGE_SIZE = 30
 ANONYMOUS_CACHE_SECONDS = 30  # how stale an anonymous visitor's listing (e.g. vote counts) may be
 SEARCH_RESULTS = 100
+SEARCH_PAGE_SIZE = 20
 ACTION_KINDS = (
     InteractionKind.UPVOTE,
     InteractionKind.THUMBS_UP,
@@ -81,8 +82,8 @@ def _category(request) -> str:
     return category if selectors.CATEGORY_RE.match(category) else ""
 
 
-def _page(request, items):
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request, items, size: int = PAGE_SIZE):
+    return Paginator(items, size).get_page(request.GET.get("page"))
 
 
 def _listing_context(request, page, **extra) -> dict:
@@ -172,7 +173,7 @@ def search_view(request):
             query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
         if query:
             ids = paper_search.search(query=query, mode=mode, n=SEARCH_RESULTS)
-            page = _page(request, ids)
+            page = _page(request, ids, SEARCH_PAGE_SIZE)
             page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
         ctx = {
             "form": form,
