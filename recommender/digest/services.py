@@ -8,9 +8,11 @@ Exactly once per subscriber and period
    one transaction.
 2. ``digest_send_batch`` claims each row with a conditional UPDATE
    (pending -> sending, ``claimed_at`` = now): only one worker can win it.
-3. Just before handing the message to the mail server it records the
-   deterministic ``Message-ID`` (``message_id`` set = "handed over"), sends
-   one message, then marks the row "sent" and commits, before the next one.
+3. It records the deterministic ``Message-ID`` (``message_id`` set =
+   "handed over") at the commit point of the transfer: over SMTP after the
+   whole body is transmitted and before the terminating dot (``handover``),
+   so a worker killed earlier leaves the server an unterminated DATA it
+   discards. Then it marks the row "sent" and commits, before the next one.
 4. A row stuck in "sending" after the lease (its worker died) is
    reconciled by the tick: without ``message_id`` it never reached the mail
    server and is simply claimed again; with ``message_id`` it is "in doubt"
@@ -28,6 +30,7 @@ import hmac
 import logging
 import smtplib
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
@@ -42,6 +45,7 @@ from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.services import profile_reschedule
 from . import selectors
 from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
+from .handover import HandoverAborted, send_with_handover
 from .render import render_digest
 from .schedule import period_key
 from .tokens import unsubscribe_token
@@ -54,6 +58,11 @@ IN_DOUBT = "in-doubt"
 
 def batch_size() -> int:
     return int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BATCH_SIZE", 200))
+
+
+def naive_render() -> bool:
+    """Premailer on every email (benchmarks only: ``PAPERBOY_DIGEST_NAIVE_RENDER=1``)."""
+    return bool(getattr(settings, "PAPERBOY", {}).get("DIGEST_NAIVE_RENDER", False))
 
 
 # --- phase 1: the tick --------------------------------------------------------------
@@ -253,12 +262,13 @@ class BatchConnection:
         self.backend = backend
         self.is_open = False
 
-    def send(self, message) -> None:
+    def send(self, message, *, record: Callable[[], bool]) -> None:
+        """Send ``message``, calling ``record()`` at the commit point (see ``handover``)."""
         if not self.is_open:
             self.backend.open()
             self.is_open = True
         message.connection = self.backend
-        self.backend.send_messages([message])
+        send_with_handover(self.backend, message, record=record)
 
     def close(self) -> None:
         self.is_open = False
@@ -322,18 +332,28 @@ def _send_one(
             result.skipped.append(user_id)
             return
         message_id = message_id_for(delivery)
-        message = digest_message(content=content, message_id=message_id, connection=connection.backend)
+        message = digest_message(
+            content=content, message_id=message_id, connection=connection.backend, naive=naive_render()
+        )
     except Exception as exc:  # a bug for one subscriber must not stop the batch
         logger.exception("building digest %s failed", delivery_id)
         delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"build: {exc!r}")
         result.failed.append(user_id)
         return
-    if not delivery_hand_over(
-        delivery_id=delivery_id, claimed_at=claimed_at, content=content, message_id=message_id, subject=message.subject
-    ):
-        return  # our lease was taken over; the other worker owns it now
+
+    def record() -> bool:
+        return delivery_hand_over(
+            delivery_id=delivery_id,
+            claimed_at=claimed_at,
+            content=content,
+            message_id=message_id,
+            subject=message.subject,
+        )
+
     try:
-        connection.send(message)
+        connection.send(message, record=record)
+    except HandoverAborted:
+        return  # our lease was taken over; the other worker owns it now
     except Exception as exc:
         # The session may be in any state: start the next message on a fresh one.
         with contextlib.suppress(Exception):

@@ -81,7 +81,14 @@ def test_sigkill_mid_batch_then_restart_delivers_each_digest_exactly_once(
         pytest.fail("deliveries did not settle:\n" + restarted.log()[-3000:])
     time.sleep(0.5)
     counts = collections.Counter(m["To"] for m in smtp_server.messages)
-    assert sorted(counts) == sorted(u.email for u in users), "someone got no digest"
+    missing = sorted({u.email for u in users} - set(counts))
+    assert not missing, f"someone got no digest: {missing} " + repr(
+        list(
+            DigestDelivery.objects.filter(user__email__in=missing).values(
+                "status", "error", "skip_reason", "message_id"
+            )
+        )
+    )
     assert set(counts.values()) == {1}, f"someone got two: {[k for k, v in counts.items() if v > 1]}"
     rows = collections.Counter(DigestDelivery.objects.values_list("status", flat=True))
     # At most the single in-flight message is "in doubt" (recorded failed, not resent).

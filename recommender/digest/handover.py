@@ -1,0 +1,82 @@
+"""Hand a message to the mail server with the smallest possible "in doubt" window.
+
+SMTP commits a message when the server reads the final ``.`` of DATA. If our
+worker dies between recording "handed over" and that dot, a naive sender
+either loses the digest (it believes the server has it) or, if it resends,
+risks a duplicate (RFC 1047). Over SMTP we therefore transmit the whole
+message body first, then record the hand-over in the database, and only
+then send the terminating dot: a worker killed before the record leaves the
+server holding an unterminated DATA, which it discards when the connection
+drops, so the delivery is simply retried; a worker killed after the record
+has, but for the few microseconds before the dot is written, handed the
+message over. Backends that are not SMTP (ESP HTTP APIs, the outbox) record
+first and send after, with the ESP's own request as the window.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+
+CRLF = b"\r\n"
+
+
+class HandoverAborted(Exception):
+    """The record step refused (our claim was taken over); nothing was committed at the server."""
+
+
+def send_with_handover(backend, message, *, record: Callable[[], bool]) -> None:
+    """Send ``message`` through ``backend``; call ``record()`` at the commit point.
+
+    ``record`` returns False when the send must not happen (e.g. our lease on
+    the delivery was lost); then :class:`HandoverAborted` is raised and the
+    server never commits the message.
+    """
+    if isinstance(backend, SMTPBackend) and backend.connection is not None:
+        _smtp_two_phase(backend, message, record)
+        return
+    if not record():
+        raise HandoverAborted
+    backend.send_messages([message])
+
+
+def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -> None:
+    conn: smtplib.SMTP = backend.connection
+    encoding = message.encoding or "utf-8"
+    from_email = sanitize_address(message.from_email, encoding)
+    recipients = [sanitize_address(addr, encoding) for addr in message.recipients()]
+    body = message.message().as_bytes(linesep="\r\n")
+    conn.ehlo_or_helo_if_needed()
+    options = ["SMTPUTF8"] if conn.has_extn("smtputf8") and not from_email.isascii() else []
+    code, reply = conn.mail(from_email, options)
+    if code != 250:
+        conn.rset()
+        raise smtplib.SMTPSenderRefused(code, reply, from_email)
+    refused = {}
+    for rcpt in recipients:
+        code, reply = conn.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, reply)
+    if len(refused) == len(recipients):
+        conn.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = conn.docmd("data")
+    if code != 354:
+        conn.rset()
+        raise smtplib.SMTPDataError(code, reply)
+    data = smtplib._quote_periods(body)  # the dot-stuffing smtplib.SMTP.data applies
+    if data[-2:] != CRLF:
+        data += CRLF
+    conn.send(data)
+    if not record():
+        # Drop the session mid-DATA: the server discards the unterminated message.
+        backend.close()
+        raise HandoverAborted
+    conn.send(b"." + CRLF)
+    code, reply = conn.getreply()
+    if code != 250:
+        conn.rset()
+        raise smtplib.SMTPDataError(code, reply)
