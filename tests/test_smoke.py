@@ -34,7 +34,8 @@ def _manage(*args, env_extra):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    # Only the environment a deployment would have (tests may set e.g. DJANGO_ALLOW_ASYNC_UNSAFE).
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(env_extra)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=120
