@@ -19,6 +19,12 @@ UTC = dt.UTC
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is not under test here; the admin only says whether a password is set.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_serving_cache():
     serving.reset_cache()
     yield
