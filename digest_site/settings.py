@@ -200,6 +200,7 @@ CELERY_TASK_ROUTES = {
     "recommender.ingest.*": {"queue": "ingest"},
     "recommender.training.*": {"queue": "train"},
     "recommender.digest.*": {"queue": "send"},
+    "recommender.summaries.*": {"queue": "ingest"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -218,6 +219,12 @@ LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_DAILY_TOKEN_BUDGET = env.int("LLM_DAILY_TOKEN_BUDGET", default=200_000)
+# Summaries and translations (docs/summaries.md): per-request timeout, tries, backoff base.
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=60.0)
+LLM_MAX_ATTEMPTS = env.int("LLM_MAX_ATTEMPTS", default=4)
+LLM_BACKOFF_SECONDS = env.float("LLM_BACKOFF_SECONDS", default=2.0)
+# "auto": TL;DRs by the LLM when one is configured, else extractive; "extractive": never the LLM.
+SUMMARY_BACKEND = env.str("SUMMARY_BACKEND", default="auto")
 
 LOGGING = {
     "version": 1,
