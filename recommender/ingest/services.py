@@ -612,6 +612,11 @@ def ingest_run(
             paper_tldr_fill(arxiv_ids=counts.tldr_ids)
         except Exception:  # the papers are in; an empty tldr is refilled by the next run
             logger.exception("tldr fill after ingest %s failed", source)
+    if counts.changed_ids or counts.tldr_ids:
+        # LLM TL;DRs and translations, once per paper and language (only when a model is configured).
+        from ..summaries.tasks import summaries_fill_after_commit
+
+        summaries_fill_after_commit(arxiv_ids=[*counts.changed_ids, *counts.tldr_ids])
     if counts.changed and refresh_trending:
         from ..papers.trending import trending_refresh
 

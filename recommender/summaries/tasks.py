@@ -8,8 +8,12 @@ redelivered or retried task redoes nothing that is already stored.
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import DatabaseError, transaction
+
+logger = logging.getLogger(__name__)
 
 TASK_SUMMARIES_FILL = "recommender.summaries.tasks.summaries_fill"
 
@@ -37,6 +41,14 @@ def summaries_fill_after_commit(*, arxiv_ids: list[str]) -> None:
     """
     from .llm import configured
 
-    if arxiv_ids and configured():
-        ids = sorted(set(arxiv_ids))
-        transaction.on_commit(lambda: summaries_fill.delay(arxiv_ids=ids))
+    if not (arxiv_ids and configured()):
+        return
+    ids = sorted(set(arxiv_ids))
+
+    def enqueue() -> None:
+        try:
+            summaries_fill.delay(arxiv_ids=ids)
+        except Exception:  # the broker is down: the papers are in, the next ingestion enqueues again
+            logger.exception("could not enqueue the summaries fill for %s papers", len(ids))
+
+    transaction.on_commit(enqueue)

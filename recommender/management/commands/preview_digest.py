@@ -1,4 +1,8 @@
-"""Print a user's digest as it would be sent now (HTML, or --text), without recording anything."""
+"""Print a user's digest as it would be sent now (HTML, or --text), without recording a delivery.
+
+``--language LANG`` renders it in LANG, filling that digest's missing
+translations first (synchronously, through the configured LLM).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from django.utils import timezone
 
 from recommender.digest.context import digest_build
 from recommender.digest.render import _cache, render_digest
+from recommender.summaries.languages import SUPPORTED
 
 
 class Command(BaseCommand):
@@ -21,14 +26,23 @@ class Command(BaseCommand):
         parser.add_argument("--subject", action="store_true", help="Print only the subject")
         parser.add_argument("--naive", action="store_true", help="Inline CSS on this email (slow path)")
         parser.add_argument("--bench", type=int, default=0, help="Render N times both ways and print timings")
+        parser.add_argument(
+            "--language", default=None, help="Digest language (e.g. zh); missing translations are filled first"
+        )
 
-    def handle(self, *args, email, text=False, subject=False, naive=False, bench=0, **options):
+    def handle(self, *args, email, text=False, subject=False, naive=False, bench=0, language=None, **options):
         user = get_user_model().objects.filter(email__iexact=email).first()
         if user is None:
             raise CommandError(f"no user with email {email}")
-        content = digest_build(user=user, now=timezone.now())
+        if language is not None and language not in SUPPORTED:
+            raise CommandError(f"unsupported language {language!r}: one of {', '.join(SUPPORTED)}")
+        now = timezone.now()
+        content = digest_build(user=user, now=now, language=language)
         if content.skip_reason:
             raise CommandError(f"no digest for {email} now: {content.skip_reason}")
+        if language and language != "en":
+            self._fill(content, language)
+            content = digest_build(user=user, now=now, language=language)
         if bench:
             self._bench(content.context, bench)
             return
@@ -39,6 +53,20 @@ class Command(BaseCommand):
             self.stdout.write(rendered.text)
         else:
             self.stdout.write(rendered.html)
+
+    def _fill(self, content, language: str) -> None:
+        from recommender.summaries.llm import configured
+        from recommender.summaries.services import summaries_fill
+
+        if not configured():
+            self.stderr.write("No LLM configured (LLM_BASE_URL, LLM_MODEL): the digest stays in English.")
+            return
+        result = summaries_fill(paper_ids=content.paper_ids + content.trending_ids, languages=[language])
+        self.stderr.write(
+            f"{language}: {result.translations} translated, {result.translations_cached} cached, "
+            f"{result.translations_rejected} rejected, {result.requests} LLM requests"
+            + (" (daily token budget exhausted)" if result.budget_exhausted else "")
+        )
 
     def _bench(self, context: dict, n: int) -> None:
         _cache.clear()
