@@ -81,6 +81,8 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The default database, outbox and embedded Redis live under var/ (not in git).
+    VAR_DIR.mkdir(exist_ok=True)
     # Several processes (web, worker, beat) share the file: wait for locks
     # instead of failing, and let readers proceed while one writer writes.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -214,6 +216,8 @@ PAPERBOY = {
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=200),
     # Seconds a claimed digest may stay "sending" before the tick reconciles it (docs/digest.md).
     "DIGEST_LEASE_SECONDS": env.int("DIGEST_LEASE_SECONDS", default=300),
+    # Benchmarks only: run premailer on every email instead of once per template (docs/performance.md).
+    "DIGEST_NAIVE_RENDER": env.bool("PAPERBOY_DIGEST_NAIVE_RENDER", default=False),
 }
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
