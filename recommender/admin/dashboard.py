@@ -107,7 +107,7 @@ def last_ingests() -> list[dict]:
                 "last": last,
                 "last_url": admin_change_url(last) if last else "",
                 "last_ok": last_ok,
-                "runs_url": admin_changelist_url(IngestRun, source=source),
+                "runs_url": admin_changelist_url(IngestRun, source__exact=source),
             }
         )
     return rows
@@ -184,7 +184,9 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         "active_model": active,
         "ingests": last_ingests(),
         "links": {
-            "failed_today": admin_changelist_url(DigestDelivery, status="failed"),
+            "failed_today": admin_changelist_url(
+                DigestDelivery, status__exact="failed", created_at__gte=today.date().isoformat()
+            ),
             "subscribers": admin_changelist_url(Profile),
             "suppressed": admin_changelist_url(Profile, state="suppressed"),
             "versions": admin_changelist_url(ModelVersion),

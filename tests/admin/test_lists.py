@@ -214,3 +214,25 @@ def test_list_pages_use_the_same_queries_for_5_and_50_rows(staff_client, django_
     with django_assert_max_num_queries(small["dashboard"]):
         staff_client.get(reverse("admin-dashboard"))
     assert small["dashboard"] <= 20
+
+
+def test_dashboard_links_lead_to_the_filtered_lists(staff_client, papers_today):
+    import re
+
+    ada = subscriber("ada@example.org")
+    bob = subscriber("bob@example.org")
+    DigestDelivery.objects.create(user=ada, period_key="today", status="failed", error="550 today")
+    old = DigestDelivery.objects.create(user=bob, period_key="old", status="failed", error="550 old")
+    DigestDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=3))
+    IngestRun.objects.create(source="hf-daily", status=RunStatus.SUCCEEDED)
+    IngestRun.objects.create(source="arxiv-rss", status=RunStatus.FAILED, error="rss broke")
+    html = listed(staff_client, reverse("admin-dashboard"))
+    hrefs = {h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', html)}
+    failed = next(h for h in hrefs if "digestdelivery" in h and "status__exact=failed" in h)
+    page = listed(staff_client, failed)
+    assert "550 today" in page and "550 old" not in page
+    hf = next(h for h in hrefs if "ingestrun" in h and "source__exact=hf-daily" in h)
+    page = listed(staff_client, hf)
+    assert "rss broke" not in page and "0 of 1 selected" in page
+    suppressed = next(h for h in hrefs if "profile" in h and "state=suppressed" in h)
+    assert "ada@example.org" not in listed(staff_client, suppressed)
