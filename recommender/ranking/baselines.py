@@ -35,7 +35,7 @@ class _Ranker:
         self.user_items_ = sp.csr_matrix(interactions, dtype=np.float32)
         self.n_users_, self.n_items_ = self.user_items_.shape
         if self.needs_content:
-            self.encoder_ = ContentEncoder(n_components=2, random_state=0).fit(item_content)
+            self.encoder_ = ContentEncoder(n_components=2, char_ngrams=False, random_state=0).fit(item_content)
             self.item_tfidf_ = self.encoder_.transform_sparse(item_content)
 
     def recommend(

@@ -117,7 +117,7 @@ class HybridRecommender:
         iterations: int = 15,
         knn_neighbors: int = 100,
         knn_power: float = 2.0,
-        knn_weight: float = 1.0,
+        knn_weight: float = 0.5,
         cf_weight: float = 2.0,
         cf_shrink: float = 3.0,
         factor_smoothing: float = 1.0,
@@ -359,10 +359,7 @@ class HybridRecommender:
         U = self.fold_in_users(P, Nn)
         Q = None
         if categories is not None:
-            texts = [
-                (c if isinstance(c, str) else " ".join(c)) if c is not None else ""
-                for c in categories
-            ]
+            texts = [(c if isinstance(c, str) else " ".join(c)) if c is not None else "" for c in categories]
             Q = self.encoder_.transform_sparse(texts)
         return self._recommend(
             P,
@@ -387,9 +384,7 @@ class HybridRecommender:
         M.resize((M.shape[0], self.n_items_))
         return M
 
-    def fold_in_users(
-        self, user_rows: sp.spmatrix, negative_rows: sp.spmatrix | None = None
-    ) -> np.ndarray:
+    def fold_in_users(self, user_rows: sp.spmatrix, negative_rows: sp.spmatrix | None = None) -> np.ndarray:
         """ALS user factors for new users from their rows, item factors fixed.
 
         Solves the same weighted least squares as implicit's ALS user step
@@ -398,9 +393,7 @@ class HybridRecommender:
         P = self._pad_columns(sp.csr_matrix(user_rows, dtype=np.float32))
         C = P
         if negative_rows is not None:
-            C = (P - self.negative_weight * self._pad_columns(
-                sp.csr_matrix(negative_rows, dtype=np.float32)
-            )).tocsr()
+            C = (P - self.negative_weight * self._pad_columns(sp.csr_matrix(negative_rows, dtype=np.float32))).tocsr()
         C = (self.alpha * C).tocsr()
         C.eliminate_zeros()
         Y = self.item_factors_.astype(np.float64)
@@ -444,9 +437,7 @@ class HybridRecommender:
                 raise ValueError("candidate_content must have one row per candidate")
         else:
             if np.any((candidates < 0) | (candidates >= self.n_items_)):
-                raise ValueError(
-                    "candidates outside the training items need candidate_content"
-                )
+                raise ValueError("candidates outside the training items need candidate_content")
             cand_tfidf = self.item_tfidf_[candidates]
         cand_emb = self.encoder_.embed(cand_tfidf)
         S = self._neighbour_matrix(cand_tfidf)
@@ -473,9 +464,7 @@ class HybridRecommender:
             if Nb.nnz:
                 knn -= self.negative_weight * np.asarray((Nb @ S).todense(), dtype=np.float32)
             if Q is not None:
-                knn += self.category_weight * np.asarray(
-                    (Q[rows] @ cand_tfidf.T).todense(), dtype=np.float32
-                )
+                knn += self.category_weight * np.asarray((Q[rows] @ cand_tfidf.T).todense(), dtype=np.float32)
             personal = self.knn_weight * _zscore(knn)
             cf = U[rows] @ V.T
             w_cf = self.cf_weight * counts[rows] / (counts[rows] + self.cf_shrink)
@@ -489,20 +478,14 @@ class HybridRecommender:
             mask = exclusion_mask(exclude, rows, candidates)
             if mask is not None:
                 total = np.where(mask, -np.inf, total)
-            pos = (
-                mmr(total, cand_emb, n, diversity, similarity=cand_sim)
-                if diversity > 0
-                else top_n(total, n)
-            )
+            pos = mmr(total, cand_emb, n, diversity, similarity=cand_sim) if diversity > 0 else top_n(total, n)
             sc = np.take_along_axis(total, pos, axis=1)
             valid = np.isfinite(sc)
             k = pos.shape[1]
             ids[rows, :k] = np.where(valid, candidates[pos], -1)
             scores[rows, :k] = np.where(valid, sc, -np.inf)
             if return_reasons:
-                reasons[rows, :k] = self._reasons(
-                    Pb, pos, cand_emb, personal, prior_term, valid
-                )
+                reasons[rows, :k] = self._reasons(Pb, pos, cand_emb, personal, prior_term, valid)
         if return_reasons:
             return ids, scores, reasons
         return ids, scores
@@ -537,9 +520,15 @@ class HybridRecommender:
             "format": np.array("paperboy-hybrid-v1"),
             "params": np.array(json.dumps(self.get_params())),
             "shape": np.array([self.n_users_, self.n_items_]),
-            "R_data": R.data, "R_indices": R.indices, "R_indptr": R.indptr,
-            "N_data": N.data, "N_indices": N.indices, "N_indptr": N.indptr,
-            "X_data": X.data, "X_indices": X.indices, "X_indptr": X.indptr,
+            "R_data": R.data,
+            "R_indices": R.indices,
+            "R_indptr": R.indptr,
+            "N_data": N.data,
+            "N_indices": N.indices,
+            "N_indptr": N.indptr,
+            "X_data": X.data,
+            "X_indices": X.indices,
+            "X_indptr": X.indptr,
             "X_shape": np.array(X.shape),
             "item_embeddings": self.item_embeddings_,
             "item_counts": self.item_counts_,
