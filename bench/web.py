@@ -6,7 +6,8 @@ For each database (PostgreSQL at ``BENCH_PG_URL``, and SQLite) this script:
    generated papers (skipped when it already holds that many);
 2. builds the semantic search index once, so every web worker loads it from
    ``var/search`` instead of refitting;
-3. starts gunicorn (``DEBUG=0``, whitenoise, persistent DB connections) and
+3. starts gunicorn (``DEBUG=0``, whitenoise, persistent DB connections, the
+   embedded Redis as the shared cache, as in production) and
    drives it with ``wrk`` (Debian package) or, without wrk, a small threaded
    Python client, one page type at a time;
 4. prints requests/s, p50 and p99 per page as a table and, last, one JSON line.
@@ -34,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 PY = sys.executable
 BENCH_PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/paperboy_bench_web")
 SQLITE_PATH = REPO / "var" / "bench_web.sqlite3"
@@ -315,7 +317,7 @@ def load_python(port: int, paths: list[str], duration: int, connections: int) ->
     return {"rps": len(latencies) / elapsed, "p50_ms": pick(0.5), "p99_ms": pick(0.99), "errors": errors[0]}
 
 
-def bench_backend(name: str, db_url: str, args) -> dict:
+def bench_backend(name: str, db_url: str, args, redis_url: str) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -323,7 +325,9 @@ def bench_backend(name: str, db_url: str, args) -> dict:
         "SECRET_KEY": "bench-" + "x" * 50,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "0",
-        "CACHE_REDIS": "0",
+        # As in production: one Redis cache shared by every worker.
+        "REDIS_URL": redis_url,
+        "CACHE_REDIS": "1",
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "digest_site.settings",
@@ -398,7 +402,17 @@ def main() -> None:
                 Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
         backends.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
 
-    results = {name: bench_backend(name, url, args) for name, url in backends}
+    from digest_site import embedded_redis
+
+    redis_port = free_port()
+    redis = embedded_redis.start(port=redis_port, directory=Path(tempfile.mkdtemp(prefix="bench-web-redis-")))
+    try:
+        results = {}
+        for db_index, (name, url) in enumerate(backends, start=1):
+            results[name] = bench_backend(name, url, args, f"redis://127.0.0.1:{redis_port}/{db_index}")
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
 
     print()
     print(

@@ -28,3 +28,15 @@ def _schedules_ensure(sender, app_config=None, **kwargs):
         from .schedules import schedules_ensure
 
         schedules_ensure()
+
+
+@receiver(post_migrate, dispatch_uid="paperboy_search_index_ensure")
+def _search_index_ensure(sender, app_config=None, using="default", **kwargs):
+    # Django's SQLite schema editor rebuilds a table to alter it, dropping the
+    # full-text triggers: re-create them after every migrate (a no-op when present).
+    if app_config is not None and app_config.name == "recommender":
+        from django.db import connections
+
+        from .papers.search import search_index_ensure
+
+        search_index_ensure(using=connections[using])

@@ -11,10 +11,10 @@ Keyword search runs in the database so it stays fast on the full archive:
   ``bm25`` (title weighted 3x).
 * Anything else: a ranked ``icontains`` fallback.
 
-``search_index_ensure`` (re)creates these structures; it is idempotent and is
-called by the migration and, on SQLite, again when the triggers went missing
-(Django's SQLite schema editor rebuilds a table to alter it, dropping its
-triggers).
+``search_index_ensure`` (re)creates these structures; it is idempotent and
+runs in migration ``0003_paper_search`` and after every ``migrate``
+(``post_migrate`` in ``recommender/signals.py``), because Django's SQLite
+schema editor rebuilds a table to alter it, dropping its triggers.
 
 Semantic search is an LSA index (hashed unigrams, sublinear tf-idf, truncated
 SVD, cosine similarity) over titles and abstracts, built per process, cached
@@ -91,6 +91,12 @@ def search_index_ensure(*, using=None) -> None:
     elif conn.vendor == "sqlite":
         with conn.cursor() as cur:
             cur.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s, %s)",
+                [f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au"],
+            )
+            if cur.fetchone()[0] == 3:
+                return
+            cur.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, abstract, "
                 "content='recommender_paper', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
             )
@@ -110,9 +116,8 @@ def search_index_ensure(*, using=None) -> None:
                 f"BEGIN {delete} {insert} END"
             )
             cur.execute(MODIFIED_INDEX)
-            # Index whatever is already there (a no-op cost on an empty table).
+            # Triggers were missing, so the index may be stale: rebuild it from the table.
             cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
-        _sqlite_ready.discard(_db_key())
 
 
 _sqlite_ready: set[str] = set()
@@ -126,19 +131,19 @@ def _db_key() -> str:
 
 
 def _sqlite_fts_ready() -> bool:
-    """True when the FTS table and its triggers exist; self-heals once if they do not."""
+    """True when the FTS table and its triggers exist (checked once per process and database).
+
+    The ``post_migrate`` receiver keeps them in place; this is the fallback
+    for a database migrated by an older release.
+    """
     key = _db_key()
     if key in _sqlite_ready:
         return True
-    with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE %s", [f"{FTS_TABLE}%"])
-        found = cur.fetchone()[0]
-    if found < 4:  # table + three triggers (shadow tables add more)
-        try:
-            search_index_ensure()
-        except Exception:  # FTS5 missing from this SQLite build: use the fallback
-            logger.exception("could not create the SQLite FTS5 search index")
-            return False
+    try:
+        search_index_ensure()
+    except Exception:  # FTS5 missing from this SQLite build: use the fallback
+        logger.exception("could not create the SQLite FTS5 search index")
+        return False
     _sqlite_ready.add(key)
     return True
 

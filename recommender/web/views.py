@@ -48,6 +48,7 @@ PAGE_SIZE = 30
 ANONYMOUS_CACHE_SECONDS = 30  # how stale an anonymous visitor's listing (e.g. vote counts) may be
 SEARCH_RESULTS = 100
 SEARCH_PAGE_SIZE = 20
+SIMILAR_CACHE_SECONDS = 3600  # neighbours change only when the model or the archive does
 ACTION_KINDS = (
     InteractionKind.UPVOTE,
     InteractionKind.THUMBS_UP,
@@ -189,6 +190,15 @@ def search_view(request):
 
 
 def _similar_ids(paper) -> list[int]:
+    key = f"web:similar:{paper.id}"
+    ids = cache.get(key)
+    if ids is None:
+        ids = _similar_ids_uncached(paper)
+        cache.set(key, ids, SIMILAR_CACHE_SECONDS)
+    return ids
+
+
+def _similar_ids_uncached(paper) -> list[int]:
     try:
         from ..training.serving import similar_papers
     except ImportError:
