@@ -3,7 +3,7 @@
 It answers ``POST /v1/chat/completions`` with scripted replies, in order
 (``server.script(reply, ...)``), then with ``server.default(body)``: a plausible
 translation (CJK for zh/ja/ko, Cyrillic for ru, Latin otherwise, keeping the
-source's numbers and formulas) or a TL;DR made of the abstract's own words.
+source's numbers and formulas) or a TL;DR made of the abstract's own words (its shortest sentence).
 Every request is recorded (``server.requests``: parsed JSON bodies and headers)
 so tests can count calls and read what was sent.
 """
@@ -79,8 +79,8 @@ def translation_reply(body: dict) -> str:
 def summary_reply(body: dict) -> str:
     abstract = _between(body["messages"][1]["content"], "abstract")
     sentences = [s for s in re.split(r"(?<=\.)\s+", abstract) if len(s.split()) >= 5]
-    last = sentences[-1] if sentences else (abstract or "Nothing to summarise.")
-    return "The paper shows that " + last[0].lower() + last[1:]
+    shortest = min(sentences, key=len) if sentences else (abstract or "Nothing to summarise.")
+    return "The paper shows that " + shortest[0].lower() + shortest[1:]
 
 
 def default_reply(body: dict) -> str:
