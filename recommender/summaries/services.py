@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from ..models import Paper, PaperTranslation
-from . import extractive, guards, prompts
+from . import budget, extractive, guards, prompts
 from .languages import ORIGINAL, SUPPORTED
 from .llm import BudgetExhausted, ChatClient, LLMError, LLMRefused, LLMUnavailable
 from .selectors import papers_to_fill, subscriber_languages
@@ -66,6 +67,8 @@ class FillResult:
     requests: int = 0
     budget_exhausted: bool = False
     stopped: bool = False
+    # Papers not reached before the deadline (the task enqueues them again).
+    remaining: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -206,11 +209,14 @@ def summaries_fill(
     paper_ids: list[int] | None = None,
     languages: list[str] | None = None,
     client: ChatClient | None = None,
+    deadline: float | None = None,
 ) -> FillResult:
     """Fill TL;DRs and translations for the given papers (default: recent ones) and languages.
 
     ``languages`` defaults to the second languages of sendable subscribers.
     ``client`` defaults to the configured endpoint (None: extractive only, no translations).
+    ``deadline`` (``time.monotonic()`` value) stops before the next paper once passed; the
+    arXiv ids not reached are in ``result.remaining``.
     """
     client = client if client is not None else ChatClient.from_settings()
     wanted = subscriber_languages() if languages is None else languages
@@ -222,10 +228,17 @@ def summaries_fill(
     if wanted and papers:
         rows = PaperTranslation.objects.filter(paper_id__in=[p.pk for p in papers], language__in=wanted)
         existing = {(t.paper_id, t.language): t for t in rows}
-    for paper in papers:
+    for index, paper in enumerate(papers):
+        if deadline is not None and time.monotonic() > deadline:
+            result.remaining = [p.arxiv_id for p in papers[index:]]
+            break
         result.papers += 1
         paper_tldr_make(paper=paper, run=run)
         for language in wanted:
             paper_translation_make(paper=paper, language=language, existing=existing.get((paper.pk, language)), run=run)
-    logger.info("summaries fill: %s", result.as_dict())
+    logger.info(
+        "summaries fill: %s; LLM usage today: %s",
+        {k: v for k, v in result.as_dict().items() if k != "remaining"} | {"remaining": len(result.remaining)},
+        budget.usage_today() if client is not None else "no LLM",
+    )
     return result

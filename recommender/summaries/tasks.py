@@ -9,6 +9,7 @@ redelivered or retried task redoes nothing that is already stored.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.db import DatabaseError, transaction
@@ -16,6 +17,8 @@ from django.db import DatabaseError, transaction
 logger = logging.getLogger(__name__)
 
 TASK_SUMMARIES_FILL = "recommender.summaries.tasks.summaries_fill"
+# Seconds a fill task takes new papers for; one LLM call can still take LLM_MAX_ATTEMPTS x LLM_TIMEOUT.
+RUN_SECONDS = 240
 
 
 @shared_task(
@@ -27,10 +30,17 @@ TASK_SUMMARIES_FILL = "recommender.summaries.tasks.summaries_fill"
     max_retries=3,
 )
 def summaries_fill(arxiv_ids: list[str] | None = None, languages: list[str] | None = None) -> dict:
-    """TL;DRs and translations for ``arxiv_ids`` (default: recent papers) in subscribers' languages."""
+    """TL;DRs and translations for ``arxiv_ids`` (default: recent papers) in subscribers' languages.
+
+    A fill stops taking new papers after ``RUN_SECONDS`` (well inside the task time limit, even
+    with a slow model) and enqueues the rest as a new task, so a big day is done in slices.
+    """
     from .services import summaries_fill as fill
 
-    return fill(arxiv_ids=arxiv_ids, languages=languages).as_dict()
+    result = fill(arxiv_ids=arxiv_ids, languages=languages, deadline=time.monotonic() + RUN_SECONDS)
+    if result.remaining and not (result.budget_exhausted or result.stopped):
+        summaries_fill.delay(arxiv_ids=result.remaining, languages=languages)
+    return {**result.as_dict(), "remaining": len(result.remaining)}
 
 
 def summaries_fill_after_commit(*, arxiv_ids: list[str]) -> None:

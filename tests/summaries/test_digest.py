@@ -224,3 +224,4 @@ def test_web_paper_page_is_bilingual(llm, client):
     html = html[html.index("<main") :]
     assert 'lang="ja"' in html
     assert html.index(translation.title) < html.index(paper.title) < html.index(paper.abstract[:40])
+    assert "Machine translation (test-model)" in html

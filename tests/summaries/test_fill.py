@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from recommender.models import Frequency, Paper, PaperTranslation, Suppression
@@ -199,3 +201,10 @@ def test_default_languages_are_the_subscribers(llm):
     paper = _paper()
     summaries_fill(paper_ids=[paper.pk])
     assert list(PaperTranslation.objects.values_list("language", flat=True)) == ["zh"]
+
+
+def test_deadline_leaves_the_rest_for_the_next_task(llm):
+    papers = [_paper(title=f"Paper {i} on Graph Networks with 100 Million Edges") for i in range(3)]
+    result = summaries_fill(paper_ids=[p.pk for p in papers], languages=["zh"], deadline=time.monotonic() - 1)
+    assert result.papers == 0 and llm.count == 0
+    assert sorted(result.remaining) == sorted(p.arxiv_id for p in papers)
