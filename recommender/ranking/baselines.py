@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .content import Content, ContentEncoder
+from .neighbours import neighbour_matrix
 from .selection import Exclude, exclusion_mask, select
 
 
@@ -35,8 +36,8 @@ class _Ranker:
         self.user_items_ = sp.csr_matrix(interactions, dtype=np.float32)
         self.n_users_, self.n_items_ = self.user_items_.shape
         if self.needs_content:
-            self.encoder_ = ContentEncoder(n_components=2, char_ngrams=False, random_state=0).fit(item_content)
-            self.item_tfidf_ = self.encoder_.transform_sparse(item_content)
+            self.encoder_ = ContentEncoder(n_components=2, char_ngrams=False, random_state=0)
+            self.item_tfidf_ = self.encoder_.fit_transform_sparse(item_content)
 
     def recommend(
         self,
@@ -124,13 +125,18 @@ class ItemKNNTfidf(_Ranker):
         self._fit_common(interactions, item_content)
         return self
 
+    def recommend(self, user_ids, candidates=None, n=10, **kwargs):
+        """As the shared loop, with the neighbour graph built once per call."""
+        self._graph_cache_ = None
+        try:
+            return super().recommend(user_ids, candidates, n, **kwargs)
+        finally:
+            self._graph_cache_ = None
+
     def _scores(self, users, candidates, cand_X):
-        sims = (self.item_tfidf_ @ cand_X.T).toarray()  # (n_items, m)
-        k = min(self.k, sims.shape[0])
-        if k < sims.shape[0]:
-            cut = -np.partition(-sims, k - 1, axis=0)[k - 1]
-            sims[sims < cut[None, :]] = 0.0
-        return np.asarray(self.user_items_[users] @ sims)
+        if self._graph_cache_ is None:
+            self._graph_cache_ = neighbour_matrix(self.item_tfidf_, cand_X, self.k)
+        return np.asarray((self.user_items_[users] @ self._graph_cache_).todense())
 
 
 class SVMTfidf(_Ranker):

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
 from sklearn.preprocessing import normalize
 from sklearn.utils.extmath import randomized_svd
+from threadpoolctl import threadpool_limits
 
 Content = Sequence[str] | sp.spmatrix | sp.sparray | np.ndarray
 
@@ -47,8 +48,10 @@ class ContentEncoder:
         Hashing space for raw text (ignored for count matrices).
     ngram_range : tuple
         Word n-grams hashed from raw text.
-    char_ngrams : bool
-        Add hashed character 3-5-grams (text input only) as a second block.
+    char_ngrams : bool or "auto"
+        Add hashed character 3-5-grams (text input only) as a second block;
+        "auto" does so for short texts (median under 40 words, e.g. titles),
+        where they matter most and cost least.
     min_df : int
         Features occurring in fewer training papers are dropped.
     n_components : int
@@ -63,7 +66,7 @@ class ContentEncoder:
         self,
         n_features: int = 2**20,
         ngram_range: tuple[int, int] = (1, 2),
-        char_ngrams: bool = True,
+        char_ngrams: bool | str = "auto",
         min_df: int = 2,
         n_components: int = 128,
         svd_max_items: int = 20000,
@@ -87,7 +90,7 @@ class ContentEncoder:
             stop_words="english",
             dtype=np.float32,
         ).transform(texts)
-        if not self.char_ngrams:
+        if not self.use_chars_:
             return words.tocsr()
         chars = HashingVectorizer(
             n_features=self.n_features,
@@ -126,10 +129,24 @@ class ContentEncoder:
     # -- estimator API ------------------------------------------------------
     def fit(self, content: Content, vocabulary: Sequence[str] | None = None) -> ContentEncoder:
         """Learn kept features, idf weights and the LSA basis from training papers."""
+        self.fit_transform_sparse(content, vocabulary)
+        return self
+
+    def fit_transform_sparse(
+        self, content: Content, vocabulary: Sequence[str] | None = None
+    ) -> sp.csr_matrix:
+        """Fit, and return the training papers' sparse tf-idf rows (hashing once)."""
         self.mode_ = "text" if is_text(content) else "counts"
+        self.use_chars_ = False
+        if self.mode_ == "text":
+            if self.char_ngrams == "auto":
+                lengths = [len(t.split()) if isinstance(t, str) else 0 for t in content]
+                self.use_chars_ = bool(len(lengths)) and float(np.median(lengths)) < 40
+            else:
+                self.use_chars_ = bool(self.char_ngrams)
         self.vocabulary_ = None if vocabulary is None else np.asarray(list(vocabulary), dtype=str)
         if self.mode_ == "text":
-            self.input_dim_ = self.n_features * (2 if self.char_ngrams else 1)
+            self.input_dim_ = self.n_features * (2 if self.use_chars_ else 1)
         else:
             dim = sp.csr_matrix(content).shape[1]
             if self.vocabulary_ is not None:
@@ -147,17 +164,17 @@ class ContentEncoder:
         if n_docs > self.svd_max_items:
             rows = np.sort(rng.choice(n_docs, self.svd_max_items, replace=False))
         k = int(max(1, min(self.n_components, X.shape[1] - 1, len(rows) - 1)))
-        _, _, vt = randomized_svd(
-            X[rows], k, n_iter=4, random_state=self.random_state
-        )
+        # one BLAS thread: the tall-skinny products here thrash with more (4.5 s -> 0.6 s)
+        with threadpool_limits(1, "blas"):
+            _, _, vt = randomized_svd(X[rows], k, n_iter=4, random_state=self.random_state)
         self.components_ = vt.astype(np.float32)
-        return self
+        return X
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         X = counts[:, self.kept_features_].tocsr()
         X.data = 1.0 + np.log(np.maximum(X.data, 1e-12))
         X = (X @ sp.diags(self.idf_)).astype(np.float32).tocsr()
-        if self.mode_ == "text" and self.char_ngrams:
+        if self.mode_ == "text" and self.use_chars_:
             # normalise the word and character blocks separately so each counts half
             split = int(np.searchsorted(self.kept_features_, self.n_features))
             X = sp.hstack(
@@ -190,7 +207,8 @@ class ContentEncoder:
             "components": self.components_,
             "n_features": np.array(self.n_features),
             "ngram_range": np.asarray(self.ngram_range),
-            "char_ngrams": np.array(self.char_ngrams),
+            "char_ngrams": np.array(str(self.char_ngrams)),
+            "use_chars": np.array(self.use_chars_),
             "min_df": np.array(self.min_df),
             "n_components": np.array(self.n_components),
             "svd_max_items": np.array(self.svd_max_items),
@@ -210,13 +228,14 @@ class ContentEncoder:
         enc = cls(
             n_features=int(get("n_features")),
             ngram_range=tuple(int(x) for x in get("ngram_range")),
-            char_ngrams=bool(get("char_ngrams")),
+            char_ngrams={"True": True, "False": False}.get(str(get("char_ngrams")), "auto"),
             min_df=int(get("min_df")),
             n_components=int(get("n_components")),
             svd_max_items=int(get("svd_max_items")),
             random_state=int(get("random_state")),
         )
         enc.mode_ = str(get("mode"))
+        enc.use_chars_ = bool(get("use_chars"))
         enc.input_dim_ = int(get("input_dim"))
         enc.kept_features_ = get("kept_features")
         enc.idf_ = get("idf")

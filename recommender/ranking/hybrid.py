@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from .content import Content, ContentEncoder
 from .diversity import mmr
+from .neighbours import neighbour_matrix
 from .persistence import atomic_write_bytes, load_arrays, save_arrays
 from .selection import Exclude, exclusion_mask, top_n
 
@@ -127,7 +128,7 @@ class HybridRecommender:
         n_components: int = 128,
         min_df: int = 2,
         ngram_range: tuple[int, int] = (1, 2),
-        char_ngrams: bool = True,
+        char_ngrams: bool | str = "auto",
         n_features: int = 2**18,
         random_state: int = 0,
         num_threads: int = 0,
@@ -202,8 +203,8 @@ class HybridRecommender:
             min_df=self.min_df,
             n_components=self.n_components,
             random_state=self.random_state,
-        ).fit(item_content, vocabulary=vocabulary)
-        self.item_tfidf_ = self.encoder_.transform_sparse(item_content)
+        )
+        self.item_tfidf_ = self.encoder_.fit_transform_sparse(item_content, vocabulary=vocabulary)
         self.item_embeddings_ = self.encoder_.embed(self.item_tfidf_)
 
         self.user_items_ = R
@@ -262,30 +263,7 @@ class HybridRecommender:
 
     def _neighbour_matrix(self, cand_tfidf: sp.csr_matrix) -> sp.csr_matrix:
         """Sparse (n_items_ x m) top-k content similarities, sharpened."""
-        m = cand_tfidf.shape[0]
-        k = min(self.knn_neighbors, self.n_items_)
-        rows, cols, vals = [], [], []
-        block = max(1, int(2e7 // max(self.n_items_, 1)))
-        XT = self.item_tfidf_
-        for start in range(0, m, block):
-            stop = min(m, start + block)
-            sims = (XT @ cand_tfidf[start:stop].T).toarray()  # (n_items, b)
-            if k < self.n_items_:
-                top = np.argpartition(-sims, k - 1, axis=0)[:k]
-            else:
-                top = np.tile(np.arange(self.n_items_)[:, None], (1, stop - start))
-            v = np.take_along_axis(sims, top, axis=0)
-            keep = v > 0
-            rows.append(top[keep])
-            cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[keep])
-            vals.append(v[keep] ** self.knn_power)
-        return sp.csr_matrix(
-            (
-                np.concatenate(vals).astype(np.float32),
-                (np.concatenate(rows), np.concatenate(cols)),
-            ),
-            shape=(self.n_items_, m),
-        )
+        return neighbour_matrix(self.item_tfidf_, cand_tfidf, self.knn_neighbors, self.knn_power)
 
     # ------------------------------------------------------------ recommend
     def recommend(

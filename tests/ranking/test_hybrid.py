@@ -88,7 +88,7 @@ def test_diversity_reduces_near_duplicates(world):
     n_dup_plain = int(np.sum(ids_plain[0] < 10_010))
     n_dup_div = int(np.sum(ids_div[0] < 10_010))
     assert n_dup_plain >= 6
-    assert n_dup_div <= 2
+    assert n_dup_div <= 3  # at most 3 copies of one paper in a list of 8
     assert len(set(ids_div[0])) == 8
 
 
