@@ -90,6 +90,7 @@ def search_index_ensure(*, using=None) -> None:
             cur.execute(MODIFIED_INDEX)
     elif conn.vendor == "sqlite":
         with conn.cursor() as cur:
+            cur.execute(MODIFIED_INDEX)  # also lost when Django rebuilds the table
             cur.execute(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s, %s)",
                 [f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au"],
@@ -115,7 +116,6 @@ def search_index_ensure(*, using=None) -> None:
                 f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF title, abstract ON recommender_paper "
                 f"BEGIN {delete} {insert} END"
             )
-            cur.execute(MODIFIED_INDEX)
             # Triggers were missing, so the index may be stale: rebuild it from the table.
             cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
@@ -182,17 +182,18 @@ def _fts5_search(terms: list[str], n: int, op: str) -> list[int]:
     # Each term is a quoted FTS5 string, so no user text is parsed as syntax.
     match = op.join(f'"{t}"' for t in terms)
     with connection.cursor() as cur:
+        # The rowid of the RANK_WINDOW-th newest match bounds the ranked set (a rowid range is cheap in FTS5).
         cur.execute(
-            f"""
-            SELECT rowid FROM {FTS_TABLE}
-            WHERE {FTS_TABLE} MATCH %s AND rowid IN (
-                SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT %s
-            )
-            ORDER BY bm25({FTS_TABLE}, 3.0, 1.0) LIMIT %s
-            """,
-            [match, match, RANK_WINDOW, n],
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY rowid DESC LIMIT 1 OFFSET %s",
+            [match, RANK_WINDOW - 1],
         )
-        return [row[0] for row in cur.fetchall()]
+        row = cur.fetchone()
+        cur.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s AND rowid >= %s "
+            f"ORDER BY bm25({FTS_TABLE}, 3.0, 1.0) LIMIT %s",
+            [match, row[0] if row else 0, n],
+        )
+        return [r[0] for r in cur.fetchall()]
 
 
 def _icontains_search(terms: list[str], n: int) -> list[int]:

@@ -157,3 +157,22 @@ def test_pages_reject_wrong_method(client, corpus):
     assert client.post("/").status_code in (403, 405)
     assert client.delete(reverse("web:trending")).status_code == 405
     assert client.put(reverse("web:search")).status_code == 405
+
+
+def test_sqlite_search_index_heals_after_a_table_rebuild(corpus):
+    """Django's SQLite schema editor rebuilds a table to alter it and drops its triggers."""
+    from django.db import connection
+
+    from recommender.papers.search import keyword_search, search_index_ensure
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite-specific structures")
+    with connection.cursor() as cur:
+        for suffix in ("ai", "ad", "au"):
+            cur.execute(f"DROP TRIGGER recommender_paper_fts_{suffix}")
+        cur.execute("INSERT INTO recommender_paper_fts(recommender_paper_fts) VALUES ('delete-all')")
+    search_index_ensure()
+    assert keyword_search(query="diffusion") == [corpus["vision"].id]  # rebuilt from the table
+    corpus["vision"].title = "Flow matching for images"
+    corpus["vision"].save()
+    assert keyword_search(query="flow matching") == [corpus["vision"].id]  # triggers are back
