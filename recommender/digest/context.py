@@ -92,6 +92,7 @@ class DigestBatch:
     papers: dict[int, Paper] = field(default_factory=dict)
     tldrs: dict[tuple[int, str], str] = field(default_factory=dict)
     preferences_url: str = ""
+    memo: dict = field(default_factory=dict)  # per-batch: link prefixes, each paper's shared item fields
     # language -> {paper id: stored translation}; read lazily, one query per second language.
     translations: dict[str, dict[int, PaperTranslation]] = field(default_factory=dict)
 
@@ -129,7 +130,7 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
     """Compute everything a batch of subscribers shares (a handful of queries for the whole batch)."""
     user_ids = [int(u) for u in user_ids]
     User = get_user_model()
-    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids)}
+    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
     marks = selectors.watermarks(user_ids=user_ids, profiles=profiles, now=now)
     sent_before = selectors.papers_already_sent(user_ids=user_ids)
@@ -162,18 +163,41 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
     )
 
 
+def _token_url(batch: DigestBatch, name: str, token: str) -> str:
+    """``absolute(reverse(name, args=[token]))``, reversing once per batch (a digest has ~80 such links)."""
+    parts = batch.memo.get(name)
+    if parts is None:
+        parts = batch.memo[name] = absolute(reverse(name, args=["PBTOKEN"])).split("PBTOKEN")
+    return f"{parts[0]}{token}{parts[1]}"
+
+
 def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, reason: str, language: str) -> dict:
     def click(link: str) -> str:
-        return absolute(reverse("digest:click", args=[click_token.make_token(u=user_id, p=paper.pk, l=link)]))
+        return _token_url(batch, "digest:click", click_token.make_token(u=user_id, p=paper.pk, l=link))
 
     def vote(kind: str) -> str:
-        return absolute(reverse("digest:feedback", args=[feedback_token.make_token(u=user_id, p=paper.pk, k=kind)]))
+        return _token_url(batch, "digest:feedback", feedback_token.make_token(u=user_id, p=paper.pk, k=kind))
 
+    # The same paper is in many digests of the batch: its text is prepared once, links are per subscriber.
+    shared = batch.memo.get((paper.pk, language))
+    if shared is None:
+        shared = batch.memo[(paper.pk, language)] = _paper_shared(batch=batch, paper=paper, language=language)
     links = [("arXiv", click("abs")), ("PDF", click("pdf"))]
     if paper.hf_url:
         links.append(("Hugging Face", click("hf")))
     if paper.github_repo:
         links.append(("Code", click("code")))
+    return {
+        **shared,
+        "rank": rank,
+        "url": links[0][1],
+        "links": [{"label": label, "url": url} for label, url in links],
+        "reason": reason,
+        "feedback": {"up": vote("thumbs_up"), "down": vote("thumbs_down"), "hide": vote("not_interested")},
+    }
+
+
+def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
     abstract = " ".join((paper.abstract or "").split())
     if len(abstract) > ABSTRACT_MAX_CHARS:
         abstract = abstract[: ABSTRACT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
@@ -184,22 +208,17 @@ def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, re
         else None
     )
     return {
-        "rank": rank,
         "id": paper.pk,
         "arxiv_id": paper.arxiv_id,
         "title": " ".join(paper.title.split()),
         "authors": authors_display(paper.authors),
         "categories": paper.category_list or ([paper.primary_category] if paper.primary_category else []),
-        "url": click("abs"),
-        "links": [{"label": label, "url": url} for label, url in links],
         "tldr": batch.tldr(paper, language),
         "abstract": abstract,
         "upvotes": paper.upvotes,
         "comments": paper.hf_comments,
         "github_stars": paper.github_stars,
-        "reason": reason,
         "translation": translation,
-        "feedback": {"up": vote("thumbs_up"), "down": vote("thumbs_down"), "hide": vote("not_interested")},
     }
 
 

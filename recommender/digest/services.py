@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -46,6 +46,7 @@ from ..subscriptions.services import profile_reschedule
 from . import selectors
 from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
 from .handover import HandoverAborted, send_with_handover
+from .mime import DigestEmail
 from .render import render_digest
 from .schedule import period_key
 from .tokens import unsubscribe_token
@@ -208,7 +209,9 @@ def digest_message(*, content: DigestContent, message_id: str, connection=None, 
     """Build the multipart/alternative message (text + inlined HTML) with list headers."""
     rendered = render_digest(content.context, naive=naive)
     domain = _mail_domain()
-    unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=content.user.pk)]))
+    unsubscribe = content.context.get("unsubscribe_url") or absolute(
+        reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=content.user.pk)])
+    )
     headers = {
         "Message-ID": message_id,
         "List-Id": f"Paperboy digest <digest.{domain}>",
@@ -216,7 +219,7 @@ def digest_message(*, content: DigestContent, message_id: str, connection=None, 
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Auto-Submitted": "auto-generated",
     }
-    message = EmailMultiAlternatives(
+    message = DigestEmail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
