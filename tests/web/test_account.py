@@ -219,3 +219,27 @@ def test_for_you_shows_picks_with_reasons(member_client, member, corpus):
     html = member_client.get(reverse("web:for_you")).content.decode()
     assert corpus["vision"].title in html
     assert 'class="reason"' in html
+
+
+def test_login_is_rate_limited(client, member):
+    for _ in range(5):
+        client.post(reverse("account_login"), {"login": member.email, "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": member.email, "password": "wrong"})
+    assert "Too many failed login attempts" in response.content.decode()
+
+
+def test_signup_is_rate_limited(client, db, password):
+    statuses = [
+        client.post(
+            reverse("account_signup"), {"email": f"s{i}@example.org", "password1": password, "password2": password}
+        ).status_code
+        for i in range(21)
+    ]
+    assert statuses[:20] == [302] * 20 and statuses[20] == 429
+
+
+def test_password_reset_does_not_reveal_accounts(client, member):
+    known = client.post(reverse("account_reset_password"), {"email": member.email})
+    unknown = client.post(reverse("account_reset_password"), {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
