@@ -29,6 +29,8 @@ WEEKDAYS = [
 LANGUAGES = digest_languages.choices()
 MAX_RULES = 50
 MAX_RULE_CHARS = 100
+# C0/C1 control characters (NUL is refused by CharField itself): never stored in a rule.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class SearchForm(forms.Form):
@@ -74,7 +76,7 @@ class RuleListField(forms.CharField):
         text = super().clean(value) or ""
         rules: list[str] = []
         for part in re.split(r"[\n,]", text):
-            part = " ".join(part.split())
+            part = " ".join(CONTROL_RE.sub(" ", part).split())
             if not part:
                 continue
             if len(part) > MAX_RULE_CHARS:
