@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from .subscribe import SESSION_PENDING
 
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit, and the length of the email columns
+
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        # allauth cuts a longer address to the 254-character column when it saves
+        # the user, which would register (and mail) an address nobody typed.
+        if len(email) > MAX_EMAIL_LENGTH:
+            raise ValidationError(f"Email addresses have at most {MAX_EMAIL_LENGTH} characters.")
+        return super().clean_email(email)
+
     def get_login_redirect_url(self, request) -> str:
         profile = getattr(request.user, "profile", None)
         if profile is not None and profile.onboarded_at is None:
