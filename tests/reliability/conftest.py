@@ -1,0 +1,79 @@
+"""Fixtures for fault-injection and hostile-input tests: bulk subscribers, fresh papers, waiting helpers.
+
+Everything is real (database, Redis, Celery workers, an SMTP server, a local
+HTTP server); faults are injected at the edges (SIGKILL, a Redis restart,
+SMTP error replies, a database that cannot be reached, a dropped HTTP body).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+
+import pytest
+from django.utils import timezone
+
+from recommender.training import serving
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is not under test; rate limits and enumeration are.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving_cache():
+    serving.reset_cache()
+    yield
+    serving.reset_cache()
+
+
+def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def bulk_subscribers(n: int, *, prefix: str, due_at: dt.datetime | None = None) -> list[int]:
+    """``n`` confirmed daily subscribers in cs.LG, all due at ``due_at``; return their user ids.
+
+    Bulk inserts (no signals): a thousand subscribers in well under a second.
+    """
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    from recommender.models import Profile
+
+    User = get_user_model()
+    run = next(_seq)
+    now = timezone.now()
+    due_at = due_at or now - dt.timedelta(minutes=1)
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}{run}-{i}", email=f"{prefix}{i}@example.org", password="!") for i in range(n)]
+    )
+    if users[0].pk is None:  # backends that do not return ids from bulk inserts
+        users = list(User.objects.filter(username__startswith=f"{prefix}{run}-"))
+    EmailAddress.objects.bulk_create([EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users])
+    Profile.objects.bulk_create(
+        [Profile(user=u, confirmed_at=now, categories=["cs.LG"], next_digest_at=due_at) for u in users]
+    )
+    return [u.pk for u in users]
+
+
+@pytest.fixture
+def fresh_papers(db):
+    """Three papers announced today in cs.LG: every subscriber has something new."""
+    from tests.factories import make_paper
+
+    today = timezone.now().date()
+    return [
+        make_paper(category="cs.LG", announced_on=today, hf_upvotes=10 - i, trending_score=1.0 - i / 10)
+        for i in range(3)
+    ]
