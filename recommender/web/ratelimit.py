@@ -14,7 +14,13 @@ from django.core.cache import cache
 
 
 def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client address as allauth sees it (so its proxy settings apply here too)."""
+    from allauth.account.adapter import get_adapter
+
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except Exception:  # allauth refuses ambiguous proxy headers; fall back to the socket peer
+        return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def rate_limit_hit(*, scope: str, key: str, limit: int, period: int) -> bool:

@@ -2,7 +2,8 @@
 
 Listings attach the user's marks to each card from one query
 (``selectors.interactions_by_paper``). Every vote button is a plain POST form
-that htmx upgrades to an in-place swap of ``web/_actions.html``.
+that htmx upgrades to an in-place swap of ``web/_actions.html``. Public pages
+render their body once per URL for all anonymous visitors (``_public_page``).
 """
 
 from __future__ import annotations
@@ -274,8 +275,10 @@ def subscribe(request):
         messages.error(request, "Please enter a valid email address.")
         return redirect(back)
     email = form.cleaned_data["email"]
-    limited_ip = rate_limit_hit(scope="subscribe-ip", key=client_ip(request), limit=SUBSCRIBE_LIMIT_IP[0], period=3600)
-    limited_email = rate_limit_hit(scope="subscribe-email", key=email, limit=SUBSCRIBE_LIMIT_EMAIL[0], period=3600)
+    limit, period = SUBSCRIBE_LIMIT_IP
+    limited_ip = rate_limit_hit(scope="subscribe-ip", key=client_ip(request), limit=limit, period=period)
+    limit, period = SUBSCRIBE_LIMIT_EMAIL
+    limited_email = rate_limit_hit(scope="subscribe-email", key=email, limit=limit, period=period)
     if limited_ip or limited_email:
         response = render(request, "web/rate_limited.html", status=429)
         response["Retry-After"] = "3600"
