@@ -89,7 +89,7 @@ def parse_args(argv=None):
     ap.add_argument("--keep-db", action="store_true", help="do not drop the scratch database at the end")
     args = ap.parse_args(argv)
     if args.quick:
-        args.subscribers, args.papers, args.history_days, args.workers = 300, 300, 4, "1"
+        args.subscribers, args.papers, args.history_days, args.workers = 300, 300, 2, "1"
         if args.naive_subscribers is None:
             args.naive_subscribers = 100
     if args.naive_subscribers is None:
@@ -155,6 +155,7 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
     from recommender.models import Interaction, Paper, Profile
 
     User = get_user_model()
+    topics = _topic_words()
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     now = timezone.now()
@@ -188,7 +189,7 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
     due = now - dt.timedelta(minutes=1)
     for uid in user_ids:
         cats = tuple(sorted(rng.sample(CATEGORIES, rng.choice([1, 1, 2, 3]))))
-        excl = [rng.choice(SHARED)] if rng.random() < 0.1 else []
+        excl = [rng.choice(topics[rng.choice(CATEGORIES)])] if rng.random() < 0.1 else []
         profiles.append(
             {
                 "user_id": uid,

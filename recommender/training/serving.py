@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,9 +71,58 @@ def active_model(*, refresh: bool = False):
         if active_id != _cache["version_id"]:
             artifact = ModelVersion.objects.filter(pk=active_id).values_list("artifact", flat=True).first()
             model, _, paper_ids = artifact_unpack(artifact)
+            _memoize_candidate_work(model)
             col = {int(p): j for j, p in enumerate(paper_ids.tolist())}
             _cache.update(version_id=active_id, model=model, paper_ids=paper_ids, col=col)
         return _cached()
+
+
+CANDIDATE_MEMO_SIZE = 8
+
+
+def _memoize_candidate_work(model) -> None:
+    """Compute what depends only on the candidates (their tf-idf and neighbour graph) once per candidate set.
+
+    A morning's digest batches (200 subscribers each) all rank the same new
+    papers; without this every batch re-encoded ~1,000 abstracts and rebuilt
+    their neighbour graph against every training paper, which cost more than
+    ranking the batch's users. The memo is per process and per loaded model
+    (it lives on the model object), keyed by the texts themselves, so it can
+    never serve another candidate set's work; a few recent sets are kept.
+    """
+    encode, neighbours = model.encoder_.transform_sparse, model._neighbour_matrix
+    memo: OrderedDict = OrderedDict()
+    lock = threading.Lock()
+
+    def remember(key, compute):
+        with lock:
+            if key in memo:
+                memo.move_to_end(key)
+                return memo[key][1]
+        value = compute()
+        with lock:
+            memo[key] = value
+            while len(memo) > CANDIDATE_MEMO_SIZE:
+                memo.popitem(last=False)
+        return value[1]
+
+    def transform_sparse(content):
+        if not isinstance(content, list | tuple) or not all(isinstance(t, str) for t in content):
+            return encode(content)
+        key = ("tfidf", tuple(content))
+        return remember(key, lambda: (None, encode(content)))
+
+    def neighbour_matrix(X):
+        # Keyed by the (memoised, hence identical) tf-idf object; kept alive in the entry.
+        key = ("neighbours", id(X))
+        with lock:
+            entry = memo.get(key)
+            if entry is not None and entry[0] is not X:
+                del memo[key]
+        return remember(key, lambda: (X, neighbours(X)))
+
+    model.encoder_.transform_sparse = transform_sparse
+    model._neighbour_matrix = neighbour_matrix
 
 
 def _cached():
