@@ -356,6 +356,9 @@ def bench_backend(name: str, db_url: str, args, redis_url: str) -> dict:
         "CACHE_REDIS": "1",
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
+        # One BLAS thread per worker process: the workers already use every core.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
         "DJANGO_SETTINGS_MODULE": "digest_site.settings",
         "PYTHONPATH": str(REPO),
     }

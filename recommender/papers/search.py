@@ -59,7 +59,7 @@ PG_COLUMN = "search_vector"
 MODIFIED_INDEX = "CREATE INDEX IF NOT EXISTS recommender_paper_modified_idx ON recommender_paper (modified_at)"
 # Rank at most this many matches (the newest): ranking reads every matching row's text,
 # so a query matching half the archive would otherwise cost hundreds of milliseconds.
-RANK_WINDOW = 1000
+RANK_WINDOW = 500
 
 
 def query_terms(query: str) -> list[str]:

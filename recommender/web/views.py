@@ -114,6 +114,8 @@ def _public_page(request, body_template: str, build) -> HttpResponse:
             title, body = cached
             return _page_response(request, title, body)
     title, context = build()
+    # One login link for every vote button of the page (anonymous visitors only).
+    context["login_next"] = f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}"
     body = render_to_string(body_template, context, request)
     if key is not None:
         cache.set(key, (title, body), ANONYMOUS_CACHE_SECONDS)
