@@ -186,13 +186,43 @@ def _load_candidates(ids: list[int]) -> _Candidates:
     )
 
 
+_WORD = re.compile(r"\w+")
+_word_indexes: OrderedDict = OrderedDict()
+
+
+def _word_index(texts: list[str]) -> dict[str, list[int]]:
+    """Word -> positions of the texts containing it; built once per candidate list (a few kept)."""
+    entry = _word_indexes.get(id(texts))
+    if entry is not None and entry[0] is texts:
+        return entry[1]
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        for word in set(_WORD.findall(text)):
+            index[word].append(i)
+    _word_indexes[id(texts)] = (texts, index)
+    while len(_word_indexes) > 4:
+        _word_indexes.popitem(last=False)
+    return index
+
+
 def _matches(terms: list[str], texts: list[str]) -> np.ndarray:
     """Boolean per text: any of ``terms`` occurs as a whole word/phrase."""
     terms = [t.strip().lower() for t in terms if t and t.strip()]
+    found = np.zeros(len(texts), dtype=bool)
     if not terms:
-        return np.zeros(len(texts), dtype=bool)
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b")
-    return np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
+        return found
+    # ``\bterm\b`` for a term made of word characters matches exactly a whole word of the text, so
+    # single words are looked up in an inverted index instead of scanning every abstract per subscriber.
+    words = [t for t in terms if _WORD.fullmatch(t)]
+    if words:
+        index = _word_index(texts)
+        for word in words:
+            found[index.get(word, [])] = True
+    phrases = [t for t in terms if not _WORD.fullmatch(t)]
+    if phrases:
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in phrases) + r")\b")
+        found |= np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
+    return found
 
 
 # --- public API --------------------------------------------------------------------
