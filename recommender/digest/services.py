@@ -80,10 +80,14 @@ def digest_plan(*, now: dt.datetime) -> list[int]:
             [DigestDelivery(user_id=p.user_id, period_key=period_key(p, at=p.next_digest_at)) for p in due],
             ignore_conflicts=True,
         )
+        modified = timezone.now()
         for profile in due:
             # From ``now``, not from the missed moment: after an outage the
             # subscriber gets one digest, not one per missed period.
-            profile_reschedule(profile=profile, after=max(now, profile.next_digest_at))
+            profile_reschedule(profile=profile, after=max(now, profile.next_digest_at), save=False)
+            profile.modified_at = modified
+        # One UPDATE per 1,000 profiles instead of one per profile (a 100k-subscriber morning).
+        Profile.objects.bulk_update(due, ["next_digest_at", "modified_at"], batch_size=1000)
     stranded = selectors.deliveries_stranded(now=timezone.now()).values_list("user_id", flat=True)
     return sorted({p.user_id for p in due} | set(stranded))
 
