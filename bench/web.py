@@ -372,6 +372,8 @@ def bench_backend(name: str, db_url: str, args, redis_url: str) -> dict:
     results = {}
     try:
         for page, urls in paths.items():
+            if args.pages and page not in args.pages:
+                continue
             # Steady state: search is measured cold (its 500 queries are not warmed: they are
             # not cached at all); the other pages after one render of each URL.
             if page != "search":
@@ -426,6 +428,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--search-connections", type=int, default=2)
+    parser.add_argument("--pages", nargs="*", choices=list(TARGETS), help="only these page types")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
     parser.add_argument("--only", choices=["postgres", "sqlite"])
     parser.add_argument("--python-client", action="store_true", help="use the threaded Python client, not wrk")

@@ -217,11 +217,10 @@ def _similar_ids_uncached(paper) -> list[int]:
 
 @require_GET
 def paper_detail(request, arxiv_id: str):
-    paper = selectors.paper_get(arxiv_id=arxiv_id)
-    if paper is None:
-        raise Http404("No such paper")
-
     def build():
+        paper = selectors.paper_get(arxiv_id=arxiv_id)
+        if paper is None:
+            raise Http404("No such paper")  # raised before anything is cached
         similar = selectors.papers_by_ids(ids=_similar_ids(paper))
         _with_marks(request, [paper, *similar])
         translation = None
