@@ -408,6 +408,7 @@ def onboarding_rate(request):
                 interaction_record(user=request.user, paper=p, kind=kind, source=InteractionSource.ONBOARDING)
                 rated += 1
         profile_update(profile=profile, onboarded_at=timezone.now())
-        messages.success(request, f"Thanks — {rated} ratings recorded. Here is your first personal ranking.")
+        noun = "rating" if rated == 1 else "ratings"
+        messages.success(request, f"Thanks — {rated} {noun} recorded. Here is your first personal ranking.")
         return redirect("web:for_you")
     return render(request, "web/onboarding_rate.html", {"papers": suggestions, "step": 2})
