@@ -71,12 +71,28 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -
     if data[-2:] != CRLF:
         data += CRLF
     conn.send(data)
-    if not record():
-        # Drop the session mid-DATA: the server discards the unterminated message.
-        backend.close()
+    try:
+        recorded = record()
+    except BaseException:
+        _drop(backend)
+        raise
+    if not recorded:
+        _drop(backend)
         raise HandoverAborted
     conn.send(b"." + CRLF)
     code, reply = conn.getreply()
     if code != 250:
         conn.rset()
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _drop(backend: SMTPBackend) -> None:
+    """Close the socket mid-DATA without QUIT: the server discards the unterminated message.
+
+    ``backend.close()`` would send QUIT, which inside DATA is just another line
+    of the message, and then wait ``EMAIL_TIMEOUT`` for a reply that never comes.
+    """
+    try:
+        backend.connection.close()
+    finally:
+        backend.connection = None
