@@ -374,8 +374,9 @@ def bench_backend(name: str, db_url: str, args, redis_url: str) -> dict:
         for page, urls in paths.items():
             if args.pages and page not in args.pages:
                 continue
-            # Steady state: search is measured cold (its 500 queries are not warmed: they are
-            # not cached at all); the other pages after one render of each URL.
+            # The listing and paper pages are measured in steady state (each URL rendered once
+            # first); search cold: its 500 distinct queries are not warmed, and each comes up
+            # only once or twice in a run.
             if page != "search":
                 warm(port, urls)
             else:
