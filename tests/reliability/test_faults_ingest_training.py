@@ -156,3 +156,63 @@ def test_a_worse_model_is_not_activated_and_the_ranking_is_unchanged():
     assert worse.status == ModelStatus.REJECTED and not worse.is_active
     assert ModelVersion.objects.get(is_active=True).pk == good.pk
     assert _ranking(readers, candidates) == before
+
+
+class EndlessServer:
+    """Streams an RSS-looking body of ``size`` bytes without Content-Length, generated chunk by chunk."""
+
+    def __init__(self, size: int):
+        self.sent = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b"<item><title>" + b"x" * 65_000 + b"</title></item>\n"
+                try:
+                    self.wfile.write(b'<?xml version="1.0"?><rss version="2.0"><channel>')
+                    while server.sent < size:
+                        self.wfile.write(chunk)
+                        server.sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/rss/cs.LG"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_100_mb_streamed_body_is_cut_at_the_cap_without_reading_it_all(settings):
+    import tracemalloc
+
+    from recommender.ingest.entries import DocumentError
+
+    settings.PAPERBOY = {**settings.PAPERBOY, "INGEST_MAX_BYTES": 2 * 1024 * 1024}
+    server = EndlessServer(100 * 1024 * 1024)
+    try:
+        tracemalloc.start()
+        with pytest.raises(DocumentError, match="exceeds the 2097152-byte limit"):
+            ingest_run(source="arxiv-rss", url=server.url, timeout=10)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        server.stop()
+    print(f"100 MB stream: server wrote {server.sent / 1e6:.1f} MB before the cut, client peak {peak / 1e6:.1f} MB")
+    assert peak < 16 * 1024 * 1024  # the cap plus buffers, not the body
+    assert server.sent < 50 * 1024 * 1024  # the client hung up long before the end
+    assert Paper.objects.count() == 0
+    assert IngestRun.objects.get().status == RunStatus.FAILED
