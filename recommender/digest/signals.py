@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from anymail.signals import tracking
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 
@@ -26,6 +27,13 @@ EVENT_REASONS = {
 def _tracking_event(sender, event, esp_name, **kwargs):
     reason = EVENT_REASONS.get(event.event_type)
     if reason is None or not event.recipient:
+        return
+    if not getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"):
+        # Without a secret anymail accepts unauthenticated webhooks (it only warns):
+        # anyone could then "bounce" any address and stop their digests.
+        logger.warning(
+            "ignored %s %s event: set ANYMAIL_WEBHOOK_SECRET to act on ESP webhooks", esp_name, event.event_type
+        )
         return
     User = get_user_model()
     for user in User.objects.filter(email__iexact=event.recipient):
