@@ -296,3 +296,36 @@ def test_a_deleted_or_deactivated_user_is_locked_out_of_links(alice, paper):
     token = feedback_token.make_token(u=alice.pk, p=paper.pk, k="thumbs_up")
     assert client.post(reverse("digest:feedback", args=[token])).status_code == 404
     assert not Interaction.objects.exists()
+
+
+# --- ESP webhooks ----------------------------------------------------------------------------------
+
+FORGED_BOUNCE = {
+    "RecordType": "Bounce",
+    "Type": "HardBounce",
+    "TypeCode": 1,
+    "Email": "alice@example.org",
+    "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+    "Description": "forged",
+    "BouncedAt": "2026-11-22T08:00:00Z",
+}
+
+
+@pytest.mark.parametrize("secret", ["", "hook:s3cret"], ids=["no-secret-configured", "wrong-credentials"])
+def test_a_forged_bounce_webhook_cannot_unsubscribe_anyone(client, alice, settings, secret):
+    import base64
+    import json
+
+    settings.ANYMAIL = {"WEBHOOK_SECRET": secret}
+    wrong = base64.b64encode(b"hook:guess").decode()
+    client.post(
+        reverse("digest:anymail:postmark_tracking_webhook"),
+        json.dumps(FORGED_BOUNCE),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {wrong}",
+    )
+    client.post(
+        reverse("digest:anymail:postmark_tracking_webhook"), json.dumps(FORGED_BOUNCE), content_type="application/json"
+    )
+    profile = Profile.objects.get(user=alice)
+    assert profile.suppression == Suppression.NONE and profile.next_digest_at is not None
