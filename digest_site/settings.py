@@ -139,6 +139,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
 }
+# Behind N reverse proxies the client is the N-th address from the right of X-Forwarded-For;
+# with 0 every visitor shares the proxy's REMOTE_ADDR and so its per-IP rate limits.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 AUTH_PASSWORD_VALIDATORS = [
