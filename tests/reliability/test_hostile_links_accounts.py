@@ -329,3 +329,32 @@ def test_a_forged_bounce_webhook_cannot_unsubscribe_anyone(client, alice, settin
     )
     profile = Profile.objects.get(user=alice)
     assert profile.suppression == Suppression.NONE and profile.next_digest_at is not None
+
+
+# --- rate limits behind a reverse proxy ------------------------------------------------------------
+
+
+def test_rate_limits_tell_clients_apart_behind_a_proxy_and_ignore_spoofed_hops(settings, db):
+    """Production runs behind a proxy (``SECURE_PROXY_SSL_HEADER``): REMOTE_ADDR is the proxy for everyone."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    for i in range(12):  # twelve people behind the same proxy: nobody is limited by the others
+        client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+        assert client.post(reverse("web:subscribe"), {"email": f"c{i}@example.org"}).status_code == 302
+    statuses = []
+    for i in range(11):  # one client inventing a new first hop each time is still one client
+        client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.200")
+        statuses.append(client.post(reverse("web:subscribe"), {"email": f"s{i}@example.org"}).status_code)
+    assert statuses[:10] == [302] * 10 and statuses[10] == 429
+
+
+def test_the_proxy_count_comes_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "digest_site.settings", "TRUSTED_PROXY_COUNT": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "2"
