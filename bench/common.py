@@ -186,12 +186,17 @@ class CeleryWorker:
 class RssSampler(threading.Thread):
     """Samples the RSS of a process tree every ``interval`` s; keeps each process's peak."""
 
-    def __init__(self, pid: int, interval: float = 0.2):
+    def __init__(self, pid: int, interval: float = 0.2, also: dict[str, object] | None = None):
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
         self.peaks: dict[int, int] = {}
         self.roles: dict[int, str] = {}
+        self.cpu: dict[int, float] = {}  # latest user+system seconds per process of the tree
+        # Other processes whose CPU is part of the work: name -> callable returning their pids.
+        self.also = also or {}
+        self.also_cpu: dict[str, dict[int, float]] = {name: {} for name in self.also}
+        self.also_start: dict[str, dict[int, float]] = {name: {} for name in self.also}
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -209,10 +214,20 @@ class RssSampler(threading.Thread):
             for p in procs:
                 try:
                     rss = p.memory_info().rss
+                    times = p.cpu_times()
                 except psutil.Error:
                     continue
                 self.peaks[p.pid] = max(self.peaks.get(p.pid, 0), rss)
+                self.cpu[p.pid] = times.user + times.system
                 self.roles.setdefault(p.pid, "main" if p.pid == self.pid else "child")
+            for name, pids in self.also.items():
+                for pid in pids():
+                    try:
+                        times = psutil.Process(pid).cpu_times()
+                    except psutil.Error:
+                        continue
+                    self.also_start[name].setdefault(pid, times.user + times.system)
+                    self.also_cpu[name][pid] = times.user + times.system
             self._halt.wait(self.interval)
 
     def stop(self) -> dict:
@@ -221,10 +236,31 @@ class RssSampler(threading.Thread):
         children = [v for pid, v in self.peaks.items() if self.roles.get(pid) == "child"]
         main = [v for pid, v in self.peaks.items() if self.roles.get(pid) == "main"]
         mb = 1024 * 1024
+        others = {
+            f"cpu_s_{name}": round(sum(v - self.also_start[name].get(pid, v) for pid, v in cpu.items()), 2)
+            for name, cpu in self.also_cpu.items()
+        }
         return {
             "peak_rss_mb_child": round(max(children, default=0) / mb, 1),
             "peak_rss_mb_main": round(max(main, default=0) / mb, 1),
+            "cpu_s_workers": round(sum(self.cpu.values()), 2),
+            **others,
         }
+
+
+def postgres_backends(database: str):
+    """A callable listing the pids of PostgreSQL backends serving ``database`` (for CPU accounting)."""
+    import psutil
+
+    def pids() -> list[int]:
+        found = []
+        for p in psutil.process_iter(["name", "cmdline"]):
+            cmd = " ".join(p.info.get("cmdline") or [])
+            if cmd.startswith("postgres:") and f" {database} " in f"{cmd} ":
+                found.append(p.pid)
+        return found
+
+    return pids
 
 
 def percentile(values: list[float], q: float) -> float:

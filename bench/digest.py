@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -38,7 +39,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CeleryWorker, RssSampler, SmtpSink, copy_rows, percentile, pg_drop, pg_recreate  # noqa: E402
+from bench.common import (  # noqa: E402
+    CeleryWorker,
+    RssSampler,
+    SmtpSink,
+    copy_rows,
+    percentile,
+    pg_drop,
+    pg_recreate,
+    postgres_backends,
+)
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("BENCH_REDIS_SERVER", "redis://127.0.0.1:6379")
@@ -262,7 +272,10 @@ def run_round(*, env: dict, workers: int, naive: bool, user_ids: list[int] | Non
         "PAPERBOY_DIGEST_NAIVE_RENDER": "1" if naive else "0",
     }
     worker = CeleryWorker(worker_env, workers, log_dir, name=f"bench{workers}{'n' if naive else ''}").start()
-    sampler = RssSampler(worker.proc.pid)
+    database = env["DATABASE_URL"].rsplit("/", 1)[-1]
+    sampler = RssSampler(
+        worker.proc.pid, also={"postgres": postgres_backends(database), "smtp_sink": lambda: [sink.proc.pid]}
+    )
     sampler.start()
     try:
         now = timezone.now()
@@ -299,6 +312,10 @@ def run_round(*, env: dict, workers: int, naive: bool, user_ids: list[int] | Non
         .values_list("d", flat=True)
     ]
     sent = counts.get(DeliveryStatus.SENT, 0)
+    # CPU seconds per digest of everything that works for it (workers incl. their start-up, PostgreSQL
+    # backends of this database, smtp-sink): the machine-independent cost, unlike wall time on a shared box.
+    cpu = memory["cpu_s_workers"] + memory.get("cpu_s_postgres", 0) + memory.get("cpu_s_smtp_sink", 0)
+    cpu_ms = 1000 * cpu / sent if sent else float("nan")
     return {
         "workers": workers,
         "naive": naive,
@@ -313,6 +330,9 @@ def run_round(*, env: dict, workers: int, naive: bool, user_ids: list[int] | Non
         "digests_per_s": round(sent / elapsed, 1) if elapsed else 0.0,
         "p50_ms": round(percentile(durations, 50), 2),
         "p99_ms": round(percentile(durations, 99), 2),
+        "cpu_ms_per_digest": round(cpu_ms, 2),
+        "worker_cpu_ms_per_digest": round(1000 * memory["cpu_s_workers"] / sent, 2) if sent else None,
+        "digests_per_s_per_cpu_core": round(1000 / cpu_ms, 1) if sent and cpu_ms else None,
         **memory,
     }
 
@@ -322,6 +342,8 @@ def run_round(*, env: dict, workers: int, naive: bool, user_ids: list[int] | Non
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # A SIGTERM (timeout, Ctrl-C from a runner) unwinds through the finally blocks that stop workers and smtp-sink.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not SmtpSink.available():
         print("smtp-sink not found: apt-get install -y postfix (and keep the postfix daemon stopped)", file=sys.stderr)
         return 2
@@ -353,6 +375,7 @@ def main(argv=None) -> int:
     from recommender.training.services import model_train
 
     log_dir = Path(tempfile.mkdtemp(prefix="bench-digest-"))
+    load_at_start = round(os.getloadavg()[0], 2)
     figures: dict = {"subscribers": args.subscribers, "papers_today": args.papers, "rounds": []}
     try:
         t = time.perf_counter()
@@ -400,6 +423,7 @@ def main(argv=None) -> int:
     best = max(fast or rounds, key=lambda r: (r["workers"], r["digests_per_s"]))
     slow = max(naive, key=lambda r: r["workers"]) if naive else None
     print()
+    print(f"Load average (1 min) at start: {load_at_start} on {os.cpu_count()} CPUs (other jobs share this machine)")
     print(
         f"Digest fan-out: {args.subscribers} subscribers, {args.papers} new papers/day, "
         f"{figures['interactions']} interactions, PostgreSQL + Redis + smtp-sink, prefork workers"
@@ -407,7 +431,7 @@ def main(argv=None) -> int:
     print()
     header = (
         "| path | worker processes | subscribers | sent | skipped | failed | smtp received | seconds "
-        "| digests/s | p50 ms | p99 ms | peak RSS/worker MB |"
+        "| digests/s | p50 ms | p99 ms | peak RSS/worker MB | CPU ms/digest (worker+PG+SMTP) | digests/s per core |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -416,7 +440,8 @@ def main(argv=None) -> int:
             f"| {'naive (premailer per email)' if r['naive'] else 'inlined once'} "
             f"| {r['workers']} | {r['subscribers']} "
             f"| {r['sent']} | {r['skipped']} | {r['failed']} | {r['received_by_smtp']} | {r['elapsed_s']} "
-            f"| {r['digests_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['peak_rss_mb_child']} |"
+            f"| {r['digests_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['peak_rss_mb_child']} "
+            f"| {r['cpu_ms_per_digest']} | {r['digests_per_s_per_cpu_core']} |"
         )
     speedup = round(best["digests_per_s"] / slow["digests_per_s"], 1) if slow and slow["digests_per_s"] else None
     summary = {
@@ -436,6 +461,14 @@ def main(argv=None) -> int:
         "seed_s": figures["seed_s"],
         "train_s": figures["train_s"],
         "tick_s": best["tick_s"],
+        "cpu_ms_per_digest": best["cpu_ms_per_digest"],
+        "naive_cpu_ms_per_digest": slow["cpu_ms_per_digest"] if slow else None,
+        "cpu_speedup_vs_naive": (
+            round(slow["cpu_ms_per_digest"] / best["cpu_ms_per_digest"], 1)
+            if slow and best["cpu_ms_per_digest"]
+            else None
+        ),
+        "load_avg_1m_at_start": load_at_start,
         "rounds": rounds,
     }
     print()
