@@ -28,6 +28,13 @@ class HandoverAborted(Exception):
     """The record step refused (our claim was taken over); nothing was committed at the server."""
 
 
+class HandoverInDoubt(Exception):
+    """The whole message and its final dot were sent but no reply came (timeout, disconnect).
+
+    The server may have accepted it: resending could deliver it twice.
+    """
+
+
 def send_with_handover(backend, message, *, record: Callable[[], bool]) -> None:
     """Send ``message`` through ``backend``; call ``record()`` at the commit point.
 
@@ -80,7 +87,11 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -
         _drop(backend)
         raise HandoverAborted
     conn.send(b"." + CRLF)
-    code, reply = conn.getreply()
+    try:
+        code, reply = conn.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        # The server read the dot: it may have accepted the message before the reply was lost.
+        raise HandoverInDoubt(f"no reply after the final dot: {exc!r}") from exc
     if code != 250:
         conn.rset()
         raise smtplib.SMTPDataError(code, reply)

@@ -45,7 +45,7 @@ from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.services import profile_reschedule
 from . import selectors
 from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
-from .handover import HandoverAborted, send_with_handover
+from .handover import HandoverAborted, HandoverInDoubt, send_with_handover
 from .mime import DigestEmail
 from .render import render_digest
 from .schedule import period_key
@@ -361,6 +361,18 @@ def _send_one(
         connection.send(message, record=record)
     except HandoverAborted:
         return  # our lease was taken over; the other worker owns it now
+    except HandoverInDoubt as exc:
+        # Not a transient error: the server may hold the message. At most once, as for a crash here.
+        with contextlib.suppress(Exception):
+            connection.close()
+        logger.error("digest %s: %s", delivery_id, exc)
+        delivery_fail(
+            delivery_id=delivery_id,
+            claimed_at=claimed_at,
+            error=f"{IN_DOUBT}: {exc}; not resent, to never send twice (search the server logs for the Message-ID)",
+        )
+        result.failed.append(user_id)
+        return
     except Exception as exc:
         # The session may be in any state: start the next message on a fresh one.
         with contextlib.suppress(Exception):
