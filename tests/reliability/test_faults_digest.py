@@ -226,3 +226,29 @@ def test_a_tick_far_behind_sends_one_digest_not_one_per_missed_day(celery_worker
 
     for profile in Profile.objects.filter(user_id__in=users):
         assert profile.next_digest_at > timezone.now()
+
+
+def test_a_reply_lost_after_the_final_dot_is_in_doubt_not_resent(celery_worker, smtp_server, fresh_papers, settings):
+    """The server took the message (it read the final dot) but its "250" never arrived in time.
+
+    Content scanning on relays can take longer than ``EMAIL_TIMEOUT``. The
+    message is then at the server: retrying it would deliver it twice.
+    """
+    settings.EMAIL_TIMEOUT = 1
+    users = bulk_subscribers(3, prefix="t")
+    slow_once = []
+
+    def slow_scan(envelope):
+        if "t1@" in envelope.rcpt_tos[0] and not slow_once:
+            slow_once.append(1)
+            time.sleep(2.0)  # longer than the client waits; then accepted
+        return None
+
+    smtp_server.reply_for = slow_scan
+    tasks.digest_tick.delay()
+    wait_until(_settled(len(users)), timeout=40, what="deliveries to settle")
+    time.sleep(3.0)  # time for a (wrong) retry to arrive
+    _exactly_once(smtp_server, _emails(users))
+    row = DigestDelivery.objects.get(user__email="t1@example.org")
+    assert row.status == DeliveryStatus.FAILED and row.error.startswith("in-doubt"), (row.status, row.error)
+    assert DigestDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 2
