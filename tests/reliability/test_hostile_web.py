@@ -346,3 +346,26 @@ def test_unsubscribe_get_and_head_change_nothing(client, member):
     for method in ("get", "head", "options"):
         getattr(client, method)(reverse("digest:unsubscribe", args=[token]))
     assert Profile.objects.get(user=member).suppression == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/papers/%FF%FE/",
+        "/papers/%C0%AF%C0%AF/",
+        "/search/?q=%FF%FE%FD",
+        "/?category=%C3%28&day=%E2%82",
+        "/feed/%ED%A0%80/atom.xml",  # an encoded lone surrogate
+        "/d/unsubscribe/%FF/",
+    ],
+)
+def test_invalid_utf8_in_urls_is_not_a_server_error(client, paper, url):
+    assert client.get(url).status_code < 500
+
+
+def test_invalid_utf8_in_a_form_body_is_not_a_server_error(client, db):
+    response = client.post(
+        reverse("web:subscribe"), b"email=%FF%FE%40example.org", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code < 500
+    assert get_user_model().objects.count() == 0 and not mail.outbox
