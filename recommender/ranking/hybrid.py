@@ -61,6 +61,7 @@ _HYPERPARAMS = (
     "cf_shrink",
     "factor_smoothing",
     "prior_weight",
+    "popularity_weight",
     "negative_weight",
     "category_weight",
     "n_components",
@@ -98,6 +99,9 @@ class HybridRecommender:
     factor_smoothing : float
         Pseudo-count pulling a warm paper's ALS factor towards the factor
         predicted from its content neighbours (0 = use ALS only).
+    popularity_weight : float
+        Weight of the z-scored log interaction count of each candidate
+        (papers new since training count 0).
     negative_weight : float
         Strength of negatives relative to positives (ALS and content term).
     category_weight : float
@@ -120,9 +124,10 @@ class HybridRecommender:
         knn_power: float = 2.0,
         knn_weight: float = 0.5,
         cf_weight: float = 2.0,
-        cf_shrink: float = 3.0,
-        factor_smoothing: float = 1.0,
+        cf_shrink: float = 10.0,
+        factor_smoothing: float = 5.0,
         prior_weight: float = 0.3,
+        popularity_weight: float = 0.1,
         negative_weight: float = 1.0,
         category_weight: float = 1.0,
         n_components: int = 128,
@@ -144,6 +149,7 @@ class HybridRecommender:
         self.cf_shrink = cf_shrink
         self.factor_smoothing = factor_smoothing
         self.prior_weight = prior_weight
+        self.popularity_weight = popularity_weight
         self.negative_weight = negative_weight
         self.category_weight = category_weight
         self.n_components = n_components
@@ -428,6 +434,12 @@ class HybridRecommender:
         cand_sim = None
         if diversity > 0 and m <= 5000:
             cand_sim = (cand_tfidf @ cand_tfidf.T).toarray()
+        pop_term = None
+        if self.popularity_weight:
+            known = (candidates >= 0) & (candidates < self.n_items_)
+            pop = np.zeros((1, m), dtype=np.float32)
+            pop[0, known] = np.log1p(self.item_counts_[candidates[known]])
+            pop_term = self.popularity_weight * _zscore(pop)
         n_rows = P.shape[0]
         counts = np.diff(P.indptr)
         ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -447,6 +459,8 @@ class HybridRecommender:
             cf = U[rows] @ V.T
             w_cf = self.cf_weight * counts[rows] / (counts[rows] + self.cf_shrink)
             personal += w_cf[:, None].astype(np.float32) * _zscore(cf)
+            if pop_term is not None:
+                personal += pop_term
             total = personal
             prior_term = None
             if prior_arr is not None and self.prior_weight:
