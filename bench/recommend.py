@@ -54,23 +54,40 @@ def main() -> None:
     for diversity in (0.0, args.diversity):
         t0 = time.perf_counter()
         ids, scores, reasons = model.recommend(
-            users, candidates, args.n, candidate_content=new_texts, exclude=exclude,
-            prior=prior, diversity=diversity, return_reasons=True,
+            users,
+            candidates,
+            args.n,
+            candidate_content=new_texts,
+            exclude=exclude,
+            prior=prior,
+            diversity=diversity,
+            return_reasons=True,
         )
         rec_s = time.perf_counter() - t0
         assert ids.shape == (args.users, args.n) and (ids >= 0).all()
-        rows.append({"diversity": diversity, "recommend_s": round(rec_s, 2),
-                     "users_per_s": round(args.users / rec_s)})
-    print(f"users={args.users} items={args.items} interactions={X.nnz} "
-          f"candidates={args.candidates} n={args.n} fit_s={fit_s:.1f}")
+        rows.append({"diversity": diversity, "recommend_s": round(rec_s, 2), "users_per_s": round(args.users / rec_s)})
+    print(
+        f"users={args.users} items={args.items} interactions={X.nnz} "
+        f"candidates={args.candidates} n={args.n} fit_s={fit_s:.1f}"
+    )
     print(f"{'diversity':>9} {'recommend_s':>11} {'users_per_s':>11}")
     for r in rows:
         print(f"{r['diversity']:>9} {r['recommend_s']:>11} {r['users_per_s']:>11}")
-    print(json.dumps({
-        "bench": "recommend", "users": args.users, "items": args.items, "interactions": int(X.nnz),
-        "candidates": args.candidates, "n": args.n, "fit_s": round(fit_s, 2), "runs": rows,
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "recommend",
+                "users": args.users,
+                "items": args.items,
+                "interactions": int(X.nnz),
+                "candidates": args.candidates,
+                "n": args.n,
+                "fit_s": round(fit_s, 2),
+                "runs": rows,
+                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

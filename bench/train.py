@@ -101,16 +101,33 @@ def main() -> None:
     for u, it, i in zip(users, items, inter, strict=True):
         # one subprocess per size so that peak RSS is per run
         out = subprocess.run(
-            [sys.executable, __file__, "--single", "--users", str(u), "--items", str(it),
-             "--interactions", str(i), "--seed", str(args.seed)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--single",
+                "--users",
+                str(u),
+                "--items",
+                str(it),
+                "--interactions",
+                str(i),
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'users':>8} {'items':>8} {'interactions':>12} {'fit_s':>8} {'peak_py_mb':>10} "
-          f"{'max_rss_mb':>10} {'artifact_mb':>11}")
+    print(
+        f"{'users':>8} {'items':>8} {'interactions':>12} {'fit_s':>8} {'peak_py_mb':>10} "
+        f"{'max_rss_mb':>10} {'artifact_mb':>11}"
+    )
     for r in rows:
-        print(f"{r['users']:>8} {r['items']:>8} {r['interactions']:>12} {r['fit_s']:>8} "
-              f"{r['peak_py_mb']:>10} {r['max_rss_mb']:>10} {r['artifact_mb']:>11}")
+        print(
+            f"{r['users']:>8} {r['items']:>8} {r['interactions']:>12} {r['fit_s']:>8} "
+            f"{r['peak_py_mb']:>10} {r['max_rss_mb']:>10} {r['artifact_mb']:>11}"
+        )
     print(json.dumps({"bench": "train", "runs": rows}))
 
 
