@@ -59,6 +59,7 @@ _HYPERPARAMS = (
     "knn_weight",
     "cf_weight",
     "cf_shrink",
+    "cf_evidence",
     "factor_smoothing",
     "prior_weight",
     "popularity_weight",
@@ -96,6 +97,10 @@ class HybridRecommender:
         Blend weights of the z-scored terms.
     cf_shrink : float
         Interactions at which a user's CF weight reaches half of ``cf_weight``.
+    cf_evidence : float
+        Training interactions at which collaborative terms (CF and
+        popularity) get half their weight: with a few hundred interactions
+        (a new deployment) ALS factors are noise and content must lead.
     factor_smoothing : float
         Pseudo-count pulling a warm paper's ALS factor towards the factor
         predicted from its content neighbours (0 = use ALS only).
@@ -125,6 +130,7 @@ class HybridRecommender:
         knn_weight: float = 0.5,
         cf_weight: float = 2.0,
         cf_shrink: float = 10.0,
+        cf_evidence: float = 20000.0,
         factor_smoothing: float = 5.0,
         prior_weight: float = 0.3,
         popularity_weight: float = 0.1,
@@ -147,6 +153,7 @@ class HybridRecommender:
         self.knn_weight = knn_weight
         self.cf_weight = cf_weight
         self.cf_shrink = cf_shrink
+        self.cf_evidence = cf_evidence
         self.factor_smoothing = factor_smoothing
         self.prior_weight = prior_weight
         self.popularity_weight = popularity_weight
@@ -240,6 +247,11 @@ class HybridRecommender:
             model.fit(C, show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+
+    def _cf_reliability(self) -> float:
+        """Trust in collaborative terms, from the amount of training data."""
+        nnz = float(self.user_items_.nnz)
+        return nnz / (nnz + self.cf_evidence) if self.cf_evidence > 0 else 1.0
 
     # --------------------------------------------------------------- encode
     def encode_items(self, item_content: Content) -> np.ndarray:
@@ -439,7 +451,7 @@ class HybridRecommender:
             known = (candidates >= 0) & (candidates < self.n_items_)
             pop = np.zeros((1, m), dtype=np.float32)
             pop[0, known] = np.log1p(self.item_counts_[candidates[known]])
-            pop_term = self.popularity_weight * _zscore(pop)
+            pop_term = self.popularity_weight * self._cf_reliability() * _zscore(pop)
         n_rows = P.shape[0]
         counts = np.diff(P.indptr)
         ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -457,7 +469,7 @@ class HybridRecommender:
                 knn += self.category_weight * np.asarray((Q[rows] @ cand_tfidf.T).todense(), dtype=np.float32)
             personal = self.knn_weight * _zscore(knn)
             cf = U[rows] @ V.T
-            w_cf = self.cf_weight * counts[rows] / (counts[rows] + self.cf_shrink)
+            w_cf = self.cf_weight * self._cf_reliability() * counts[rows] / (counts[rows] + self.cf_shrink)
             personal += w_cf[:, None].astype(np.float32) * _zscore(cf)
             if pop_term is not None:
                 personal += pop_term
