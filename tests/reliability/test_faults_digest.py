@@ -201,9 +201,13 @@ def test_unreachable_database_at_a_tick_fails_loudly_and_the_next_tick_catches_u
     users = bulk_subscribers(5, prefix="d")
     broken = worker_process_factory(queues="send", extra_env={"DATABASE_URL": _unreachable_database_url()})
     tasks.digest_tick.delay()
-    wait_until(lambda: "raised unexpected" in broken.log(), timeout=30, what="the tick to fail in the worker log")
-    log = broken.log()
-    assert "ERROR" in log and "recommender.digest.tasks.digest_tick" in log and "OperationalError" in log
+
+    def tick_failure() -> str:
+        lines = broken.log().splitlines()
+        return next((ln for ln in lines if "digest_tick[" in ln and "raised unexpected" in ln), "")
+
+    wait_until(tick_failure, timeout=30, what="the tick to fail in the worker log")
+    assert "ERROR" in tick_failure() and "OperationalError" in tick_failure()
     broken.stop()
     assert not DigestDelivery.objects.exists() and not smtp_server.messages  # nothing half-done
     worker_process_factory(queues="send")
