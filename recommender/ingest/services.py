@@ -516,6 +516,23 @@ def _feed_states_save(fetched: list[FetchResult]) -> None:
             )
 
 
+def ingest_runs_interrupted_close(*, source: str) -> int:
+    """Mark runs of ``source`` still "running" after the hard task time limit as failed (their worker died).
+
+    Nothing of such a run was written (the writes are one transaction); without
+    this the admin would show it running forever.
+    """
+    limit = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 900)
+    now = timezone.now()
+    return IngestRun.objects.filter(
+        source=source, status=RunStatus.RUNNING, started_at__lt=now - dt.timedelta(seconds=limit)
+    ).update(
+        status=RunStatus.FAILED,
+        error="interrupted: the worker stopped before recording the outcome (e.g. killed or restarted)",
+        finished_at=now,
+    )
+
+
 def ingest_run(
     *,
     source: str,
@@ -569,6 +586,7 @@ def ingest_run(
         }.items()
         if value is not None
     }
+    ingest_runs_interrupted_close(source=source)
     # Created outside the atomic block: it must survive the rollback of a failed run.
     run = IngestRun.objects.create(source=source, params=params, status=RunStatus.RUNNING)
     try:
