@@ -137,11 +137,14 @@ def papers_generate(*, count_today: int, history_days: int, today: dt.date, seed
                 return " ".join(rng.choice(words) for _ in range(k)).capitalize() + "."
 
             hf = int(rng.paretovariate(1.2)) - 1 if rng.random() < 0.3 else 0
+            abstract = " ".join(sentence(rng.randint(12, 25)) for _ in range(rng.randint(5, 9)))
             rows.append(
                 {
                     "arxiv_id": f"{day:%y%m}.{serial:06d}",
                     "title": " ".join(rng.choice(words) for _ in range(rng.randint(6, 12))).capitalize(),
-                    "abstract": " ".join(sentence(rng.randint(12, 25)) for _ in range(rng.randint(5, 9))),
+                    "abstract": abstract,
+                    # Ingestion fills the TL;DR after commit (docs/ingestion.md); digests only read it.
+                    "tldr": abstract.split(". ")[0] + ".",
                     "authors": [f"Author {rng.randrange(50000)}" for _ in range(rng.randint(1, 9))],
                     "primary_category": cats[0],
                     "categories": " ".join(cats),
