@@ -9,6 +9,7 @@ ranking.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -216,3 +217,45 @@ def test_a_100_mb_streamed_body_is_cut_at_the_cap_without_reading_it_all(setting
     assert server.sent < 50 * 1024 * 1024  # the client hung up long before the end
     assert Paper.objects.count() == 0
     assert IngestRun.objects.get().status == RunStatus.FAILED
+
+
+def test_a_gzip_bomb_hits_the_cap_on_decoded_bytes(settings):
+    """100 MB of XML whitespace in a ~100 KB gzip body: the cap counts what is decompressed."""
+    import gzip
+    import tracemalloc
+
+    from recommender.ingest.entries import DocumentError
+
+    settings.PAPERBOY = {**settings.PAPERBOY, "INGEST_MAX_BYTES": 2 * 1024 * 1024}
+    bomb = gzip.compress(b'<?xml version="1.0"?><rss version="2.0"><channel>' + b" " * (100 * 1024 * 1024), 9)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))  # small: passes the declared-size check
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(bomb)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        tracemalloc.start()
+        with pytest.raises(DocumentError, match="exceeds the 2097152-byte limit"):
+            ingest_run(source="arxiv-rss", url=f"http://127.0.0.1:{httpd.server_address[1]}/rss", timeout=10)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    print(f"gzip bomb: {len(bomb) / 1e3:.0f} KB compressed, client peak {peak / 1e6:.1f} MB")
+    assert len(bomb) < 2 * 1024 * 1024 and peak < 16 * 1024 * 1024
+    assert Paper.objects.count() == 0
