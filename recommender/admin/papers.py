@@ -14,11 +14,12 @@ import json
 from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
-from django.db.models import Q, TextField
+from django.db.models import JSONField, Q, TextField
 from django.db.models.functions import Cast
 from django.utils.html import format_html
 
 from ..models import Paper
+from ..validators import json_without_nul
 from .links import admin_changelist_url, paper_public_url
 
 SOURCES = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
@@ -85,6 +86,8 @@ class VersionFilter(admin.SimpleListFilter):
 
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    # PostgreSQL refuses \u0000 in jsonb: a form error instead of a 500 (docs/reliability.md).
+    formfield_overrides = {JSONField: {"validators": [json_without_nul]}}
     list_display = (
         "arxiv_id",
         "short_title",

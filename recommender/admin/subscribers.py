@@ -18,7 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, JSONField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
 from ..schedules import TASK_DIGEST_TICK
+from ..validators import json_without_nul
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
 from .services import delivery_reopen_for_now, digest_test_send, subscriber_deactivate
@@ -106,6 +107,8 @@ class LastDigestFilter(admin.SimpleListFilter):
 class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
     """Registered on ``Profile``: one row per subscriber."""
 
+    # PostgreSQL refuses \u0000 in jsonb: a form error instead of a 500 (docs/reliability.md).
+    formfield_overrides = {JSONField: {"validators": [json_without_nul]}}
     list_display = (
         "email",
         "confirmed",
