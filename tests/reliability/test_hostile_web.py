@@ -369,3 +369,44 @@ def test_invalid_utf8_in_a_form_body_is_not_a_server_error(client, db):
     )
     assert response.status_code < 500
     assert get_user_model().objects.count() == 0 and not mail.outbox
+
+
+def _admin_form_data(client, url: str) -> dict:
+    """The admin change form's current values, as the browser would post them back."""
+    import html as html_lib
+
+    page = client.get(url).content.decode()
+    data = {}
+    for match in re.finditer(r'<input[^>]*name="([a-z_]+)"[^>]*>', page):
+        tag = match.group(0)
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        data[match.group(1)] = html_lib.unescape(value.group(1)) if value else ""
+    for match in re.finditer(r'<textarea[^>]*name="([a-z_]+)"[^>]*>(.*?)</textarea>', page, re.S):
+        data[match.group(1)] = html_lib.unescape(match.group(2)).strip()
+    for match in re.finditer(r'<select[^>]*name="([a-z_]+)"[^>]*>(.*?)</select>', page, re.S):
+        selected = re.findall(r'<option value="([^"]*)"[^>]*selected', match.group(2))
+        data[match.group(1)] = selected if "multiple" in match.group(0) else (selected[0] if selected else "")
+    data.pop("csrfmiddlewaretoken", None)
+    return {**data, "_save": "Save"}
+
+
+@pytest.mark.parametrize(
+    "model, field, value",
+    [
+        ("paper", "authors", '["Ada\\u0000Lovelace"]'),
+        ("paper", "ai_keywords", '["x", {"k": "\\u0000"}]'),
+        ("profile", "include_keywords", '["graph\\u0000"]'),
+    ],
+)
+def test_nul_escaped_in_admin_json_fields_is_refused_not_a_server_error(
+    staff_client, member, paper, model, field, value
+):
+    obj = paper if model == "paper" else Profile.objects.get(user=member)
+    url = f"/admin/recommender/{model}/{obj.pk}/change/"
+    before = type(obj).objects.filter(pk=obj.pk).values(field).get()
+    response = staff_client.post(url, {**_admin_form_data(staff_client, url), field: value})
+    assert response.status_code == 200  # the form again, with an error
+    assert "NUL" in response.content.decode()
+    assert type(obj).objects.filter(pk=obj.pk).values(field).get() == before
