@@ -6,6 +6,8 @@ Every change that can move a subscriber's next send time recomputes
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +16,7 @@ from ..digest.schedule import next_send_at
 from ..models import Profile, Suppression
 
 User = get_user_model()
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def profile_ensure(*, user) -> Profile:
@@ -55,7 +58,8 @@ def profile_suppress(*, user, reason: str, detail: str = "") -> Profile:
     """Stop all digests to this user (unsubscribe, bounce, complaint)."""
     profile = Profile.objects.select_for_update().get(user=user)
     profile.suppression = reason
-    profile.suppression_reason = detail[:1000]
+    # The detail may quote a remote mail server (ESP webhooks): no NUL or control characters in the database.
+    profile.suppression_reason = _CONTROL_RE.sub(" ", detail)[:1000]
     profile.suppressed_at = timezone.now()
     profile.next_digest_at = None
     profile.save(update_fields=["suppression", "suppression_reason", "suppressed_at", "next_digest_at", "modified_at"])
