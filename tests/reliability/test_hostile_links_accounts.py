@@ -358,3 +358,22 @@ def test_the_proxy_count_comes_from_the_environment():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "digest_site.settings", "TRUSTED_PROXY_COUNT": "2"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "2"
+
+
+def test_an_authentic_bounce_with_nul_and_controls_in_its_text_still_suppresses(client, alice, settings):
+    """Bounce texts come from remote mail servers: arbitrary bytes, stored as text without NUL."""
+    import base64
+    import json
+
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:s3cret"}
+    event = {**FORGED_BOUNCE, "Description": "550\u0000 user\u0007 unknown", "Details": "smtp;550\u0000"}
+    response = client.post(
+        reverse("digest:anymail:postmark_tracking_webhook"),
+        json.dumps(event),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"hook:s3cret").decode(),
+    )
+    assert response.status_code == 200
+    profile = Profile.objects.get(user=alice)
+    assert profile.suppression == Suppression.BOUNCED
+    assert "\x00" not in profile.suppression_reason and "user" in profile.suppression_reason
