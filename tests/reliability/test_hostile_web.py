@@ -410,3 +410,37 @@ def test_nul_escaped_in_admin_json_fields_is_refused_not_a_server_error(
     assert response.status_code == 200  # the form again, with an error
     assert "NUL" in response.content.decode()
     assert type(obj).objects.filter(pk=obj.pk).values(field).get() == before
+
+
+def test_hostile_rules_are_saved_and_the_subscriber_still_gets_a_digest(member_client, member, smtp_server):
+    """Rules with regex syntax, markup and catastrophic-backtracking shapes are plain text to the ranking."""
+    import time
+
+    from recommender.digest.services import digest_send_now
+    from tests.factories import make_paper
+
+    for i in range(4):
+        make_paper(category="cs.LG", title=f"Graph (networks) [{i}] a+b", trending_score=1.0 + i)
+    rules = "(, [unclosed, \\, .*, (a+)+$, " + XSS + ", " + "a" * 99
+    data = {
+        "frequency": "daily",
+        "weekday": "0",
+        "send_time": "08:00",
+        "time_zone": "UTC",
+        "papers_per_email": "10",
+        "categories": ["cs.LG"],
+        "include_keywords": rules,
+        "exclude_keywords": "(a|a)*b, ((((",
+        "include_authors": rules,
+        "exclude_authors": "",
+        "language": "en",
+    }
+    assert member_client.post(reverse("web:preferences"), data).status_code == 302
+    assert "(a+)+$" in Profile.objects.get(user=member).include_keywords
+    started = time.monotonic()
+    delivery, _ = digest_send_now(user=member)
+    assert time.monotonic() - started < 10
+    assert delivery.status == "sent", (delivery.status, delivery.error, delivery.skip_reason)
+    (message,) = smtp_server.wait_for(1)
+    assert "<script>alert(" not in message.get_body(preferencelist=("html",)).get_content()
+    assert member_client.get(reverse("web:for_you")).status_code == 200
