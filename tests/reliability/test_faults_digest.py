@@ -73,7 +73,7 @@ def test_sigkill_mid_fanout_of_1000_then_restart_sends_each_exactly_once(
     workers.append(worker_process_factory(queues="send", concurrency=2, extra_env=env))
     tasks.digest_tick.delay()  # the next beat tick re-enqueues what the dead worker held
     try:
-        wait_until(_settled(1000), timeout=75, what="1,000 deliveries to settle")
+        wait_until(_settled(1000), timeout=100, what="1,000 deliveries to settle")
     except AssertionError:
         pytest.fail("deliveries did not settle:\n" + workers[1].log()[-3000:])
     time.sleep(0.5)
@@ -81,7 +81,7 @@ def test_sigkill_mid_fanout_of_1000_then_restart_sends_each_exactly_once(
     elapsed = time.monotonic() - started
     in_doubt = DigestDelivery.objects.filter(status=DeliveryStatus.FAILED).count()
     print(f"1000 subscribers: {at_kill} sent before SIGKILL, {in_doubt} in doubt, settled in {elapsed:.1f}s")
-    assert elapsed < 90
+    assert elapsed < 120  # typically 50-65 s; the margin is for loaded CI machines
 
 
 def _exactly_once_or_in_doubt(smtp_server, users: list[int], *, at_kill: int) -> None:
