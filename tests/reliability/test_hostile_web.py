@@ -444,3 +444,19 @@ def test_hostile_rules_are_saved_and_the_subscriber_still_gets_a_digest(member_c
     (message,) = smtp_server.wait_for(1)
     assert "<script>alert(" not in message.get_body(preferencelist=("html",)).get_content()
     assert member_client.get(reverse("web:for_you")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?day=0001-01-01",
+        "/?day=9999-12-31",
+        "/?day=2026-02-30",
+        "/?page=-1",
+        "/?page=99999999999999999999",
+        "/search/?q=graph&page=99999999999999999999",
+        "/trending/?page=0",
+    ],
+)
+def test_out_of_range_dates_and_pages_fall_back(client, paper, url):
+    assert client.get(url).status_code == 200
