@@ -10,6 +10,7 @@ bytes, no pickle) so any worker on any machine can serve them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
@@ -112,6 +113,18 @@ def _is_not_worse(new: dict, old: dict) -> bool:
     return new.get(key, 0.0) >= old.get(key, 0.0) * (1.0 - TOLERANCE) - 1e-12
 
 
+# The train task's hard time limit: a version still "training" after this had its worker killed.
+ORPHAN_AFTER = dt.timedelta(seconds=3600)
+
+
+def versions_orphaned_close(*, now: dt.datetime | None = None) -> int:
+    """Mark versions whose training worker died (still 'training' past the time limit) as failed."""
+    now = now or timezone.now()
+    return ModelVersion.objects.filter(status=ModelStatus.TRAINING, created_at__lt=now - ORPHAN_AFTER).update(
+        status=ModelStatus.FAILED, error="interrupted: the training worker stopped before finishing"
+    )
+
+
 def model_train(*, activate: str = "if_not_worse", params: dict | None = None) -> ModelVersion:
     """Train a new version; activate it per ``activate`` ('if_not_worse', 'always', 'never').
 
@@ -119,6 +132,7 @@ def model_train(*, activate: str = "if_not_worse", params: dict | None = None) -
     the active version keeps serving whatever happens here.
     """
     params = {**DEFAULT_PARAMS, **(params or {})}
+    versions_orphaned_close()
     version = ModelVersion.objects.create(status=ModelStatus.TRAINING, params=params)
     started = time.monotonic()
     try:

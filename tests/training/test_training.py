@@ -142,3 +142,15 @@ def test_worse_model_is_recorded_but_not_activated():
     assert bad.status == ModelStatus.REJECTED and not bad.is_active
     assert good.is_active
     assert bad.metrics["ndcg@10"] < bad.metrics["active_on_same_holdout"]["ndcg@10"]
+
+
+def test_a_version_orphaned_by_a_killed_worker_is_closed_by_the_next_run():
+    _community()
+    orphan = ModelVersion.objects.create(status=ModelStatus.TRAINING)
+    ModelVersion.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+    recent = ModelVersion.objects.create(status=ModelStatus.TRAINING)  # may still be running elsewhere
+    model_train()
+    orphan.refresh_from_db()
+    recent.refresh_from_db()
+    assert orphan.status == ModelStatus.FAILED and orphan.error.startswith("interrupted")
+    assert recent.status == ModelStatus.TRAINING
