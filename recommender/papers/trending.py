@@ -52,7 +52,7 @@ def trending_refresh(*, now: dt.datetime | None = None) -> int:
     papers = list(recent.only("id", "announced_on", "hf_published_on", "submitted_at", "hf_upvotes", "local_upvotes"))
     for p in papers:
         day = _published(p)
-        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc) if day else now
+        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else now
         p.trending_score = trending_score(
             hf_upvotes=p.hf_upvotes,
             local_upvotes=p.local_upvotes,
