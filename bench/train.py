@@ -59,16 +59,17 @@ def generate(n_users: int, n_items: int, n_interactions: int, seed: int = 0):
     return X, texts
 
 
-def run_one(n_users: int, n_items: int, n_interactions: int, seed: int = 0) -> dict:
+def run_one(n_users: int, n_items: int, n_interactions: int, seed: int = 0, factors: int = 256) -> dict:
     X, texts = generate(n_users, n_items, n_interactions, seed)
     tracemalloc.start()
     t0 = time.perf_counter()
-    model = HybridRecommender(random_state=seed).fit(X, texts)
+    model = HybridRecommender(random_state=seed, factors=factors).fit(X, texts)
     fit_s = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     size = len(model.to_bytes())
     return {
+        "factors": factors,
         "users": n_users,
         "items": n_items,
         "interactions": int(X.nnz),
@@ -85,10 +86,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, nargs="*", help="papers per run")
     parser.add_argument("--interactions", type=int, nargs="*", help="interactions per run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--factors", type=int, default=256, help="ALS factors")
     parser.add_argument("--single", action="store_true", help="internal: one run, JSON only")
     args = parser.parse_args()
     if args.single:
-        print(json.dumps(run_one(args.users[0], args.items[0], args.interactions[0], args.seed)))
+        print(json.dumps(run_one(args.users[0], args.items[0], args.interactions[0], args.seed, args.factors)))
         return
     inter = args.interactions or [10_000, 100_000, 200_000, 1_000_000]
     users = args.users or [max(300, i // 36) for i in inter]
@@ -113,6 +115,8 @@ def main() -> None:
                 str(i),
                 "--seed",
                 str(args.seed),
+                "--factors",
+                str(args.factors),
             ],
             check=True,
             capture_output=True,
