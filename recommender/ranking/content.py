@@ -58,6 +58,10 @@ class ContentEncoder:
         Dimension of the dense LSA embedding.
     svd_max_items : int
         The SVD is fitted on at most this many (random) papers to bound time.
+    svd_max_features : int
+        The SVD basis covers only this many features (the most frequent
+        kept ones): rare features barely move an LSA embedding, and a basis
+        over all 2**18 hash buckets dominated fit time and the artifact.
     random_state : int
         Seed for the SVD and its subsample.
     """
@@ -70,6 +74,7 @@ class ContentEncoder:
         min_df: int = 2,
         n_components: int = 128,
         svd_max_items: int = 20000,
+        svd_max_features: int = 2**15,
         random_state: int = 0,
     ) -> None:
         self.n_features = n_features
@@ -78,6 +83,7 @@ class ContentEncoder:
         self.min_df = min_df
         self.n_components = n_components
         self.svd_max_items = svd_max_items
+        self.svd_max_features = svd_max_features
         self.random_state = random_state
 
     # -- raw features -------------------------------------------------------
@@ -111,8 +117,7 @@ class ContentEncoder:
                 return self._hash_texts(texts)
             if self.vocabulary_ is None:
                 raise ValueError(
-                    "this encoder was fitted on a count matrix without a vocabulary; "
-                    "pass count rows, not text"
+                    "this encoder was fitted on a count matrix without a vocabulary; pass count rows, not text"
                 )
             vec = CountVectorizer(vocabulary=list(self.vocabulary_), dtype=np.float32)
             return vec.transform(texts).tocsr()
@@ -132,9 +137,7 @@ class ContentEncoder:
         self.fit_transform_sparse(content, vocabulary)
         return self
 
-    def fit_transform_sparse(
-        self, content: Content, vocabulary: Sequence[str] | None = None
-    ) -> sp.csr_matrix:
+    def fit_transform_sparse(self, content: Content, vocabulary: Sequence[str] | None = None) -> sp.csr_matrix:
         """Fit, and return the training papers' sparse tf-idf rows (hashing once)."""
         self.mode_ = "text" if is_text(content) else "counts"
         self.use_chars_ = False
@@ -163,11 +166,18 @@ class ContentEncoder:
         rows = np.arange(n_docs)
         if n_docs > self.svd_max_items:
             rows = np.sort(rng.choice(n_docs, self.svd_max_items, replace=False))
-        k = int(max(1, min(self.n_components, X.shape[1] - 1, len(rows) - 1)))
+        self.svd_features_ = None
+        if len(kept) > self.svd_max_features:
+            # columns of X, most frequent first, restored to ascending order
+            top = np.argpartition(-df[kept], self.svd_max_features - 1)[: self.svd_max_features]
+            self.svd_features_ = np.sort(top).astype(np.int64)
+        Xs = X[rows] if self.svd_features_ is None else X[rows][:, self.svd_features_]
+        k = int(max(1, min(self.n_components, Xs.shape[1] - 1, len(rows) - 1)))
         # one BLAS thread: the tall-skinny products here thrash with more (4.5 s -> 0.6 s)
         with threadpool_limits(1, "blas"):
-            _, _, vt = randomized_svd(X[rows], k, n_iter=4, random_state=self.random_state)
-        self.components_ = vt.astype(np.float32)
+            _, _, vt = randomized_svd(Xs, k, n_iter=4, random_state=self.random_state)
+        # float16: an embedding only ranks reasons and near-duplicates
+        self.components_ = vt.astype(np.float16).astype(np.float32)
         return X
 
     def _weight(self, counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -177,9 +187,7 @@ class ContentEncoder:
         if self.mode_ == "text" and self.use_chars_:
             # normalise the word and character blocks separately so each counts half
             split = int(np.searchsorted(self.kept_features_, self.n_features))
-            X = sp.hstack(
-                [normalize(X[:, :split]), normalize(X[:, split:])], format="csr"
-            )
+            X = sp.hstack([normalize(X[:, :split]), normalize(X[:, split:])], format="csr")
         return normalize(X, copy=False)
 
     def transform_sparse(self, content: Content) -> sp.csr_matrix:
@@ -188,6 +196,8 @@ class ContentEncoder:
 
     def embed(self, X: sp.csr_matrix) -> np.ndarray:
         """Dense LSA embedding of already-weighted sparse rows, L2-normalised."""
+        if self.svd_features_ is not None:
+            X = X[:, self.svd_features_]
         E = np.asarray(X @ self.components_.T, dtype=np.float32)
         norms = np.linalg.norm(E, axis=1, keepdims=True)
         return E / np.maximum(norms, 1e-12)
@@ -204,7 +214,7 @@ class ContentEncoder:
             "input_dim": np.array(self.input_dim_),
             "kept_features": self.kept_features_,
             "idf": self.idf_,
-            "components": self.components_,
+            "components": self.components_.astype(np.float16),
             "n_features": np.array(self.n_features),
             "ngram_range": np.asarray(self.ngram_range),
             "char_ngrams": np.array(str(self.char_ngrams)),
@@ -212,10 +222,13 @@ class ContentEncoder:
             "min_df": np.array(self.min_df),
             "n_components": np.array(self.n_components),
             "svd_max_items": np.array(self.svd_max_items),
+            "svd_max_features": np.array(self.svd_max_features),
             "random_state": np.array(self.random_state),
         }
         if self.vocabulary_ is not None:
             out["vocabulary"] = self.vocabulary_
+        if self.svd_features_ is not None:
+            out["svd_features"] = self.svd_features_.astype(np.int32)
         return {prefix + k: v for k, v in out.items()}
 
     @classmethod
@@ -232,6 +245,7 @@ class ContentEncoder:
             min_df=int(get("min_df")),
             n_components=int(get("n_components")),
             svd_max_items=int(get("svd_max_items")),
+            svd_max_features=int(arrays.get(prefix + "svd_max_features", 2**62)),
             random_state=int(get("random_state")),
         )
         enc.mode_ = str(get("mode"))
@@ -239,6 +253,8 @@ class ContentEncoder:
         enc.input_dim_ = int(get("input_dim"))
         enc.kept_features_ = get("kept_features")
         enc.idf_ = get("idf")
-        enc.components_ = get("components")
+        enc.components_ = get("components").astype(np.float32)
+        svd = arrays.get(prefix + "svd_features")
+        enc.svd_features_ = None if svd is None else svd.astype(np.int64)
         enc.vocabulary_ = arrays.get(prefix + "vocabulary")
         return enc

@@ -72,7 +72,19 @@ _HYPERPARAMS = (
     "n_features",
     "random_state",
     "num_threads",
+    "large_scale",
 )
+
+FORMAT = "paperboy-hybrid-v2"
+"""Artifact format written by :meth:`HybridRecommender.to_arrays`; v1 still loads."""
+_READABLE_FORMATS = ("paperboy-hybrid-v1", FORMAT)
+_LARGE_FACTORS = 128
+_LARGE_ITERATIONS = 10
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """Round to float16 precision but keep float32, so a fitted and a loaded model agree."""
+    return np.asarray(a).astype(np.float16).astype(np.float32)
 
 
 def _zscore(s: np.ndarray) -> np.ndarray:
@@ -117,6 +129,10 @@ class HybridRecommender:
         Seed for ALS and the SVD.
     num_threads : int
         Threads for ALS (0 = all cores).
+    large_scale : int
+        Training interactions above which ALS uses at most 128 factors and
+        10 iterations, so that 1M interactions train within a minute on two
+        cores (0 = never cap).
     """
 
     def __init__(
@@ -143,6 +159,7 @@ class HybridRecommender:
         n_features: int = 2**18,
         random_state: int = 0,
         num_threads: int = 0,
+        large_scale: int = 500_000,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -166,6 +183,7 @@ class HybridRecommender:
         self.n_features = n_features
         self.random_state = random_state
         self.num_threads = num_threads
+        self.large_scale = large_scale
 
     def get_params(self, deep: bool = True) -> dict:
         """Hyperparameters, scikit-learn style."""
@@ -218,13 +236,17 @@ class HybridRecommender:
             random_state=self.random_state,
         )
         self.item_tfidf_ = self.encoder_.fit_transform_sparse(item_content, vocabulary=vocabulary)
-        self.item_embeddings_ = self.encoder_.embed(self.item_tfidf_)
+        # per-paper features are stored as float16 (half the artifact); round now
+        # so that the fitted model scores exactly like the loaded one
+        self.item_tfidf_.data = _half(self.item_tfidf_.data)
+        self.item_embeddings_ = _half(self.encoder_.embed(self.item_tfidf_))
 
         self.user_items_ = R
         self.user_negatives_ = N
         self.item_counts_ = np.asarray((R > 0).sum(axis=0)).ravel().astype(np.int64)
         self.user_counts_ = np.diff(R.indptr).astype(np.int64)
         self.n_users_, self.n_items_ = n_users, n_items
+        self.n_interactions_ = int(R.nnz)
 
         self._fit_als(R, N)
         return self
@@ -234,23 +256,26 @@ class HybridRecommender:
 
         C = (R - self.negative_weight * N).tocsr()
         C.eliminate_zeros()
+        factors, iterations = self.factors, self.iterations
+        if self.large_scale and R.nnz > self.large_scale:
+            factors, iterations = min(factors, _LARGE_FACTORS), min(iterations, _LARGE_ITERATIONS)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
-                factors=self.factors,
+                factors=factors,
                 regularization=self.regularization,
                 alpha=self.alpha,
-                iterations=self.iterations,
+                iterations=iterations,
                 calculate_training_loss=False,
                 random_state=self.random_state,
                 num_threads=self.num_threads,
             )
             model.fit(C, show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
-        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        self.user_factors_ = _half(model.user_factors)
+        self.item_factors_ = _half(model.item_factors)
 
     def _cf_reliability(self) -> float:
         """Trust in collaborative terms, from the amount of training data."""
-        nnz = float(self.user_items_.nnz)
+        nnz = float(self.n_interactions_)
         return nnz / (nnz + self.cf_evidence) if self.cf_evidence > 0 else 1.0
 
     # --------------------------------------------------------------- encode
@@ -309,6 +334,11 @@ class HybridRecommender:
         similar to the recommendation, ``REASON_TRENDING`` (-1) when the prior
         dominated, ``REASON_NONE`` (-2) when there is nothing to point at.
         """
+        if self.user_items_ is None:
+            raise ValueError(
+                "this model was loaded without its training users (to_arrays(include_users=False)); "
+                "use recommend_for_rows with the users' interaction rows, or save with include_users=True"
+            )
         user_ids = np.asarray(user_ids, dtype=np.int64)
         return self._recommend(
             self.user_items_[user_ids],
@@ -517,71 +547,94 @@ class HybridRecommender:
         return out
 
     # ---------------------------------------------------------- persistence
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """All fitted state and hyperparameters as plain arrays."""
-        R, N, X = self.user_items_, self.user_negatives_, self.item_tfidf_
+    def to_arrays(self, include_users: bool = False) -> dict[str, np.ndarray]:
+        """All fitted state and hyperparameters as plain arrays.
+
+        Per-paper features and factors are stored as float16. The training
+        users' rows and factors are only needed by :meth:`recommend` (serving
+        folds users in from fresh rows with :meth:`recommend_for_rows`), so
+        they are left out unless ``include_users``: at 1M interactions that
+        and float16 cut the artifact from ~400 MB to a fraction of it.
+        """
+        X = self.item_tfidf_
         arrays = {
-            "format": np.array("paperboy-hybrid-v1"),
+            "format": np.array(FORMAT),
             "params": np.array(json.dumps(self.get_params())),
             "shape": np.array([self.n_users_, self.n_items_]),
-            "R_data": R.data,
-            "R_indices": R.indices,
-            "R_indptr": R.indptr,
-            "N_data": N.data,
-            "N_indices": N.indices,
-            "N_indptr": N.indptr,
-            "X_data": X.data,
+            "n_interactions": np.array(self.n_interactions_),
+            "X_data": X.data.astype(np.float16),
             "X_indices": X.indices,
             "X_indptr": X.indptr,
             "X_shape": np.array(X.shape),
-            "item_embeddings": self.item_embeddings_,
+            "item_embeddings": self.item_embeddings_.astype(np.float16),
             "item_counts": self.item_counts_,
-            "user_factors": self.user_factors_,
-            "item_factors": self.item_factors_,
+            "item_factors": self.item_factors_.astype(np.float16),
         }
+        if include_users:
+            if self.user_items_ is None:
+                raise ValueError("this model was loaded without its training users")
+            R, N = self.user_items_, self.user_negatives_
+            arrays.update(
+                {
+                    "R_data": R.data,
+                    "R_indices": R.indices,
+                    "R_indptr": R.indptr,
+                    "N_data": N.data,
+                    "N_indices": N.indices,
+                    "N_indptr": N.indptr,
+                    "user_factors": self.user_factors_.astype(np.float16),
+                }
+            )
         arrays.update(self.encoder_.to_arrays())
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> HybridRecommender:
-        """Inverse of :meth:`to_arrays`."""
-        if str(arrays["format"]) != "paperboy-hybrid-v1":
-            raise ValueError(f"unknown artifact format {arrays['format']!r}")
+        """Inverse of :meth:`to_arrays`; also reads v1 artifacts (float32, users always included)."""
+        fmt = str(arrays["format"])
+        if fmt not in _READABLE_FORMATS:
+            raise ValueError(f"unknown artifact format {fmt!r} (this code reads {', '.join(_READABLE_FORMATS)})")
         params = json.loads(str(arrays["params"]))
         params["ngram_range"] = tuple(params["ngram_range"])
         model = cls(**params)
         n_users, n_items = (int(x) for x in arrays["shape"])
         model.n_users_, model.n_items_ = n_users, n_items
-        model.user_items_ = sp.csr_matrix(
-            (arrays["R_data"], arrays["R_indices"], arrays["R_indptr"]), shape=(n_users, n_items)
-        )
-        model.user_negatives_ = sp.csr_matrix(
-            (arrays["N_data"], arrays["N_indices"], arrays["N_indptr"]), shape=(n_users, n_items)
-        )
+        f32 = np.float32
+        model.user_items_ = model.user_negatives_ = model.user_factors_ = None
+        if "R_data" in arrays:
+            model.user_items_ = sp.csr_matrix(
+                (arrays["R_data"], arrays["R_indices"], arrays["R_indptr"]), shape=(n_users, n_items)
+            )
+            model.user_negatives_ = sp.csr_matrix(
+                (arrays["N_data"], arrays["N_indices"], arrays["N_indptr"]), shape=(n_users, n_items)
+            )
+            model.user_factors_ = arrays["user_factors"].astype(f32)
+        if "n_interactions" in arrays:
+            model.n_interactions_ = int(arrays["n_interactions"])
+        else:
+            model.n_interactions_ = int(model.user_items_.nnz)
         model.item_tfidf_ = sp.csr_matrix(
-            (arrays["X_data"], arrays["X_indices"], arrays["X_indptr"]),
+            (arrays["X_data"].astype(f32), arrays["X_indices"], arrays["X_indptr"]),
             shape=tuple(int(x) for x in arrays["X_shape"]),
         )
-        model.user_counts_ = np.diff(model.user_items_.indptr).astype(np.int64)
-        model.item_embeddings_ = arrays["item_embeddings"]
+        model.item_embeddings_ = arrays["item_embeddings"].astype(f32)
         model.item_counts_ = arrays["item_counts"]
-        model.user_factors_ = arrays["user_factors"]
-        model.item_factors_ = arrays["item_factors"]
+        model.item_factors_ = arrays["item_factors"].astype(f32)
         model.encoder_ = ContentEncoder.from_arrays(arrays)
         return model
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, include_users: bool = False) -> bytes:
         """Serialise to ``.npz`` bytes (no pickle), e.g. for a database column."""
-        return save_arrays(self.to_arrays())
+        return save_arrays(self.to_arrays(include_users=include_users))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HybridRecommender:
         """Load from :meth:`to_bytes` output; refuses pickled content."""
         return cls.from_arrays(load_arrays(data))
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, include_users: bool = False) -> None:
         """Write the artifact atomically (temp file + ``os.replace``)."""
-        atomic_write_bytes(path, self.to_bytes())
+        atomic_write_bytes(path, self.to_bytes(include_users=include_users))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> HybridRecommender:

@@ -30,7 +30,7 @@ def test_learned_attributes_end_in_underscore_and_params_roundtrip():
 
 def test_save_load_roundtrip_identical(model, world, tmp_path):
     path = tmp_path / "model.npz"
-    model.save(path)
+    model.save(path, include_users=True)
     assert not list(tmp_path.glob(".*.tmp")), "temporary file must be replaced atomically"
     loaded = HybridRecommender.load(path)
     users = np.arange(30)
@@ -42,9 +42,37 @@ def test_save_load_roundtrip_identical(model, world, tmp_path):
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(
-        HybridRecommender.from_bytes(model.to_bytes()).recommend(users, None, 10)[0],
+        HybridRecommender.from_bytes(model.to_bytes(include_users=True)).recommend(users, None, 10)[0],
         model.recommend(users, None, 10)[0],
     )
+
+
+def test_artifact_without_users_serves_folded_in_users_only(model, world):
+    full, slim = model.to_bytes(include_users=True), model.to_bytes()
+    assert len(slim) < 0.9 * len(full)
+    loaded = HybridRecommender.from_bytes(slim)
+    users = np.arange(20)
+    with pytest.raises(ValueError, match="recommend_for_rows"):
+        loaded.recommend(users, None, 10)
+    rows = world.interactions[users]
+    new_texts = make_texts(np.arange(12) % 8, 8, np.random.default_rng(1))
+    cand = np.concatenate([np.arange(100), 10_000 + np.arange(12)])
+    content = [world.texts[i] for i in range(100)] + new_texts
+    a = model.recommend_for_rows(rows, cand, 10, candidate_content=content, return_reasons=True)
+    b = loaded.recommend_for_rows(rows, cand, 10, candidate_content=content, return_reasons=True)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_v1_artifact_still_loads(model):
+    arrays = model.to_arrays(include_users=True)
+    v1 = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in arrays.items()}
+    v1["format"] = np.array("paperboy-hybrid-v1")
+    del v1["n_interactions"]
+    loaded = HybridRecommender.from_arrays(v1)
+    np.testing.assert_array_equal(loaded.recommend([1, 2], None, 10)[0], model.recommend([1, 2], None, 10)[0])
+    with pytest.raises(ValueError, match="unknown artifact format"):
+        HybridRecommender.from_arrays({**v1, "format": np.array("paperboy-hybrid-v9")})
 
 
 def test_load_refuses_pickle(model):
@@ -155,5 +183,5 @@ def test_bag_of_words_input_with_vocabulary(world):
     empty = sp.csr_matrix((1, world.interactions.shape[1]))
     ids, _ = m.recommend_for_rows(empty, None, 10, categories=[" ".join(topic_word(3, w) for w in (1, 2, 5))])
     assert np.mean(world.item_topics[ids[0]] == 3) >= 0.8
-    loaded = HybridRecommender.from_bytes(m.to_bytes())
+    loaded = HybridRecommender.from_bytes(m.to_bytes(include_users=True))
     np.testing.assert_array_equal(loaded.recommend([1, 2], None, 10)[0], m.recommend([1, 2], None, 10)[0])
