@@ -212,7 +212,7 @@ class ContentEncoder:
         out = {
             "mode": np.array(self.mode_),
             "input_dim": np.array(self.input_dim_),
-            "kept_features": self.kept_features_,
+            "kept_features": self.kept_features_.astype(np.int32),
             "idf": self.idf_,
             "components": self.components_.astype(np.float16),
             "n_features": np.array(self.n_features),
@@ -251,7 +251,7 @@ class ContentEncoder:
         enc.mode_ = str(get("mode"))
         enc.use_chars_ = bool(get("use_chars"))
         enc.input_dim_ = int(get("input_dim"))
-        enc.kept_features_ = get("kept_features")
+        enc.kept_features_ = get("kept_features").astype(np.int64)
         enc.idf_ = get("idf")
         enc.components_ = get("components").astype(np.float32)
         svd = arrays.get(prefix + "svd_features")

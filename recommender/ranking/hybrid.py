@@ -566,7 +566,6 @@ class HybridRecommender:
             "X_indices": X.indices,
             "X_indptr": X.indptr,
             "X_shape": np.array(X.shape),
-            "item_embeddings": self.item_embeddings_.astype(np.float16),
             "item_counts": self.item_counts_,
             "item_factors": self.item_factors_.astype(np.float16),
         }
@@ -617,10 +616,14 @@ class HybridRecommender:
             (arrays["X_data"].astype(f32), arrays["X_indices"], arrays["X_indptr"]),
             shape=tuple(int(x) for x in arrays["X_shape"]),
         )
-        model.item_embeddings_ = arrays["item_embeddings"].astype(f32)
         model.item_counts_ = arrays["item_counts"]
         model.item_factors_ = arrays["item_factors"].astype(f32)
         model.encoder_ = ContentEncoder.from_arrays(arrays)
+        if "item_embeddings" in arrays:
+            model.item_embeddings_ = arrays["item_embeddings"].astype(f32)
+        else:
+            # v2 recomputes them (a fraction of a second) rather than storing n_items x 128
+            model.item_embeddings_ = _half(model.encoder_.embed(model.item_tfidf_))
         return model
 
     def to_bytes(self, include_users: bool = False) -> bytes:
