@@ -128,9 +128,7 @@ def load_dataset(data_dir: str | Path, content: str = "auto") -> Dataset:
         vocab_path = find_vocabulary(d)
         if vocab_path is not None:
             vocabulary = vocab_path.read_text().split()
-        item_content: list[str] | sp.csr_matrix = read_mult(
-            candidates["mult"], len(vocabulary) if vocabulary else None
-        )
+        item_content: list[str] | sp.csr_matrix = read_mult(candidates["mult"], len(vocabulary) if vocabulary else None)
         n_items = item_content.shape[0]
     elif kind == "raw":
         item_content = read_raw_csv(candidates["raw"])
@@ -170,9 +168,7 @@ def _pad_rows(m: sp.csr_matrix, n_rows: int) -> sp.csr_matrix:
     return m
 
 
-def make_p_split(
-    interactions: sp.csr_matrix, p: int, seed: int = 0
-) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def make_p_split(interactions: sp.csr_matrix, p: int, seed: int = 0) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """P items per user in train, the rest in test (users with <= P items: all in train)."""
     rng = np.random.default_rng(seed)
     X = interactions.tocsr()
@@ -185,9 +181,7 @@ def make_p_split(
     return lists_to_csr(train_rows, X.shape[1]), lists_to_csr(test_rows, X.shape[1])
 
 
-def make_cold_split(
-    interactions: sp.csr_matrix, fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+def make_cold_split(interactions: sp.csr_matrix, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Hold out ``fraction`` of items with all their interactions.
 
     Returns ``(warm_items, cold_items)`` as sorted index arrays.

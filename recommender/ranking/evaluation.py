@@ -82,9 +82,7 @@ def _fit_seconds(ranker, seconds: float) -> float:
     return round(seconds + getattr(ranker, "lazy_fit_seconds_", 0.0), 3)
 
 
-def evaluate_warm(
-    ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print
-) -> list[dict]:
+def evaluate_warm(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print) -> list[dict]:
     """Warm protocol over the dataset's P splits (or generated P=1 and P=10)."""
     splits = dict(ds.splits)
     if not splits:
@@ -130,9 +128,7 @@ def _cold_setup(ds: Dataset, seed: int, max_users: int):
     return train, held, users, train_content, cold_content, cand_ids
 
 
-def evaluate_cold(
-    ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print
-) -> list[dict]:
+def evaluate_cold(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print) -> list[dict]:
     """Cold protocol: held-out items (20%) ranked from content only."""
     train, held, users, train_content, cold_content, cand_ids = _cold_setup(ds, seed, max_users)
     n_warm = train.shape[1]
@@ -145,9 +141,7 @@ def evaluate_cold(
         ranker = make_ranker(name, seed)
         fit_s = _fit(name, ranker, train, train_content, ds)
         t0 = time.perf_counter()
-        ids, _ = ranker.recommend(
-            users, cand_ids, max(CUTOFFS["cold"]), candidate_content=cold_content
-        )
+        ids, _ = ranker.recommend(users, cand_ids, max(CUTOFFS["cold"]), candidate_content=cold_content)
         rank_s = time.perf_counter() - t0
         row = {"split": "cold", "method": name}
         for k in CUTOFFS["cold"]:
@@ -161,9 +155,7 @@ def evaluate_cold(
     return results
 
 
-def evaluate_digest(
-    ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print
-) -> list[dict]:
+def evaluate_digest(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print) -> list[dict]:
     """Digest protocol: held-out items in daily batches of 200, top 10 per user and day."""
     train, held, users, train_content, cold_content, cand_ids = _cold_setup(ds, seed, max_users)
     rng = np.random.default_rng(seed + 1)
@@ -220,8 +212,7 @@ def format_table(results: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for row in results:
         lines.append(
-            f"{row['split']:8s} {row['method']:14s} "
-            + " ".join(f"{row.get(k, float('nan')):10.4f}" for k in keys)
+            f"{row['split']:8s} {row['method']:14s} " + " ".join(f"{row.get(k, float('nan')):10.4f}" for k in keys)
         )
     return "\n".join(lines)
 
@@ -239,12 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), required=True)
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--max-users", type=int, default=1000, help="fixed user sample for all methods (0 = all)"
-    )
-    parser.add_argument(
-        "--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS)
-    )
+    parser.add_argument("--max-users", type=int, default=1000, help="fixed user sample for all methods (0 = all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
     parser.add_argument(
         "--content",
         default="auto",

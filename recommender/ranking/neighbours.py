@@ -11,9 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def neighbour_matrix(
-    item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power: float = 1.0
-) -> sp.csr_matrix:
+def neighbour_matrix(item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power: float = 1.0) -> sp.csr_matrix:
     """Sparse (n_items x m): for each candidate column, its ``k`` most similar items.
 
     Rows of both inputs are L2-normalised, so similarities are cosines;

@@ -66,9 +66,7 @@ def select(
     return finish(scores, candidates, pos, n)
 
 
-def finish(
-    scores: np.ndarray, candidates: np.ndarray, pos: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray]:
+def finish(scores: np.ndarray, candidates: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Turn selected positions into padded ``(ids, scores)`` arrays."""
     n_rows, k = pos.shape
     ids = np.full((n_rows, n), -1, dtype=np.int64)

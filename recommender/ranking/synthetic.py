@@ -32,8 +32,9 @@ def topic_word(topic: int, index: int) -> str:
     return "".join(chr(ord("a") + int(c, 16)) for c in digest[:9])
 
 
-def make_texts(item_topics: np.ndarray, n_topics: int, rng: np.random.Generator,
-               words_per_topic: int = 60, length: int = 40) -> list[str]:
+def make_texts(
+    item_topics: np.ndarray, n_topics: int, rng: np.random.Generator, words_per_topic: int = 60, length: int = 40
+) -> list[str]:
     """Synthetic title+abstract per item from its topic's vocabulary plus common words."""
     common = [topic_word(-1, i) for i in range(200)]
     texts = []
@@ -74,8 +75,6 @@ def make_synthetic(
         chosen = rng.choice(pool, size=k, replace=False, p=p)
         rows.extend([u] * k)
         cols.extend(chosen.tolist())
-    X = sp.csr_matrix(
-        (np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items)
-    )
+    X = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
     texts = make_texts(item_topics, n_topics, rng) if with_texts else []
     return SyntheticData(X, texts, item_topics, user_topics)
