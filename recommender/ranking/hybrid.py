@@ -57,6 +57,8 @@ _HYPERPARAMS = (
     "knn_neighbors",
     "knn_power",
     "knn_weight",
+    "centroid_weight",
+    "centroid_contrast",
     "cf_weight",
     "cf_shrink",
     "cf_evidence",
@@ -73,11 +75,20 @@ _HYPERPARAMS = (
     "random_state",
     "num_threads",
     "large_scale",
+    "validation",
+    "validation_users",
+    "validation_candidates",
 )
 
-FORMAT = "paperboy-hybrid-v2"
-"""Artifact format written by :meth:`HybridRecommender.to_arrays`; v1 still loads."""
-_READABLE_FORMATS = ("paperboy-hybrid-v1", FORMAT)
+FORMAT = "paperboy-hybrid-v3"
+"""Artifact format written by :meth:`HybridRecommender.to_arrays`; v1 and v2 still load."""
+_READABLE_FORMATS = ("paperboy-hybrid-v1", "paperboy-hybrid-v2", FORMAT)
+TERMS = ("knn", "centroid", "cf", "popularity")
+"""Blend terms, in the column order of ``blend_`` (rows: warm candidates, cold candidates)."""
+_MIN_VALIDATION_USERS = 20
+_CONTENT_MIX = (0.0, 0.25, 0.5, 0.75, 1.0)
+_CF_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+_POP_GRID = (0.0, 0.1, 0.3)
 _LARGE_FACTORS = 128
 _LARGE_ITERATIONS = 10
 
@@ -85,6 +96,11 @@ _LARGE_ITERATIONS = 10
 def _half(a: np.ndarray) -> np.ndarray:
     """Round to float16 precision but keep float32, so a fitted and a loaded model agree."""
     return np.asarray(a).astype(np.float16).astype(np.float32)
+
+
+def _mean_row(X: sp.csr_matrix) -> np.ndarray:
+    """Mean of the rows of a sparse matrix, as a dense float32 vector."""
+    return np.asarray(X.mean(axis=0), dtype=np.float32).ravel()
 
 
 def _zscore(s: np.ndarray) -> np.ndarray:
@@ -144,6 +160,8 @@ class HybridRecommender:
         knn_neighbors: int = 100,
         knn_power: float = 2.0,
         knn_weight: float = 0.5,
+        centroid_weight: float = 0.5,
+        centroid_contrast: float = 1.0,
         cf_weight: float = 2.0,
         cf_shrink: float = 10.0,
         cf_evidence: float = 20000.0,
@@ -160,6 +178,9 @@ class HybridRecommender:
         random_state: int = 0,
         num_threads: int = 0,
         large_scale: int = 500_000,
+        validation: bool = True,
+        validation_users: int = 1000,
+        validation_candidates: int = 2000,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -168,6 +189,8 @@ class HybridRecommender:
         self.knn_neighbors = knn_neighbors
         self.knn_power = knn_power
         self.knn_weight = knn_weight
+        self.centroid_weight = centroid_weight
+        self.centroid_contrast = centroid_contrast
         self.cf_weight = cf_weight
         self.cf_shrink = cf_shrink
         self.cf_evidence = cf_evidence
@@ -184,6 +207,9 @@ class HybridRecommender:
         self.random_state = random_state
         self.num_threads = num_threads
         self.large_scale = large_scale
+        self.validation = validation
+        self.validation_users = validation_users
+        self.validation_candidates = validation_candidates
 
     def get_params(self, deep: bool = True) -> dict:
         """Hyperparameters, scikit-learn style."""
@@ -240,6 +266,7 @@ class HybridRecommender:
         # so that the fitted model scores exactly like the loaded one
         self.item_tfidf_.data = _half(self.item_tfidf_.data)
         self.item_embeddings_ = _half(self.encoder_.embed(self.item_tfidf_))
+        self.mean_tfidf_ = _mean_row(self.item_tfidf_)
 
         self.user_items_ = R
         self.user_negatives_ = N
@@ -248,10 +275,194 @@ class HybridRecommender:
         self.n_users_, self.n_items_ = n_users, n_items
         self.n_interactions_ = int(R.nnz)
 
-        self._fit_als(R, N)
+        self.blend_ = self._default_blend()
+        self.blend_source_ = np.array(["defaults", "defaults"], dtype="<U10")
+        validated = self._select_blend(R, N) if self.validation else False
+        self.item_counts_ = np.asarray((R > 0).sum(axis=0)).ravel().astype(np.int64)
+        self.n_interactions_ = int(R.nnz)
+        self._fit_als(R, N, warm_start=validated)
         return self
 
-    def _fit_als(self, R: sp.csr_matrix, N: sp.csr_matrix) -> None:
+    # ---------------------------------------------------------------- blend
+    def _default_blend(self) -> np.ndarray:
+        """Blend weights from the hyperparameters (used when validation cannot run)."""
+        rel = self._cf_reliability()
+        row = [self.knn_weight, self.centroid_weight, self.cf_weight * rel, self.popularity_weight * rel]
+        return np.array([row, row], dtype=np.float32)
+
+    def _blend_grid(self) -> list[tuple[float, float, float, float]]:
+        """Candidate (knn, centroid, cf, popularity) weights; a term switched off (0) stays off."""
+        grid = []
+        for lam in _CONTENT_MIX:
+            knn, cen = (1.0 - lam) * (self.knn_weight > 0), lam * (self.centroid_weight > 0)
+            for cf in _CF_GRID:
+                cf = cf * (self.cf_weight > 0)
+                if knn + cen + cf == 0:
+                    continue
+                grid.append((knn, cen, cf, 0.0))
+        return sorted(set(grid), key=grid.index)
+
+    def _select_blend(self, R: sp.csr_matrix, N: sp.csr_matrix) -> bool:
+        """Choose ``blend_`` by an inner validation split of the training interactions.
+
+        Two held-out tasks on one ALS model fitted without them: *warm* (one
+        random item per user with at least two, its other readers kept) and
+        *cold* (10% of the papers with interactions, removed with all of
+        them, ranked as new papers). Each task scores a grid of blends by
+        re-weighting the same score components (no refit); the winner of
+        each task becomes the weights for warm / cold candidates. Small data
+        sets repeat the split (up to 5 times, ALS is cheap there) to reduce
+        the variance of the choice. A task with fewer than 20 users keeps the
+        defaults (e.g. one item per user: nothing to hold out).
+        """
+        repeats = int(np.clip(200_000 // max(R.nnz, 1), 1, 5))
+        tasks: dict[str, list] = {"warm": [], "cold": []}
+        for rep in range(repeats):
+            rng = np.random.default_rng(self.random_state + 17 + rep)
+            split = self._inner_split(R, N, rng)
+            if split is None:
+                break
+            R_in, N_in, warm, cold = split
+            self.item_counts_ = np.asarray((R_in > 0).sum(axis=0)).ravel().astype(np.int64)
+            self.n_interactions_ = int(R_in.nnz)
+            self._fit_als(R_in, N_in)
+            if warm is not None:
+                tasks["warm"].append(self._validation_task(R_in, N_in, *warm, exclude=True))
+            if cold is not None:
+                tasks["cold"].append(self._validation_task(R_in, N_in, *cold, exclude=False))
+        for row, kind in enumerate(("warm", "cold")):
+            if tasks[kind]:
+                self.blend_[row] = self._grid_search(tasks[kind], self.blend_[row].copy())
+                self.blend_source_[row] = "validation"
+        return bool(tasks["warm"] or tasks["cold"])
+
+    def _inner_split(self, R: sp.csr_matrix, N: sp.csr_matrix, rng: np.random.Generator):
+        """One inner split: ``(R_in, N_in, warm, cold)``, a task being ``(users, cands, rel, ks)`` or None."""
+        n_users, n_items = R.shape
+        counts = np.asarray((R > 0).sum(axis=0)).ravel()
+        pool = np.flatnonzero(counts > 0)
+        n_cold = min(int(round(0.1 * len(pool))), self.validation_candidates)
+        cold = np.sort(rng.choice(pool, n_cold, replace=False)) if n_cold >= 20 else np.zeros(0, np.int64)
+        is_cold = np.zeros(n_items, dtype=bool)
+        is_cold[cold] = True
+        rows = np.repeat(np.arange(n_users), np.diff(R.indptr))
+        cols = R.indices
+        entry_cold = is_cold[cols]
+        key = rng.random(len(cols))
+        key[entry_cold] = -1.0
+        order = np.lexsort((key, rows))  # by user, then key: each user's last entry is its pick
+        n_warm_entries = np.bincount(rows[~entry_cold], minlength=n_users)
+        eligible = np.flatnonzero(n_warm_entries >= 2)
+        picks = order[R.indptr[eligible + 1] - 1]
+        keep = ~entry_cold
+        keep[picks] = False
+        R_in = sp.csr_matrix((R.data[keep], (rows[keep], cols[keep])), shape=R.shape, dtype=np.float32)
+        warm_users = self._sample(rng, eligible)
+        held_warm = np.full(n_users, -1, dtype=np.int64)
+        held_warm[eligible] = cols[picks]
+        ones = np.ones(int(entry_cold.sum()), np.float32)
+        cold_rows = sp.csr_matrix((ones, (rows[entry_cold], cols[entry_cold])), shape=R.shape)
+        has_cold = np.diff(cold_rows.indptr) > 0
+        has_train = np.diff(R_in.indptr) > 0
+        cold_users = self._sample(rng, np.flatnonzero(has_cold & has_train))
+        warm = cold_task = None
+        if len(warm_users) >= _MIN_VALIDATION_USERS:
+            m = min(n_items, self.validation_candidates)
+            if m < n_items:
+                held = np.unique(held_warm[warm_users])
+                rest = rng.choice(np.setdiff1d(np.arange(n_items), held), max(0, m - len(held)), replace=False)
+                cands = np.sort(np.concatenate([held, rest]))
+            else:
+                cands = np.arange(n_items)
+            at = np.searchsorted(cands, held_warm[warm_users])
+            rel = sp.csr_matrix(
+                (np.ones(len(warm_users), np.float32), (np.arange(len(warm_users)), at)),
+                shape=(len(warm_users), len(cands)),
+            )
+            scale = len(cands) / n_items
+            warm = (warm_users, cands, rel, (max(5, round(50 * scale)), max(20, round(300 * scale))))
+        if len(cold_users) >= _MIN_VALIDATION_USERS and len(cold) >= 20:
+            rel = cold_rows[cold_users][:, cold].tocsr()
+            ks = (max(5, round(0.01 * len(cold))), max(10, round(0.05 * len(cold))))
+            cold_task = (cold_users, cold, rel, ks)
+        if warm is None and cold_task is None:
+            return None
+        N_in = N
+        if len(cold):
+            N_in = (N @ sp.diags((~is_cold).astype(np.float32))).tocsr()
+        return R_in, N_in, warm, cold_task
+
+    def _sample(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        if len(users) > self.validation_users:
+            users = np.sort(rng.choice(users, self.validation_users, replace=False))
+        return users
+
+    def _validation_task(self, R_in, N_in, users, cands, rel: sp.csr_matrix, ks, *, exclude: bool) -> dict:
+        """z-scored score components of the held-out users over the task's candidates."""
+        cand_tfidf = self.item_tfidf_[cands]
+        S, G = self._graphs(cand_tfidf)
+        V = self._candidate_factors(cands, S)
+        P, Nn = R_in[users], N_in[users]
+        knn, cen, cf = self._components(P, Nn, self.user_factors_[users], None, cands, cand_tfidf, S, V, G)
+        n_u = np.diff(P.indptr).astype(np.float32)
+        rel_d = rel.toarray() > 0
+        return {
+            "Z": (_zscore(knn), _zscore(cen), _zscore(cf) * (n_u / (n_u + self.cf_shrink))[:, None]),
+            "pop": self._popularity_z(cands),
+            "mask": P[:, cands].toarray() > 0 if exclude else None,
+            "rel": rel_d,
+            "n_rel": np.maximum(rel_d.sum(axis=1), 1),
+            "ks": ks,
+        }
+
+    def _grid_search(self, tasks: list[dict], default: np.ndarray) -> np.ndarray:
+        """Blend weights for one kind of held-out task (see :meth:`_select_blend`).
+
+        Each grid point gets its per-user held-out recall (mean over the
+        task's cut-offs and repeats). The choice follows the one-standard-error
+        rule: among the blends whose mean is within one standard error (of the
+        paired per-user difference) of the best, the one closest to the
+        default blend. On small data the differences are noise and the
+        defaults stay; on large data the best blend wins.
+        """
+
+        def per_user(w) -> np.ndarray:
+            out = []
+            for t in tasks:
+                Z = t["Z"]
+                total = w[0] * Z[0] + w[1] * Z[1] + w[2] * Z[2]
+                if w[3]:
+                    total = total + w[3] * t["pop"]
+                if t["mask"] is not None:
+                    total = np.where(t["mask"], -np.inf, total)
+                kmax = min(max(t["ks"]), total.shape[1])
+                hits = np.take_along_axis(t["rel"], top_n(total, kmax), axis=1)
+                out.append(np.mean([hits[:, : min(k, kmax)].sum(axis=1) / t["n_rel"] for k in t["ks"]], axis=0))
+            return np.concatenate(out)
+
+        def distance(w) -> float:
+            d = np.asarray(w[:3], np.float64), np.asarray(default[:3], np.float64)
+            d[0][:2] /= max(d[0][:2].sum(), 1e-12)
+            d[1][:2] /= max(d[1][:2].sum(), 1e-12)
+            return float(np.abs(d[0][:2] - d[1][:2]).sum() + abs(np.log2((1 + d[0][2]) / (1 + d[1][2]))))
+
+        def choose(grid) -> tuple:
+            scores = np.array([per_user(w) for w in grid])
+            best = int(np.argmax(scores.mean(axis=1)))
+            diff = scores[best] - scores
+            se = diff.std(axis=1, ddof=1) / np.sqrt(scores.shape[1]) if scores.shape[1] > 1 else 0.0
+            near = np.flatnonzero(diff.mean(axis=1) <= se)
+            return grid[min(near, key=lambda i: (distance(grid[i]), i))]
+
+        best = choose(self._blend_grid())
+        if self.popularity_weight > 0:
+            best = choose([(*best[:3], p) for p in _POP_GRID])
+        return np.asarray(best, dtype=np.float32)
+
+    def _fit_als(self, R: sp.csr_matrix, N: sp.csr_matrix, warm_start: bool = False) -> None:
+        """Implicit ALS; ``warm_start`` continues from the current factors with a third of
+        the iterations (the final fit after the inner validation fit, on the same users
+        and items, starts close to its solution)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
         C = (R - self.negative_weight * N).tocsr()
@@ -259,6 +470,8 @@ class HybridRecommender:
         factors, iterations = self.factors, self.iterations
         if self.large_scale and R.nnz > self.large_scale:
             factors, iterations = min(factors, _LARGE_FACTORS), min(iterations, _LARGE_ITERATIONS)
+        if warm_start:
+            iterations = max(3, -(-iterations // 3))
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=factors,
@@ -269,6 +482,9 @@ class HybridRecommender:
                 random_state=self.random_state,
                 num_threads=self.num_threads,
             )
+            if warm_start:
+                model.user_factors = self.user_factors_.copy()
+                model.item_factors = self.item_factors_.copy()
             model.fit(C, show_progress=False)
         self.user_factors_ = _half(model.user_factors)
         self.item_factors_ = _half(model.item_factors)
@@ -292,6 +508,8 @@ class HybridRecommender:
         Warm papers blend their own factor with that estimate by evidence:
         ``(c_j v_j + factor_smoothing * v_hat_j) / (c_j + factor_smoothing)``.
         """
+        # only neighbours with readers carry a factor (the others' are ~0 and would only shrink)
+        S = (sp.diags((self.item_counts_ > 0).astype(np.float32)) @ S).tocsr()
         mass = np.asarray(S.sum(axis=0)).ravel()
         V_hat = (S.T @ self.item_factors_) / np.maximum(mass, 1e-12)[:, None]
         V_hat = V_hat.astype(np.float32)
@@ -304,9 +522,16 @@ class HybridRecommender:
             V_hat[known] = np.where(c > 0, (c * own + k * V_hat[known]) / np.maximum(c + k, 1e-12), V_hat[known])
         return V_hat
 
-    def _neighbour_matrix(self, cand_tfidf: sp.csr_matrix) -> sp.csr_matrix:
-        """Sparse (n_items_ x m) top-k content similarities, sharpened."""
-        return neighbour_matrix(self.item_tfidf_, cand_tfidf, self.knn_neighbors, self.knn_power)
+    def _graphs(self, cand_tfidf: sp.csr_matrix, centroid: bool = True):
+        """``(S, G)``: sparse top-k sharpened content neighbours (n_items_ x m) and, when
+        the centroid term is on and the matrix affordable (<= 3e7 cells), every cosine
+        as a dense array (else None: the centroid term then goes through user profiles)."""
+        m = cand_tfidf.shape[0]
+        G = None
+        if centroid and self.n_items_ * m <= 3e7:
+            G = np.empty((self.n_items_, m), dtype=np.float32)
+        S = neighbour_matrix(self.item_tfidf_, cand_tfidf, self.knn_neighbors, self.knn_power, dense=G)
+        return S, G
 
     # ------------------------------------------------------------ recommend
     def recommend(
@@ -466,7 +691,12 @@ class HybridRecommender:
                 raise ValueError("candidates outside the training items need candidate_content")
             cand_tfidf = self.item_tfidf_[candidates]
         cand_emb = self.encoder_.embed(cand_tfidf)
-        S = self._neighbour_matrix(cand_tfidf)
+        cold = np.ones(m, dtype=bool)
+        known = (candidates >= 0) & (candidates < self.n_items_)
+        cold[known] = self.item_counts_[candidates[known]] == 0
+        W = np.where(cold[None, :, None], self.blend_[1][None, None, :], self.blend_[0][None, None, :])[0]
+        use_centroid = bool(W[:, 1].any())
+        S, G = self._graphs(cand_tfidf, use_centroid)
         V = self._candidate_factors(candidates, S)
         prior_arr = None if prior is None else np.asarray(prior, dtype=np.float32)
         if prior_arr is not None and prior_arr.shape[-1] != m:
@@ -476,12 +706,7 @@ class HybridRecommender:
         cand_sim = None
         if diversity > 0 and m <= 5000:
             cand_sim = (cand_tfidf @ cand_tfidf.T).toarray()
-        pop_term = None
-        if self.popularity_weight:
-            known = (candidates >= 0) & (candidates < self.n_items_)
-            pop = np.zeros((1, m), dtype=np.float32)
-            pop[0, known] = np.log1p(self.item_counts_[candidates[known]])
-            pop_term = self.popularity_weight * self._cf_reliability() * _zscore(pop)
+        pop_z = self._popularity_z(candidates)
         n_rows = P.shape[0]
         counts = np.diff(P.indptr)
         ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -491,18 +716,16 @@ class HybridRecommender:
         for start in range(0, n_rows, block):
             rows = np.arange(start, min(n_rows, start + block))
             Pb = P[rows]
-            knn = np.asarray((Pb @ S).todense(), dtype=np.float32)
-            Nb = Nn[rows]
-            if Nb.nnz:
-                knn -= self.negative_weight * np.asarray((Nb @ S).todense(), dtype=np.float32)
-            if Q is not None:
-                knn += self.category_weight * np.asarray((Q[rows] @ cand_tfidf.T).todense(), dtype=np.float32)
-            personal = self.knn_weight * _zscore(knn)
-            cf = U[rows] @ V.T
-            w_cf = self.cf_weight * self._cf_reliability() * counts[rows] / (counts[rows] + self.cf_shrink)
-            personal += w_cf[:, None].astype(np.float32) * _zscore(cf)
-            if pop_term is not None:
-                personal += pop_term
+            knn, cen, cf = self._components(
+                Pb, Nn[rows], U[rows], None if Q is None else Q[rows], candidates, cand_tfidf, S, V, G, use_centroid
+            )
+            shrink = (counts[rows] / (counts[rows] + self.cf_shrink)).astype(np.float32)[:, None]
+            personal = W[:, 0] * _zscore(knn) + (W[:, 2] * shrink) * _zscore(cf)
+            if cen is not None:
+                personal += W[:, 1] * _zscore(cen)
+            if pop_z is not None:
+                personal += W[:, 3] * pop_z
+            personal = personal.astype(np.float32)
             total = personal
             prior_term = None
             if prior_arr is not None and self.prior_weight:
@@ -523,6 +746,55 @@ class HybridRecommender:
         if return_reasons:
             return ids, scores, reasons
         return ids, scores
+
+    def _popularity_z(self, candidates: np.ndarray) -> np.ndarray | None:
+        """z-scored log interaction count per candidate (1 x m); new papers count 0."""
+        known = (candidates >= 0) & (candidates < self.n_items_)
+        pop = np.zeros((1, len(candidates)), dtype=np.float32)
+        pop[0, known] = np.log1p(self.item_counts_[candidates[known]])
+        return _zscore(pop)
+
+    def _mean_scores(self, cand_tfidf: sp.csr_matrix) -> np.ndarray:
+        """Candidates' dot product with the mean training paper (tf-idf)."""
+        return np.asarray(cand_tfidf @ self.mean_tfidf_, dtype=np.float32).ravel()
+
+    def _components(self, Pb, Nb, Ub, Qb, candidates, cand_tfidf, S, V, G=None, centroid=True):
+        """Raw (unscaled) knn, centroid and CF scores of a block of users over the candidates.
+
+        * knn: ``sum_i r_ui s_ij - g sum_i n_ui s_ij`` over the top-k sharpened
+          neighbour graph ``S`` (plus onboarding categories as text);
+        * centroid: cosine of the candidate with the user's summed tf-idf profile
+          (every feature of every liked paper, no neighbour cut-off: it keeps
+          ranking far down the list, where a single liked paper has no
+          neighbours left);
+        * cf: ``U_u . V_j``.
+        """
+        knn = np.asarray((Pb @ S).todense(), dtype=np.float32)
+        Cb = Pb
+        if Nb.nnz:
+            knn -= self.negative_weight * np.asarray((Nb @ S).todense(), dtype=np.float32)
+            Cb = (Pb - self.negative_weight * Nb).tocsr()
+        cat = None
+        if Qb is not None:
+            cat = self.category_weight * np.asarray((Qb @ cand_tfidf.T).todense(), dtype=np.float32)
+            knn += cat
+        cen = None
+        if centroid:
+            if G is not None:
+                cen = np.asarray(Cb @ G, dtype=np.float32)
+            else:
+                profile = (Cb @ self.item_tfidf_).tocsr()
+                cen = np.asarray((profile @ cand_tfidf.T).todense(), dtype=np.float32)
+            if cat is not None:
+                cen += cat
+            # mean liked paper minus the mean paper: what sets the user apart (a
+            # balanced linear SVM learns about this direction, cf. arxiv-sanity)
+            mass = np.asarray(Pb.sum(axis=1), dtype=np.float32) + (0.0 if Qb is None else self.category_weight)
+            cen /= np.maximum(mass, 1e-12)
+            if self.centroid_contrast:
+                cen -= self.centroid_contrast * self._mean_scores(cand_tfidf)[None, :]
+        cf = Ub @ V.T
+        return knn, cen, cf
 
     def _reasons(
         self,
@@ -568,6 +840,8 @@ class HybridRecommender:
             "X_shape": np.array(X.shape),
             "item_counts": self.item_counts_,
             "item_factors": self.item_factors_.astype(np.float16),
+            "blend": self.blend_.astype(np.float32),
+            "blend_source": np.asarray(self.blend_source_, dtype=str),
         }
         if include_users:
             if self.user_items_ is None:
@@ -619,6 +893,15 @@ class HybridRecommender:
         model.item_counts_ = arrays["item_counts"]
         model.item_factors_ = arrays["item_factors"].astype(f32)
         model.encoder_ = ContentEncoder.from_arrays(arrays)
+        model.mean_tfidf_ = _mean_row(model.item_tfidf_)
+        if "blend" in arrays:
+            model.blend_ = arrays["blend"].astype(f32)
+            model.blend_source_ = arrays["blend_source"].astype(str)
+        else:
+            # v1/v2: fixed weights, no centroid term (scores as those versions did)
+            model.centroid_weight = 0.0
+            model.blend_ = model._default_blend()
+            model.blend_source_ = np.array(["defaults", "defaults"], dtype="<U10")
         if "item_embeddings" in arrays:
             model.item_embeddings_ = arrays["item_embeddings"].astype(f32)
         else:

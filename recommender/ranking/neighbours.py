@@ -11,11 +11,15 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def neighbour_matrix(item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power: float = 1.0) -> sp.csr_matrix:
+def neighbour_matrix(
+    item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power: float = 1.0, dense: np.ndarray | None = None
+):
     """Sparse (n_items x m): for each candidate column, its ``k`` most similar items.
 
     Rows of both inputs are L2-normalised, so similarities are cosines;
     kept values are raised to ``power`` (sharpening) and non-positive ones dropped.
+    ``dense``, an (n_items x m) float32 array, receives every cosine on the way
+    (the full similarity matrix, for callers that need it too).
     """
     n_items, m = item_X.shape[0], cand_X.shape[0]
     k = min(k, n_items)
@@ -25,6 +29,8 @@ def neighbour_matrix(item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power
     for start in range(0, m, block):
         stop = min(m, start + block)
         sims = (item_X @ cand_X[start:stop].T).toarray()  # (n_items, b)
+        if dense is not None:
+            dense[:, start:stop] = sims
         if k < n_items:
             top = np.argpartition(-sims, k - 1, axis=0)[:k]
         else:

@@ -185,3 +185,53 @@ def test_bag_of_words_input_with_vocabulary(world):
     assert np.mean(world.item_topics[ids[0]] == 3) >= 0.8
     loaded = HybridRecommender.from_bytes(m.to_bytes(include_users=True))
     np.testing.assert_array_equal(loaded.recommend([1, 2], None, 10)[0], m.recommend([1, 2], None, 10)[0])
+
+
+def _private_libraries(n_users=150, per_user=12, n_topics=10, seed=0):
+    """Every user reads papers nobody else reads, all of one topic: content signal only."""
+    rng = np.random.default_rng(seed)
+    item_topics = np.repeat(rng.integers(0, n_topics, n_users), per_user)
+    texts = make_texts(item_topics, n_topics, rng)
+    n_items = n_users * per_user
+    rows = np.repeat(np.arange(n_users), per_user)
+    X = sp.csr_matrix((np.ones(n_items, np.float32), (rows, np.arange(n_items))), shape=(n_users, n_items))
+    return X, texts
+
+
+def test_inner_validation_leans_on_content_when_nobody_shares_papers():
+    X, texts = _private_libraries()
+    m = HybridRecommender(**SMALL).fit(X, texts)
+    assert list(m.blend_source_) == ["validation", "validation"]
+    knn, cen, cf, _ = m.blend_.T
+    assert np.all(cf <= 0.5 * (knn + cen)), m.blend_
+
+
+def test_inner_validation_leans_on_cf_when_texts_are_noise(world):
+    rng = np.random.default_rng(0)
+    noise = make_texts(rng.integers(0, 8, world.interactions.shape[1]), 8, rng)
+    m = HybridRecommender(**SMALL).fit(world.interactions, noise)
+    knn, cen, cf, _ = m.blend_[0]
+    assert m.blend_source_[0] == "validation"
+    assert cf >= 2 * (knn + cen), m.blend_
+
+
+def test_validation_keeps_defaults_when_nothing_can_be_held_out(world):
+    X = world.interactions.tocsr()
+    one = sp.csr_matrix((np.ones(X.shape[0]), (np.arange(X.shape[0]), X.indices[X.indptr[:-1]])), shape=X.shape)
+    m = HybridRecommender(**SMALL).fit(one, world.texts)
+    assert list(m.blend_source_) == ["defaults", "defaults"]
+    np.testing.assert_allclose(m.blend_, HybridRecommender(**SMALL, validation=False).fit(one, world.texts).blend_)
+
+
+def test_switched_off_terms_stay_off_after_validation(world):
+    m = HybridRecommender(**{**SMALL, "cf_weight": 0.0, "centroid_weight": 0.0}).fit(world.interactions, world.texts)
+    assert np.all(m.blend_[:, 1:3] == 0) and np.all(m.blend_[:, 0] > 0)
+
+
+def test_v2_artifact_loads_with_its_fixed_blend(model):
+    arrays = model.to_arrays(include_users=True)
+    v2 = {k: v for k, v in arrays.items() if k not in ("blend", "blend_source")}
+    v2["format"] = np.array("paperboy-hybrid-v2")
+    loaded = HybridRecommender.from_arrays(v2)
+    assert loaded.centroid_weight == 0.0 and np.all(loaded.blend_[:, 1] == 0)
+    assert loaded.recommend([1, 2], None, 10)[0].shape == (2, 10)
