@@ -103,10 +103,21 @@ def _services_wired(redis_url):
 
 @pytest.fixture(autouse=True)
 def _clear_cache(_services_wired):
+    """Every test starts with an empty Django cache and no model loaded by the serving layer."""
     from django.core.cache import cache
 
+    from recommender.training import serving
+
     cache.clear()
+    serving.reset_cache()
     yield
+    serving.reset_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is never under test (rate limits and enumeration are).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- SMTP ---------------------------------------------------------------------------

@@ -12,23 +12,9 @@ from django.utils import timezone
 
 from recommender.models import Profile
 from recommender.subscriptions.services import profile_update
-from recommender.training import serving
 from tests.factories import make_paper, make_subscriber
 
 UTC = dt.UTC
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # PBKDF2's deliberate slowness is not under test here; the admin only says whether a password is set.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_serving_cache():
-    serving.reset_cache()
-    yield
-    serving.reset_cache()
 
 
 @pytest.fixture

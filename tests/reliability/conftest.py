@@ -14,22 +14,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from recommender.training import serving
-
 _seq = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # PBKDF2's deliberate slowness is not under test; rate limits and enumeration are.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_serving_cache():
-    serving.reset_cache()
-    yield
-    serving.reset_cache()
 
 
 def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> None:

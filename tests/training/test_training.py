@@ -14,13 +14,6 @@ from tests.factories import make_paper, make_subscriber
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_serving_cache():
-    serving.reset_cache()
-    yield
-    serving.reset_cache()
-
-
 def _community(days_ago: int = 3):
     """Three fields, readers who each stick to one field."""
     old = timezone.now().date() - dt.timedelta(days=days_ago)
