@@ -236,7 +236,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--content",
         default="auto",
         choices=["auto", "mult", "raw", "titles"],
-        help="item content source (auto: mult.dat, then raw-data.csv, then titles.txt)",
+        help="item content source (auto: raw-data.csv, then mult.dat, then titles.txt)",
     )
 
 

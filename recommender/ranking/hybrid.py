@@ -88,7 +88,7 @@ TERMS = ("knn", "centroid", "cf", "popularity")
 _MIN_VALIDATION_USERS = 20
 _CONTENT_MIX = (0.0, 0.25, 0.5, 0.75, 1.0)
 _CF_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-_POP_GRID = (0.0, 0.1, 0.3)
+_POP_GRID = (0.0, 0.1, 0.3, 0.6, 1.0)
 _LARGE_FACTORS = 128
 _LARGE_ITERATIONS = 10
 
@@ -159,8 +159,8 @@ class HybridRecommender:
         iterations: int = 15,
         knn_neighbors: int = 100,
         knn_power: float = 2.0,
-        knn_weight: float = 0.5,
-        centroid_weight: float = 0.5,
+        knn_weight: float = 0.25,
+        centroid_weight: float = 0.75,
         centroid_contrast: float = 1.0,
         cf_weight: float = 2.0,
         cf_shrink: float = 10.0,
@@ -408,7 +408,7 @@ class HybridRecommender:
         rel_d = rel.toarray() > 0
         return {
             "Z": (_zscore(knn), _zscore(cen), _zscore(cf) * (n_u / (n_u + self.cf_shrink))[:, None]),
-            "pop": self._popularity_z(cands),
+            "pop": self._popularity_z(cands, S),
             "mask": P[:, cands].toarray() > 0 if exclude else None,
             "rel": rel_d,
             "n_rel": np.maximum(rel_d.sum(axis=1), 1),
@@ -706,7 +706,7 @@ class HybridRecommender:
         cand_sim = None
         if diversity > 0 and m <= 5000:
             cand_sim = (cand_tfidf @ cand_tfidf.T).toarray()
-        pop_z = self._popularity_z(candidates)
+        pop_z = self._popularity_z(candidates, S)
         n_rows = P.shape[0]
         counts = np.diff(P.indptr)
         ids = np.full((n_rows, n), -1, dtype=np.int64)
@@ -747,12 +747,24 @@ class HybridRecommender:
             return ids, scores, reasons
         return ids, scores
 
-    def _popularity_z(self, candidates: np.ndarray) -> np.ndarray | None:
-        """z-scored log interaction count per candidate (1 x m); new papers count 0."""
+    def _popularity_z(self, candidates: np.ndarray, S: sp.csr_matrix) -> np.ndarray:
+        """z-scored log readership per candidate (1 x m).
+
+        Papers with readers: their own ``log(1 + count)``. Papers without (new
+        ones): the similarity-weighted mean over their content neighbours
+        (themselves excluded), i.e. how many readers papers like this one get.
+        """
+        m = len(candidates)
         known = (candidates >= 0) & (candidates < self.n_items_)
-        pop = np.zeros((1, len(candidates)), dtype=np.float32)
-        pop[0, known] = np.log1p(self.item_counts_[candidates[known]])
-        return _zscore(pop)
+        counts = np.zeros(m, dtype=np.int64)
+        counts[known] = self.item_counts_[candidates[known]]
+        logc = np.log1p(self.item_counts_).astype(np.float32)
+        S = S.tocoo()
+        keep = ~(known[S.col] & (S.row == np.where(known, candidates, -1)[S.col]))
+        w = np.bincount(S.col[keep], weights=S.data[keep], minlength=m)
+        num = np.bincount(S.col[keep], weights=S.data[keep] * logc[S.row[keep]], minlength=m)
+        pop = np.where(counts > 0, np.log1p(counts), num / np.maximum(w, 1e-12))
+        return _zscore(pop[None, :].astype(np.float32))
 
     def _mean_scores(self, cand_tfidf: sp.csr_matrix) -> np.ndarray:
         """Candidates' dot product with the mean training paper (tf-idf)."""
