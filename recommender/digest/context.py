@@ -24,7 +24,13 @@ from ..summaries.selectors import translations_for
 from ..training.serving import Recommendation, recommend_for_users
 from . import selectors
 from .schedule import zone
-from .tokens import click_token, feedback_token, unsubscribe_token
+from .tokens import (
+    click_token,
+    delivery_click_token,
+    delivery_feedback_token,
+    feedback_token,
+    unsubscribe_token,
+)
 
 TRENDING_PER_DIGEST = 3
 AUTHORS_SHOWN = 3
@@ -171,12 +177,52 @@ def _token_url(batch: DigestBatch, name: str, token: str) -> str:
     return f"{parts[0]}{token}{parts[1]}"
 
 
-def _paper_item(*, batch: DigestBatch, paper: Paper, user_id: int, rank: int, reason: str, language: str) -> dict:
-    def click(link: str) -> str:
-        return _token_url(batch, "digest:click", click_token.make_token(u=user_id, p=paper.pk, l=link))
+def _delivery_link_bases(batch: DigestBatch, *, user_id: int, delivery_id: int) -> tuple[str, str]:
+    """The per-email click and feedback URL prefixes: ``…/d/c/<token>/`` and ``…/d/f/<token>/``.
 
-    def vote(kind: str) -> str:
-        return _token_url(batch, "digest:feedback", feedback_token.make_token(u=user_id, p=paper.pk, k=kind))
+    One signed token per purpose and email; each link appends ``<paper id>/<name>/``.
+    """
+    bases = []
+    for name, generator in (
+        ("digest:click_paper", delivery_click_token),
+        ("digest:feedback_paper", delivery_feedback_token),
+    ):
+        head = batch.memo.get(name)
+        if head is None:
+            url = absolute(reverse(name, args=["PBTOKEN", 0, "PBNAME"]))
+            if not url.endswith("PBTOKEN/0/PBNAME/"):
+                raise ValueError(f"unexpected URL layout for {name}: {url}")
+            head = batch.memo[name] = url[: -len("PBTOKEN/0/PBNAME/")]
+        bases.append(f"{head}{generator.make_token(u=user_id, d=delivery_id)}/")
+    return bases[0], bases[1]
+
+
+def _paper_item(
+    *,
+    batch: DigestBatch,
+    paper: Paper,
+    user_id: int,
+    rank: int,
+    reason: str,
+    language: str,
+    bases: tuple[str, str] | None = None,
+) -> dict:
+    if bases is not None:  # per-email tokens (a delivery is being sent)
+        pid = paper.pk
+
+        def click(link: str) -> str:
+            return f"{bases[0]}{pid}/{link}/"
+
+        def vote(kind: str) -> str:
+            return f"{bases[1]}{pid}/{kind}/"
+
+    else:  # per-link tokens (previews: no delivery to check the papers against)
+
+        def click(link: str) -> str:
+            return _token_url(batch, "digest:click", click_token.make_token(u=user_id, p=paper.pk, l=link))
+
+        def vote(kind: str) -> str:
+            return _token_url(batch, "digest:feedback", feedback_token.make_token(u=user_id, p=paper.pk, k=kind))
 
     # The same paper is in many digests of the batch: its text is prepared once, links are per subscriber.
     shared = batch.memo.get((paper.pk, language))
@@ -207,7 +253,7 @@ def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
         if stored is not None
         else None
     )
-    return {
+    shared = {
         "id": paper.pk,
         "arxiv_id": paper.arxiv_id,
         "title": " ".join(paper.title.split()),
@@ -220,6 +266,9 @@ def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
         "github_stars": paper.github_stars,
         "translation": translation,
     }
+    # What the paper's rendered blocks depend on (render.FragmentTemplate caches them per process by it).
+    shared["fragment_key"] = (language, repr(shared), bool(paper.hf_url), bool(paper.github_repo))
+    return shared
 
 
 def _subject(*, date_label: str, top_title: str, count: int) -> str:
@@ -231,9 +280,18 @@ def _subject(*, date_label: str, top_title: str, count: int) -> str:
 
 
 def digest_build(
-    *, user, now: dt.datetime, batch: DigestBatch | None = None, language: str | None = None
+    *,
+    user,
+    now: dt.datetime,
+    batch: DigestBatch | None = None,
+    language: str | None = None,
+    delivery_id: int | None = None,
 ) -> DigestContent:
-    """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason."""
+    """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason.
+
+    With ``delivery_id`` (sending) the links carry one signed token per purpose for the whole email
+    (``tokens.delivery_click_token``); without it (previews) one token per link.
+    """
     batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
     profile = batch.profiles.get(user.pk)
     language = digest_languages.normalise(language or (profile.language if profile else None))
@@ -248,9 +306,16 @@ def digest_build(
         content.skip_reason = SKIP_NOTHING_MATCHED
         return content
 
+    bases = _delivery_link_bases(batch, user_id=user.pk, delivery_id=delivery_id) if delivery_id is not None else None
     items = [
         _paper_item(
-            batch=batch, paper=batch.papers[r.paper_id], user_id=user.pk, rank=i, reason=r.reason, language=language
+            batch=batch,
+            paper=batch.papers[r.paper_id],
+            user_id=user.pk,
+            rank=i,
+            reason=r.reason,
+            language=language,
+            bases=bases,
         )
         for i, r in enumerate(recs, start=1)
     ]
@@ -267,6 +332,7 @@ def digest_build(
             rank=i,
             reason="Popular with the community this week",
             language=language,
+            bases=bases,
         )
         for i, pid in enumerate(trending_ids, start=1)
     ]
@@ -280,7 +346,7 @@ def digest_build(
     date_label = f"{local_now:%a} {local_now.day} {local_now:%b %Y}"
     subject = _subject(date_label=date_label, top_title=top["title"], count=len(items))
     fields = ", ".join(sorted(wanted)) if wanted else "all the categories we follow"
-    unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=user.pk)]))
+    unsubscribe = _token_url(batch, "digest:unsubscribe", unsubscribe_token.make_token(u=user.pk))
     content.context = {
         "language": language,
         "language_info": digest_languages.get(language),

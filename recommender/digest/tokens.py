@@ -6,6 +6,13 @@ with ``SECRET_KEY`` and a salt per purpose: a feedback token cannot be used to
 unsubscribe, a click token cannot be bent into a vote, and nothing in a token
 is a URL (click targets are chosen from the paper's stored links by name).
 
+Two link formats are accepted: per link (``click`` and ``feedback``: user,
+paper and link name or kind in the token; previews and emails sent before
+the per-delivery format) and per email (``click.delivery`` and
+``feedback.delivery``: user and delivery in the token, the paper id and link
+name or kind in the URL path, checked against the delivery's recorded
+papers). Each purpose has its own salt.
+
 Modelled on ``django.contrib.auth.tokens.PasswordResetTokenGenerator``: a
 small class, the secret read lazily (never at import time, so tests can
 override it) and the clock behind ``_now()`` so tests can move time. This
@@ -129,9 +136,32 @@ class ClickTokenGenerator(DigestTokenGenerator):
     fields = ("u", "p", "l")  # user id, paper id, link name (abs/pdf/hf/code)
 
 
+class DeliveryClickTokenGenerator(DigestTokenGenerator):
+    """One click token per (user, delivery): the paper and link name are in the URL's path.
+
+    The view accepts a paper only if it is one of that delivery's papers or
+    trending papers, so the token vouches for exactly the papers of the email
+    it was sent in, with one HMAC per email instead of one per link.
+    """
+
+    purpose = "click.delivery"
+    max_age = 180 * DAY
+    fields = ("u", "d")  # user id, delivery id
+
+
+class DeliveryFeedbackTokenGenerator(DigestTokenGenerator):
+    """One feedback token per (user, delivery); the paper and the kind are in the URL's path."""
+
+    purpose = "feedback.delivery"
+    max_age = 60 * DAY
+    fields = ("u", "d")
+
+
 unsubscribe_token = UnsubscribeTokenGenerator()
 feedback_token = FeedbackTokenGenerator()
 click_token = ClickTokenGenerator()
+delivery_click_token = DeliveryClickTokenGenerator()
+delivery_feedback_token = DeliveryFeedbackTokenGenerator()
 
 FEEDBACK_KINDS = ("thumbs_up", "thumbs_down", "not_interested")
 LINK_NAMES = ("abs", "pdf", "hf", "code")

@@ -9,6 +9,9 @@ urlpatterns = [
     path("d/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("d/feedback/<str:token>/", views.feedback, name="feedback"),
     path("d/click/<str:token>/", views.click, name="click"),
+    # One token per email; the paper (checked against the delivery) and the link name or kind in the path.
+    path("d/c/<str:token>/<int:paper_id>/<str:link>/", views.click_in_delivery, name="click_paper"),
+    path("d/f/<str:token>/<int:paper_id>/<str:kind>/", views.feedback_in_delivery, name="feedback_paper"),
     path("d/preview/", views.preview_mine, name="preview"),
     path("d/preview/<int:user_id>/", views.preview_user, name="preview_user"),
     # django-anymail's tracking webhooks (bounces, complaints) -> suppression.

@@ -18,10 +18,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..interactions.services import interaction_record
-from ..models import InteractionSource, Paper, Suppression
+from ..models import DigestDelivery, InteractionSource, Paper, Suppression
 from ..subscriptions.services import profile_ensure, profile_suppress
 from .services import digest_preview
-from .tokens import FEEDBACK_KINDS, LINK_NAMES, click_token, feedback_token, unsubscribe_token
+from .tokens import (
+    FEEDBACK_KINDS,
+    LINK_NAMES,
+    click_token,
+    delivery_click_token,
+    delivery_feedback_token,
+    feedback_token,
+    unsubscribe_token,
+)
 
 User = get_user_model()
 
@@ -45,6 +53,17 @@ def paper_link(paper: Paper, name: str) -> str:
     return url
 
 
+def _delivery_link(generator, token: str, paper_id: int) -> dict | None:
+    """The per-email token's payload with ``p`` set, if ``paper_id`` was in that user's delivery; else None."""
+    data = generator.check_token(token)
+    if data is None or not isinstance(data.get("u"), int) or not isinstance(data.get("d"), int):
+        return None
+    row = DigestDelivery.objects.filter(pk=data["d"], user_id=data["u"]).values_list("papers", "trending").first()
+    if row is None or paper_id not in {*(row[0] or []), *(row[1] or [])}:
+        return None
+    return {**data, "p": paper_id}
+
+
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def click(request, token: str):
@@ -52,6 +71,20 @@ def click(request, token: str):
     data = click_token.check_token(token)
     if data is None or data["l"] not in LINK_NAMES:
         raise Http404("This link is invalid or has expired.")
+    return _click(request, data)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def click_in_delivery(request, token: str, paper_id: int, link: str):
+    """``click`` for the per-email token: the paper must be one the delivery listed."""
+    data = _delivery_link(delivery_click_token, token, paper_id) if link in LINK_NAMES else None
+    if data is None:
+        raise Http404("This link is invalid or has expired.")
+    return _click(request, {**data, "l": link})
+
+
+def _click(request, data: dict):
     paper = get_object_or_404(Paper, pk=data["p"])
     if request.method == "GET":
         user = User.objects.filter(pk=data["u"], is_active=True).first()
@@ -67,6 +100,20 @@ def feedback(request, token: str):
     data = feedback_token.check_token(token)
     if data is None or data["k"] not in FEEDBACK_KINDS:
         return render(request, "digest/link_invalid.html", status=400)
+    return _feedback(request, data, token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def feedback_in_delivery(request, token: str, paper_id: int, kind: str):
+    """``feedback`` for the per-email token: the paper must be one the delivery listed."""
+    data = _delivery_link(delivery_feedback_token, token, paper_id) if kind in FEEDBACK_KINDS else None
+    if data is None:
+        return render(request, "digest/link_invalid.html", status=400)
+    return _feedback(request, {**data, "k": kind}, token)
+
+
+def _feedback(request, data: dict, token: str):
     user = _user_or_404(data["u"])
     paper = get_object_or_404(Paper, pk=data["p"])
     context = {"paper": paper, "kind": data["k"], "label": FEEDBACK_LABELS[data["k"]], "token": token}

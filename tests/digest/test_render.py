@@ -85,3 +85,26 @@ def test_batch_context_costs_the_same_queries_for_2_or_20_users(papers_today):
     with CaptureQueriesContext(connection) as large:
         digest_batch_build(user_ids=[u.pk for u in users], now=now)
     assert len(large) == len(small)
+
+
+def test_fragments_are_byte_for_byte_the_whole_render(papers_today, trending_old):
+    from recommender.digest.render import render_digest_whole
+    from recommender.models import Paper
+
+    # Hostile text in the paper's own fields and in a per-subscriber field (the reason).
+    Paper.objects.filter(pk=papers_today[0].pk).update(
+        title='<script>alert(1)</script> & "quotes" \x01PB', abstract="a < b && c > d. We propose <b>x</b>."
+    )
+    users = [subscriber(f"frag{i}@example.org") for i in range(3)]
+    batch = digest_batch_build(user_ids=[u.pk for u in users], now=timezone.now())
+    for n, user in enumerate(users):
+        content = digest_build(user=user, now=timezone.now(), batch=batch, delivery_id=1000 + n)
+        assert not content.skip_reason
+        content.context["items"][0]["reason"] = "<img src=x onerror=alert(1)> & you"
+        for _ in range(2):  # the second time from the cached pieces
+            fast, whole = render_digest(content.context), render_digest_whole(content.context)
+            assert (fast.subject, fast.text, fast.html) == (whole.subject, whole.text, whole.html)
+        assert "<script>alert(1)" not in fast.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in fast.html
+        assert "<img src=x" not in fast.html and "&lt;img src=x onerror=alert(1)&gt; &amp; you" in fast.html
+        assert "\x00" not in fast.html + fast.text
+        assert "/d/c/" in fast.html and "/d/f/" in fast.text

@@ -134,3 +134,43 @@ def test_preview_for_user_and_staff(client, papers_today, django_user_model):
     client.force_login(staff)
     page = client.get(reverse("digest:preview_user", args=[user.pk]))
     assert page.status_code == 200 and papers_today[0].title in page.content.decode()
+
+
+def test_per_email_links_work_only_for_the_papers_of_that_delivery(client, user, paper):
+    from recommender.digest.tokens import delivery_click_token, delivery_feedback_token
+    from recommender.models import DigestDelivery
+
+    other_paper = make_paper(category="cs.LG")
+    trend = make_paper(category="cs.LG")
+    delivery = DigestDelivery.objects.create(user=user, period_key="2026-11-22", papers=[paper.pk], trending=[trend.pk])
+    click = delivery_click_token.make_token(u=user.pk, d=delivery.pk)
+    vote = delivery_feedback_token.make_token(u=user.pk, d=delivery.pk)
+
+    def c(pid, link="pdf", token=click):
+        return reverse("digest:click_paper", args=[token, pid, link])
+
+    def f(pid, kind="thumbs_up", token=vote):
+        return reverse("digest:feedback_paper", args=[token, pid, kind])
+
+    response = client.get(c(paper.pk))
+    assert response.status_code == 302 and response["Location"] == paper.pdf_url
+    assert client.get(c(trend.pk, "abs"))["Location"] == trend.abs_url
+    assert Interaction.objects.filter(user=user, kind="click", source="email").count() == 2
+    # A paper the email did not list, an unknown link name, another purpose's token, a tampered token: refused.
+    assert client.get(c(other_paper.pk)).status_code == 404
+    assert client.get(c(paper.pk, "https:")).status_code == 404
+    assert client.get(c(paper.pk, token=vote)).status_code == 404
+    assert client.get(c(paper.pk, token=click[:-2] + ("AA" if click[-2:] != "AA" else "BB"))).status_code == 404
+    forged = delivery_click_token.make_token(u=user.pk + 1, d=delivery.pk)  # another user, this delivery
+    assert client.get(c(paper.pk, token=forged)).status_code == 404
+    # Feedback: GET records nothing, POST records the vote; only for the delivery's papers.
+    assert client.get(f(paper.pk)).status_code == 200
+    assert not Interaction.objects.filter(kind="thumbs_up").exists()
+    csrf_client = Client(enforce_csrf_checks=False)
+    assert csrf_client.post(f(paper.pk)).status_code == 200
+    assert Interaction.objects.filter(user=user, paper=paper, kind="thumbs_up", source="email").count() == 1
+    assert csrf_client.post(f(other_paper.pk)).status_code == 400
+    assert csrf_client.post(f(paper.pk, "delete_account")).status_code == 400
+    assert csrf_client.post(f(paper.pk, token=click)).status_code == 400
+    # The old per-link format keeps working for emails already sent.
+    assert client.get(_click(user, paper, "abs"))["Location"] == paper.abs_url
