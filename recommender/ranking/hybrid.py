@@ -180,7 +180,7 @@ class HybridRecommender:
         large_scale: int = 500_000,
         validation: bool = True,
         validation_users: int = 1000,
-        validation_candidates: int = 2000,
+        validation_candidates: int = 1000,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -341,7 +341,9 @@ class HybridRecommender:
         n_users, n_items = R.shape
         counts = np.asarray((R > 0).sum(axis=0)).ravel()
         pool = np.flatnonzero(counts > 0)
-        n_cold = min(int(round(0.1 * len(pool))), self.validation_candidates)
+        # candidates per task: the neighbour graph costs n_items x candidates cells
+        budget = int(min(self.validation_candidates, max(200, 5e7 // max(n_items, 1))))
+        n_cold = min(int(round(0.1 * len(pool))), budget)
         cold = np.sort(rng.choice(pool, n_cold, replace=False)) if n_cold >= 20 else np.zeros(0, np.int64)
         is_cold = np.zeros(n_items, dtype=bool)
         is_cold[cold] = True
@@ -357,7 +359,8 @@ class HybridRecommender:
         keep = ~entry_cold
         keep[picks] = False
         R_in = sp.csr_matrix((R.data[keep], (rows[keep], cols[keep])), shape=R.shape, dtype=np.float32)
-        warm_users = self._sample(rng, eligible)
+        # every warm user brings its held-out paper into the candidates: at most half of them
+        warm_users = self._sample(rng, eligible, budget // 2 if budget < n_items else None)
         held_warm = np.full(n_users, -1, dtype=np.int64)
         held_warm[eligible] = cols[picks]
         ones = np.ones(int(entry_cold.sum()), np.float32)
@@ -367,7 +370,7 @@ class HybridRecommender:
         cold_users = self._sample(rng, np.flatnonzero(has_cold & has_train))
         warm = cold_task = None
         if len(warm_users) >= _MIN_VALIDATION_USERS:
-            m = min(n_items, self.validation_candidates)
+            m = min(n_items, budget)
             if m < n_items:
                 held = np.unique(held_warm[warm_users])
                 rest = rng.choice(np.setdiff1d(np.arange(n_items), held), max(0, m - len(held)), replace=False)
@@ -392,9 +395,10 @@ class HybridRecommender:
             N_in = (N @ sp.diags((~is_cold).astype(np.float32))).tocsr()
         return R_in, N_in, warm, cold_task
 
-    def _sample(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
-        if len(users) > self.validation_users:
-            users = np.sort(rng.choice(users, self.validation_users, replace=False))
+    def _sample(self, rng: np.random.Generator, users: np.ndarray, limit: int | None = None) -> np.ndarray:
+        limit = self.validation_users if limit is None else min(limit, self.validation_users)
+        if len(users) > limit:
+            users = np.sort(rng.choice(users, limit, replace=False))
         return users
 
     def _validation_task(self, R_in, N_in, users, cands, rel: sp.csr_matrix, ks, *, exclude: bool) -> dict:
