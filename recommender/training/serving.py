@@ -90,7 +90,7 @@ def _memoize_candidate_work(model) -> None:
     (it lives on the model object), keyed by the texts themselves, so it can
     never serve another candidate set's work; a few recent sets are kept.
     """
-    encode, neighbours = model.encoder_.transform_sparse, model._neighbour_matrix
+    encode, graphs = model.encoder_.transform_sparse, model._graphs
     memo: OrderedDict = OrderedDict()
     lock = threading.Lock()
 
@@ -112,17 +112,17 @@ def _memoize_candidate_work(model) -> None:
         key = ("tfidf", tuple(content))
         return remember(key, lambda: (None, encode(content)))
 
-    def neighbour_matrix(X):
+    def neighbour_graphs(X, centroid=True):
         # Keyed by the (memoised, hence identical) tf-idf object; kept alive in the entry.
-        key = ("neighbours", id(X))
+        key = ("graphs", id(X), bool(centroid))
         with lock:
             entry = memo.get(key)
             if entry is not None and entry[0] is not X:
                 del memo[key]
-        return remember(key, lambda: (X, neighbours(X)))
+        return remember(key, lambda: (X, graphs(X, centroid)))
 
     model.encoder_.transform_sparse = transform_sparse
-    model._neighbour_matrix = neighbour_matrix
+    model._graphs = neighbour_graphs
 
 
 def _cached():
