@@ -82,6 +82,16 @@ def _fit_seconds(ranker, seconds: float) -> float:
     return round(seconds + getattr(ranker, "lazy_fit_seconds_", 0.0), 3)
 
 
+def _blend_info(ranker) -> dict:
+    """The blend ``ours`` chose at fit (warm row, cold row) and where it came from."""
+    if not hasattr(ranker, "blend_"):
+        return {}
+    return {
+        "blend": [[round(float(x), 4) for x in row] for row in ranker.blend_],
+        "blend_source": [str(x) for x in ranker.blend_source_],
+    }
+
+
 def evaluate_warm(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users: int = 1000, log=print) -> list[dict]:
     """Warm protocol over the dataset's P splits (or generated P=1 and P=10)."""
     splits = dict(ds.splits)
@@ -109,6 +119,7 @@ def evaluate_warm(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users:
                 )
             row["fit_s"] = _fit_seconds(ranker, fit_s)
             row["rank_s"] = round(rank_s, 3)
+            row.update(_blend_info(ranker))
             log(f"  {name:14s} {row}")
             results.append(row)
     return results
@@ -150,6 +161,7 @@ def evaluate_cold(ds: Dataset, methods: Sequence[str], seed: int = 0, max_users:
             )
         row["fit_s"] = _fit_seconds(ranker, fit_s)
         row["rank_s"] = round(rank_s, 3)
+        row.update(_blend_info(ranker))
         log(f"  {name:14s} {row}")
         results.append(row)
     return results
@@ -194,6 +206,7 @@ def evaluate_digest(ds: Dataset, methods: Sequence[str], seed: int = 0, max_user
             "ndcg@10": round(float(np.mean(ndcgs)), 4),
             "fit_s": _fit_seconds(ranker, fit_s),
             "rank_s": round(rank_s, 3),
+            **_blend_info(ranker),
         }
         log(f"  {name:14s} {row}")
         results.append(row)

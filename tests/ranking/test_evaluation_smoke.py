@@ -34,3 +34,27 @@ def test_smoke_evaluation_ours_beats_random(abstracts_dir, protocol):
     key = "recall@50" if protocol == "cold" else "recall@10"
     assert by["ours"][key] > 2 * by["random"][key]
     assert by["ours"]["split"] == protocol
+
+
+def test_bag_of_words_path_validates_and_beats_random(abstracts_dir):
+    """mult.dat (+ the sibling vocabulary) goes through the counts path, with inner validation."""
+    out = io.StringIO()
+    args = evaluation.build_parser().parse_args(
+        [
+            "--data-dir",
+            str(abstracts_dir),
+            "--protocol",
+            "cold",
+            "--json",
+            "--methods",
+            "random,ours",
+            "--content",
+            "mult",
+        ]
+    )
+    assert evaluation.run_from_args(args, out) == 0
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert report["content"] == "mult"
+    by = {r["method"]: r for r in report["results"]}
+    assert by["ours"]["recall@50"] > 1.5 * by["random"]["recall@50"]
+    assert by["ours"]["blend_source"] == ["validation", "validation"]
