@@ -311,11 +311,13 @@ class HybridRecommender:
         them, ranked as new papers). Each task scores a grid of blends by
         re-weighting the same score components (no refit); the winner of
         each task becomes the weights for warm / cold candidates. Small data
-        sets repeat the split (up to 5 times, ALS is cheap there) to reduce
-        the variance of the choice. A task with fewer than 20 users keeps the
-        defaults (e.g. one item per user: nothing to hold out).
+        sets (users + papers + interactions under 30,000) repeat the split up
+        to 5 times (ALS is cheap there) to reduce the variance of the choice.
+        A task with fewer than 20 users keeps the defaults (e.g. one item per
+        user: nothing to hold out).
         """
-        repeats = int(np.clip(200_000 // max(R.nnz, 1), 1, 5))
+        # ALS cost grows with users + items + interactions: repeat only where a fit is cheap
+        repeats = int(np.clip(60_000 // max(R.nnz + R.shape[0] + R.shape[1], 1), 1, 5))
         tasks: dict[str, list] = {"warm": [], "cold": []}
         for rep in range(repeats):
             rng = np.random.default_rng(self.random_state + 17 + rep)
