@@ -14,8 +14,10 @@ ESP backends that read ``body``/``alternatives`` see an ordinary message.
 from __future__ import annotations
 
 import binascii
+import secrets
 from email import charset as email_charset
 from email.generator import NLCRE, BytesGenerator
+from email.utils import formatdate
 from io import BytesIO
 
 from django.core.mail import EmailMultiAlternatives
@@ -73,3 +75,97 @@ class DigestEmail(EmailMultiAlternatives):
         if type(msg) is SafeMIMEMultipart:
             msg.__class__ = _DigestMIMEMultipart  # same object, faster serialisation
         return msg
+
+
+# --- the SMTP send path: the message's bytes, built directly ------------------------------------
+
+
+def _qp_crlf(text: str) -> bytes:
+    """``text`` as utf-8 quoted-printable with CRLF line ends (``b2a_qp`` is C; lines <= 76 bytes).
+
+    The CRLF appended belongs to the boundary line that follows (RFC 2046), so the part decodes to ``text``.
+    """
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n"
+
+
+class RawDigestMessage:
+    """A digest as the bytes SMTP sends: ``multipart/alternative`` (text, HTML), both quoted-printable.
+
+    What ``DigestEmail(...).message().as_bytes(linesep="\\r\\n")`` gives, minus
+    the ``email`` package's object model and generator (~2.4 ms of CPU per
+    digest): the headers are encoded with Django's own helpers
+    (``forbid_multi_line_headers``: RFC 2047 for a non-ASCII subject or
+    display name), the parts with ``binascii.b2a_qp``. Python's email parser
+    reads it back to the same headers and parts (tested). ``email_message()``
+    gives the equivalent ``DigestEmail`` for backends that are not SMTP.
+    """
+
+    encoding = None
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        text: str,
+        html: str,
+        from_email: str,
+        to: list[str],
+        headers: dict[str, str],
+        text_qp: bytes | None = None,
+        html_qp: bytes | None = None,
+    ):
+        """``text_qp``/``html_qp``: the parts already quoted-printable (``render_digest(encode=True)``)."""
+        self.subject, self.text, self.html = subject, text, html
+        self.text_qp, self.html_qp = text_qp, html_qp
+        self.from_email, self.to, self.extra_headers = from_email, list(to), dict(headers)
+
+    def recipients(self) -> list[str]:
+        return list(self.to)
+
+    def email_message(self, connection=None) -> DigestEmail:
+        message = DigestEmail(
+            subject=self.subject,
+            body=self.text,
+            from_email=self.from_email,
+            to=self.to,
+            headers=self.extra_headers,
+            connection=connection,
+        )
+        message.attach_alternative(self.html, "text/html")
+        return message
+
+    def as_smtp_bytes(self) -> bytes:
+        """The message with CRLF line ends, ready for DATA (not yet dot-stuffed)."""
+        from django.conf import settings
+        from django.core.mail.message import forbid_multi_line_headers
+
+        boundary = f"==============={secrets.randbelow(10**19):019d}=="  # "=" never starts a QP line
+        headers = {
+            "Content-Type": f'multipart/alternative; boundary="{boundary}"',
+            "MIME-Version": "1.0",
+            "Subject": self.subject,
+            "From": self.from_email,
+            "To": ", ".join(self.to),
+            "Date": formatdate(localtime=getattr(settings, "EMAIL_USE_LOCALTIME", False)),
+            **self.extra_headers,
+        }
+        lines = []
+        for name, value in headers.items():
+            name, value = forbid_multi_line_headers(name, value, "utf-8")
+            lines.append(f"{name}: {value}".replace("\r\n", "\n").replace("\n", "\r\n"))  # folded: CRLF only
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+        part = (
+            f'--{boundary}\r\nContent-Type: text/%s; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        return b"".join(
+            [
+                head,
+                (part % "plain").encode("ascii"),
+                self.text_qp if self.text_qp is not None else _qp_crlf(self.text),
+                (part % "html").encode("ascii"),
+                self.html_qp if self.html_qp is not None else _qp_crlf(self.html),
+                f"--{boundary}--\r\n".encode("ascii"),
+            ]
+        )

@@ -28,12 +28,14 @@ random per-process nonce and a NUL, which no stored text can contain
 
 from __future__ import annotations
 
+import binascii
 import logging
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from html import escape as html_escape
 from pathlib import Path
 
 from django.template import Context, engines
@@ -57,6 +59,8 @@ class RenderedDigest:
     subject: str
     text: str
     html: str
+    text_qp: bytes | None = None  # the parts quoted-printable (with the final CRLF), when the send path asks
+    html_qp: bytes | None = None
 
 
 def premailer_transform(html: str) -> str:
@@ -137,11 +141,6 @@ def _mark(key: str) -> str:
     return f"{_OPEN}{key}{_CLOSE}"
 
 
-def _pieces(rendered: str) -> tuple:
-    """``"lit<key>lit<key>lit"`` -> ``("lit", "key", "lit", "key", "lit")`` (literals at even positions)."""
-    return tuple(_MARKER.split(rendered))
-
-
 class _Slot:
     """What a loop variable is in the skeleton render: which list, which position."""
 
@@ -152,16 +151,6 @@ class _Slot:
 
     def __str__(self) -> str:  # never rendered: everything inside a loop is a digest_part
         return ""
-
-
-def item_values(item: dict) -> dict[str, object]:
-    """The per-subscriber fields of one paper item, by marker key."""
-    values = {"rank": item["rank"], "url": item["url"], "reason": item["reason"]}
-    for i, link in enumerate(item["links"]):
-        values[f"link{i}"] = link["url"]
-    for kind, url in item["feedback"].items():
-        values[f"fb.{kind}"] = url
-    return values
 
 
 def _item_markers(item: dict) -> dict:
@@ -187,15 +176,19 @@ class FragmentTemplate:
         self.fragments: dict[tuple, tuple] = {}
 
     def _escape(self, value) -> str:
-        return conditional_escape(value) if self.autoescape else str(value)
+        if not self.autoescape:
+            return str(value)
+        if isinstance(value, str) and not hasattr(value, "__html__"):
+            return html_escape(value)  # what Django's escape() does to a plain str, without the SafeString wrapping
+        return conditional_escape(value)
 
     def _top_markers(self, context: dict) -> dict:
         return {k: _mark(f"t:{k}") for k in context if k not in _TOP_FIXED}
 
-    def _skeleton(self, context: dict, items: list, trending: list) -> tuple:
+    def _skeleton(self, context: dict, items: list, trending: list) -> _Compiled:
         key = (context.get("language"), len(items), len(trending), tuple(context))
-        pieces = self.skeletons.get(key)
-        if pieces is None:
+        compiled = self.skeletons.get(key)
+        if compiled is None:
             shape = {
                 **self._top_markers(context),
                 **{k: context[k] for k in ("language", "language_info") if k in context},
@@ -203,54 +196,123 @@ class FragmentTemplate:
                 "trending": [_Slot("trending", i) for i in range(len(trending))],
                 SKELETON: (_OPEN, _CLOSE),
             }
-            pieces = self.skeletons[key] = _pieces(self.template.render(shape))
-        return pieces
+            compiled = self.skeletons[key] = _Compiled(self.template.render(shape))
+        return compiled
 
-    def _fragment(self, name: str, item: dict, context: dict) -> tuple:
-        key = (name, item["fragment_key"], len(item["links"]), tuple(item["feedback"]), tuple(context))
-        pieces = self.fragments.get(key)
-        if pieces is None:
+    def _fragment(self, name: str, item: dict, top_key: tuple) -> _Compiled:
+        key = (name, item["fragment_key"], len(item["links"]), top_key)
+        compiled = self.fragments.get(key)
+        if compiled is None:
             if len(self.fragments) >= _FRAGMENT_CACHE_MAX:
                 self.fragments.clear()
-            ctx = Context({**self._top_markers(context), "item": _item_markers(item)}, autoescape=self.autoescape)
+            markers = {k: _mark(f"t:{k}") for k in top_key}
+            ctx = Context({**markers, "item": _item_markers(item)}, autoescape=self.autoescape)
             with ctx.bind_template(self.template.template):
-                pieces = self.fragments[key] = _pieces(self.parts[name].nodelist.render(ctx))
-        return pieces
+                compiled = self.fragments[key] = _Compiled(self.parts[name].nodelist.render(ctx))
+        return compiled
 
     def render(self, context: dict) -> str:
+        return self.render_encoded(context, encode=False)[0]
+
+    def render_encoded(self, context: dict, *, encode: bool = True) -> tuple[str, bytes | None]:
+        """``(text, quoted-printable bytes or None)``: the encoding assembled from cached encoded pieces."""
         items = context.get("items") or []
         trending = context.get("trending") or []
         if any("fragment_key" not in item for item in (*items, *trending)):
-            return self.template.render(context)  # a hand-made context: the plain render
+            text = self.template.render(context)  # a hand-made context: the plain render
+            return text, (qp_encode(text) if encode else None)
         escape = self._escape
-        top: dict[str, str] = {}
-        per_item: dict[tuple[str, int], dict[str, str]] = {}
+        top_key = tuple(k for k in context if k not in _TOP_FIXED)
+        values: dict[tuple, tuple[str, bytes | None]] = {}
         out: list[str] = []
-        append = out.append
+        enc: list[bytes] = []
 
-        def fill(pieces: tuple, values: dict[str, str] | None) -> None:
-            append(pieces[0])
-            for i in range(1, len(pieces), 2):
-                key = pieces[i]
-                kind, _, name = key.partition(":")
+        def value(key: tuple, raw) -> None:
+            entry = values.get(key)
+            if entry is None:
+                text = escape(raw)
+                entry = values[key] = (text, qp_piece(text) if encode else None)
+            out.append(entry[0])
+            if encode and entry[0]:
+                enc.append(entry[1])
+
+        def fill(compiled: _Compiled, seq: str, index: int) -> None:
+            literals, keys, encoded = compiled.literals, compiled.keys, compiled.encoded
+            for i, key in enumerate(keys):
+                out.append(literals[i])
+                if encode and literals[i]:
+                    enc.append(encoded[i])
+                kind = key[0]
                 if kind == "i":
-                    append(values[name])
-                elif kind == "t":
-                    if name not in top:
-                        top[name] = escape(context[name])
-                    append(top[name])
-                else:  # "part:<name>:<seq>:<index>"
-                    part, seq, index = name.split(":")
-                    index = int(index)
                     item = (items if seq == "items" else trending)[index]
-                    values = per_item.get((seq, index))
-                    if values is None:
-                        values = per_item[(seq, index)] = {k: escape(v) for k, v in item_values(item).items()}
-                    fill(self._fragment(part, item, context), values)
-                append(pieces[i + 1])
+                    value((seq, index, key[1]), item_value(item, key[1]))
+                elif kind == "t":
+                    value(key, context[key[1]])
+                else:  # ("part", name, seq, index)
+                    part_item = (items if key[2] == "items" else trending)[key[3]]
+                    fill(self._fragment(key[1], part_item, top_key), key[2], key[3])
+            out.append(literals[-1])
+            if encode and literals[-1]:
+                enc.append(encoded[-1])
 
-        fill(self._skeleton(context, items, trending), None)
-        return "".join(out)
+        fill(self._skeleton(context, items, trending), "", -1)
+        return "".join(out), (b"=\r\n".join(enc) + b"\r\n" if encode else None)
+
+
+def item_value(item: dict, name: str):
+    """One per-subscriber field of a paper item, by marker name (see ``_item_markers``)."""
+    if name == "rank" or name == "url" or name == "reason":
+        return item[name]
+    if name.startswith("link"):
+        return item["links"][int(name[4:])]["url"]
+    return item["feedback"][name[3:]]  # "fb.<kind>"
+
+
+class _Compiled:
+    """A rendered piece split at its markers: literals, parsed marker keys, and each literal quoted-printable."""
+
+    __slots__ = ("encoded", "keys", "literals")
+
+    def __init__(self, rendered: str):
+        split = _MARKER.split(rendered)
+        self.literals = tuple(split[0::2])
+        self.keys = tuple(_parse_key(k) for k in split[1::2])
+        self.encoded = tuple(qp_piece(text) for text in self.literals)
+
+
+def _parse_key(key: str) -> tuple:
+    kind, _, name = key.partition(":")
+    if kind == "part":
+        part, seq, index = name.split(":")
+        return ("part", part, seq, int(index))
+    return (kind, name)
+
+
+_QP_LITERAL = re.compile(r"[!-<>-~]*")  # printable ASCII but "=" and space: quoted-printable as is
+
+
+def qp_piece(text: str) -> bytes:
+    """``text`` quoted-printable (utf-8, CRLF), its last line kept under 76 bytes so a soft break can follow.
+
+    Pieces are joined with soft line breaks (``=`` CRLF), which decode to
+    nothing: the concatenation decodes to the concatenated text, and each
+    piece is encoded once however many emails carry it.
+    """
+    if not text:
+        return b""
+    if len(text) <= 75 and _QP_LITERAL.fullmatch(text):
+        return text.encode("ascii")  # nothing to encode (short links, ranks, plain words)
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    last = encoded.rfind(b"\n") + 1
+    if len(encoded) - last > 75:  # move the last character (or =XX escape) to a line of its own
+        cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
+        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
+    return encoded
+
+
+def qp_encode(text: str) -> bytes:
+    """``text`` quoted-printable in one piece, with the CRLF that ends a MIME part's body."""
+    return qp_piece(text) + b"\r\n"
 
 
 _fragment_cache: dict[tuple[str, float], FragmentTemplate] = {}
@@ -280,7 +342,7 @@ def fragment_template(name: str) -> FragmentTemplate:
     return fragments
 
 
-def render_digest(context: dict, *, naive: bool = False) -> RenderedDigest:
+def render_digest(context: dict, *, naive: bool = False, encode: bool = False) -> RenderedDigest:
     """Render subject, text and HTML for one digest context.
 
     The default path assembles cached fragments of the CSS-inlined templates
@@ -293,9 +355,9 @@ def render_digest(context: dict, *, naive: bool = False) -> RenderedDigest:
         html = premailer_transform(render_to_string(HTML_TEMPLATE, context))
         return RenderedDigest(subject=subject, text=text, html=html)
     subject = " ".join(fragment_template(SUBJECT_TEMPLATE).render(context).split())
-    text = fragment_template(TEXT_TEMPLATE).render(context)
-    html = fragment_template(HTML_TEMPLATE).render(context)
-    return RenderedDigest(subject=subject, text=text, html=html)
+    text, text_qp = fragment_template(TEXT_TEMPLATE).render_encoded(context, encode=encode)
+    html, html_qp = fragment_template(HTML_TEMPLATE).render_encoded(context, encode=encode)
+    return RenderedDigest(subject=subject, text=text, html=html, text_qp=text_qp, html_qp=html_qp)
 
 
 def render_digest_whole(context: dict) -> RenderedDigest:
