@@ -7,22 +7,28 @@ digest builder and by the offline evaluation, so the numbers in
 Score of user ``u`` for candidate ``j`` (each term z-scored per user over the
 candidates, so that terms on different scales blend predictably)::
 
-    w_cf(u)  * z(U_u . V_j)                  collaborative (implicit ALS)
-  + w_knn    * z(sum_i r_ui s_ij - g sum_i n_ui s_ij)
-                                             content item-kNN, negatives pushed away
-  + w_prior  * z(prior_j)                    external prior, e.g. "trending"
+    w_knn  * z(sum_i r_ui s_ij - g sum_i n_ui s_ij)
+                                    content item-kNN, negatives pushed away
+  + w_cen  * z(mean liked tf-idf . x_j - mean paper . x_j)
+                                    contrastive centroid (a balanced linear SVM's direction)
+  + w_cf * n_u/(n_u+cf_shrink) * z(U_u . V_j)
+                                    collaborative (implicit ALS)
+  + w_pop  * z(log(1 + readers_j))  new papers: predicted from content neighbours
+  + w_prior * z(prior_j)            external prior, e.g. "trending"
 
 * ``V_j`` is the ALS item factor for papers with interactions; for papers
-  never seen (announced today) or without interactions it is predicted from
-  content by a ridge map from content embeddings to item factors, learned on
-  the warm papers ("what kind of readers does text like this attract").
+  never seen (announced today) or without interactions it is the
+  similarity-weighted mean of the factors of its content neighbours with
+  readers ("what kind of readers does text like this attract").
 * ``s_ij`` is the cosine of sublinear tf-idf vectors, keeping the
   ``knn_neighbors`` most similar training papers of each candidate, raised to
   ``knn_power`` (sharpening).
-* ``w_cf(u) = cf_weight * n_u / (n_u + cf_shrink)``: users with few
-  interactions lean on content, heavy users on the community.
+* The weights ``blend_`` (one row for candidates with readers, one for the
+  rest) are chosen at fit time by an inner validation split of the training
+  interactions (see :meth:`HybridRecommender._select_blend`); the
+  hyperparameters give the defaults used when nothing can be held out.
 * Negatives (thumbs down / not interested) enter ALS as negative confidence and
-  subtract from the content term.
+  subtract from the content terms.
 
 All learned state is plain arrays, persisted with ``np.savez`` and
 ``allow_pickle=False`` (see :mod:`recommender.ranking.persistence`).
@@ -121,8 +127,13 @@ class HybridRecommender:
         Training papers kept as content neighbours of each candidate.
     knn_power : float
         Exponent applied to content cosine similarities.
-    knn_weight, cf_weight, prior_weight : float
-        Blend weights of the z-scored terms.
+    knn_weight, centroid_weight, cf_weight, prior_weight : float
+        Blend weights of the z-scored terms (knn, centroid, cf: the defaults
+        when validation cannot run; a weight of 0 keeps the term off even
+        then).
+    centroid_contrast : float
+        How much of the mean training paper the centroid term subtracts
+        (1 = the balanced-SVM direction, 0 = plain cosine to the user's profile).
     cf_shrink : float
         Interactions at which a user's CF weight reaches half of ``cf_weight``.
     cf_evidence : float
@@ -149,6 +160,11 @@ class HybridRecommender:
         Training interactions above which ALS uses at most 128 factors and
         10 iterations, so that 1M interactions train within a minute on two
         cores (0 = never cap).
+    validation : bool
+        Choose the blend by inner validation at fit time (False: fixed blend
+        from the weights above, as before v3).
+    validation_users, validation_candidates : int
+        Held-out users and candidate papers per validation task (bounds its cost).
     """
 
     def __init__(
