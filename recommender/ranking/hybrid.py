@@ -827,6 +827,7 @@ class HybridRecommender:
             cen /= np.maximum(mass, 1e-12)
             if self.centroid_contrast:
                 cen -= self.centroid_contrast * self._mean_scores(cand_tfidf)[None, :]
+            cen[mass.ravel() <= 0] = 0.0  # no profile (nothing liked, no categories): no opinion
         cf = Ub @ V.T
         return knn, cen, cf
 

@@ -235,3 +235,14 @@ def test_v2_artifact_loads_with_its_fixed_blend(model):
     loaded = HybridRecommender.from_arrays(v2)
     assert loaded.centroid_weight == 0.0 and np.all(loaded.blend_[:, 1] == 0)
     assert loaded.recommend([1, 2], None, 10)[0].shape == (2, 10)
+
+
+def test_user_without_profile_gets_no_content_opinion(model, world):
+    empty = sp.csr_matrix((1, world.interactions.shape[1]))
+    P = empty.tocsr()
+    cand = np.arange(50)
+    cand_tfidf = model.item_tfidf_[cand]
+    S, G = model._graphs(cand_tfidf)
+    V = model._candidate_factors(cand, S)
+    knn, cen, cf = model._components(P, P, np.zeros((1, model.item_factors_.shape[1])), None, cand, cand_tfidf, S, V, G)
+    assert not knn.any() and not cen.any() and not cf.any()
