@@ -15,6 +15,7 @@ first and send after, with the ESP's own request as the window.
 
 from __future__ import annotations
 
+import gc
 import smtplib
 from collections.abc import Callable
 
@@ -83,15 +84,24 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -
     if data[-2:] != CRLF:
         data += CRLF
     conn.send(data)
+    # Between the committed record and the dot the message is "in doubt": keep that window to microseconds.
+    # A full garbage collection triggered by an allocation in there (a worker holds a large heap: the
+    # model, the batch, the fragment cache) could otherwise stretch it to tens of milliseconds.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        recorded = record()
-    except BaseException:
-        _drop(backend)
-        raise
-    if not recorded:
-        _drop(backend)
-        raise HandoverAborted
-    conn.send(b"." + CRLF)
+        try:
+            recorded = record()
+        except BaseException:
+            _drop(backend)
+            raise
+        if not recorded:
+            _drop(backend)
+            raise HandoverAborted
+        conn.send(b"." + CRLF)
+    finally:
+        if collecting:
+            gc.enable()
     try:
         code, reply = conn.getreply()
     except (smtplib.SMTPServerDisconnected, OSError) as exc:

@@ -413,8 +413,10 @@ class _HandOver:
         ]
         with db_connection.cursor() as cursor:
             cursor.execute(self.sql, params)
+            if prev_id == -1:  # the common case: as little work as possible between the commit and the dot
+                return moment if cursor.fetchone() is not None else None
             updated = {row[0] for row in cursor.fetchall()}
-        if prev_id != -1 and prev_id not in updated:
+        if prev_id not in updated:
             logger.warning("digest %s: sent, but the row was no longer ours to mark sent", prev_id)
         return moment if cur in updated else None
 
