@@ -153,7 +153,17 @@ def test_a_worse_model_is_not_activated_and_the_ranking_is_unchanged():
     readers, candidates = _community()
     good = model_train()
     before = _ranking(readers, candidates)
-    worse = model_train(params={"knn_weight": 0.0, "cf_weight": 0.0, "prior_weight": 0.0, "category_weight": 0.0})
+    # Every scoring term off: the ranking is noise, so its holdout nDCG falls below the active one's.
+    worse = model_train(
+        params={
+            "knn_weight": 0.0,
+            "centroid_weight": 0.0,
+            "cf_weight": 0.0,
+            "prior_weight": 0.0,
+            "popularity_weight": 0.0,
+            "category_weight": 0.0,
+        }
+    )
     assert worse.status == ModelStatus.REJECTED and not worse.is_active
     assert ModelVersion.objects.get(is_active=True).pk == good.pk
     assert _ranking(readers, candidates) == before
