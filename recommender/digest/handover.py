@@ -9,7 +9,10 @@ then send the terminating dot: a worker killed before the record leaves the
 server holding an unterminated DATA, which it discards when the connection
 drops, so the delivery is simply retried; a worker killed after the record
 has, but for the few microseconds before the dot is written, handed the
-message over. Backends that are not SMTP (ESP HTTP APIs, the outbox) record
+message over. On PostgreSQL the record's COMMIT is written to the database
+socket just before the dot and its reply read just after (``settle``), so
+that window is two back-to-back writes, not a database round trip plus the
+time a loaded machine takes to wake the worker. Backends that are not SMTP (ESP HTTP APIs, the outbox) record
 first and send after, with the ESP's own request as the window.
 """
 
@@ -36,24 +39,34 @@ class HandoverInDoubt(Exception):
     """
 
 
-def send_with_handover(backend, message, *, record: Callable[[], bool]) -> None:
+def send_with_handover(
+    backend, message, *, record: Callable[[], bool], settle: Callable[[], None] | None = None
+) -> None:
     """Send ``message`` through ``backend``; call ``record()`` at the commit point.
 
     ``record`` returns False when the send must not happen (e.g. our lease on
     the delivery was lost); then :class:`HandoverAborted` is raised and the
-    server never commits the message.
+    server never commits the message. ``settle`` (optional) finishes what
+    ``record`` left in flight (the database's reply to its COMMIT): over SMTP
+    it runs right after the dot, elsewhere before the message is sent.
     """
+    settle = settle or _nothing
     if isinstance(backend, SMTPBackend) and backend.connection is not None:
-        _smtp_two_phase(backend, message, record)
+        _smtp_two_phase(backend, message, record, settle)
         return
     if not record():
         raise HandoverAborted
+    settle()
     if hasattr(message, "email_message"):  # a RawDigestMessage: the equivalent EmailMessage for an ESP backend
         message = message.email_message(backend)
     backend.send_messages([message])
 
 
-def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -> None:
+def _nothing() -> None:
+    return None
+
+
+def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool], settle: Callable[[], None]) -> None:
     conn: smtplib.SMTP = backend.connection
     encoding = message.encoding or "utf-8"
     from_email = sanitize_address(message.from_email, encoding)
@@ -102,6 +115,7 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool]) -
     finally:
         if collecting:
             gc.enable()
+        settle()  # even if the dot could not be written: the database connection must not keep a reply unread
     try:
         code, reply = conn.getreply()
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
