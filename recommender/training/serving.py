@@ -78,6 +78,23 @@ def active_model(*, refresh: bool = False):
 
 
 CANDIDATE_MEMO_SIZE = 8
+# A candidate set's dense similarity block can reach ~120 MB (3e7 float32 cells): bound the memo by bytes too.
+CANDIDATE_MEMO_BYTES = 256 * 2**20
+
+
+def _memo_nbytes(value) -> int:
+    """Bytes held by one memo entry's arrays (dense blocks and sparse matrices)."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple | list):
+            stack.extend(item)
+        elif hasattr(item, "nbytes"):
+            total += int(item.nbytes)
+        elif hasattr(item, "data") and hasattr(item, "indices"):  # scipy sparse
+            total += int(item.data.nbytes + item.indices.nbytes + item.indptr.nbytes)
+    return total
 
 
 def _memoize_candidate_work(model) -> None:
@@ -102,7 +119,9 @@ def _memoize_candidate_work(model) -> None:
         value = compute()
         with lock:
             memo[key] = value
-            while len(memo) > CANDIDATE_MEMO_SIZE:
+            while len(memo) > 1 and (
+                len(memo) > CANDIDATE_MEMO_SIZE or sum(_memo_nbytes(v[1]) for v in memo.values()) > CANDIDATE_MEMO_BYTES
+            ):
                 memo.popitem(last=False)
         return value[1]
 
