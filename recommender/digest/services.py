@@ -39,7 +39,6 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -123,17 +122,7 @@ def delivery_open_for_now(*, user, now: dt.datetime) -> DigestDelivery:
 
 def delivery_claim(*, delivery_id: int) -> dt.datetime | None:
     """Atomically take a delivery for sending; return the claim time, or None if someone else has it."""
-    claimed_at = timezone.now()
-    stale = claimed_at - dt.timedelta(seconds=selectors.lease_seconds())
-    won = (
-        DigestDelivery.objects.filter(pk=delivery_id)
-        .filter(
-            Q(status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING, claimed_at__lte=stale, message_id="")
-        )
-        .update(
-            status=DeliveryStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1, modified_at=claimed_at
-        )
-    )
+    claimed_at, won = deliveries_claim(delivery_ids=[delivery_id])
     return claimed_at if won else None
 
 
@@ -146,23 +135,6 @@ def delivery_skip(*, delivery_id: int, claimed_at: dt.datetime, reason: str) -> 
     return bool(
         _mine(delivery_id, claimed_at).update(
             status=DeliveryStatus.SKIPPED, skip_reason=reason[:255], modified_at=timezone.now()
-        )
-    )
-
-
-def delivery_hand_over(
-    *, delivery_id: int, claimed_at: dt.datetime, content: DigestContent, message_id: str, subject: str
-) -> bool:
-    """Record what is about to be sent and that it is being handed to the server (committed first)."""
-    return bool(
-        _mine(delivery_id, claimed_at).update(
-            message_id=message_id,
-            subject=subject[:300],
-            papers=content.paper_ids,
-            trending=content.trending_ids,
-            reasons=content.reasons,
-            language=content.language,
-            modified_at=timezone.now(),
         )
     )
 
@@ -329,8 +301,8 @@ def _sql_json(value):
 def deliveries_claim(*, delivery_ids: list[int]) -> tuple[dt.datetime, dict[int, tuple[int, int, str]]]:
     """Claim every claimable row of ``delivery_ids`` in one conditional UPDATE … RETURNING.
 
-    The same condition as ``delivery_claim`` (pending, or sending with an
-    expired lease and no Message-ID), so only one worker wins each row.
+    Claimable: pending, or sending with an expired lease and no Message-ID;
+    the UPDATE is atomic, so only one worker wins each row.
     Returns the claim time and ``{id: (user_id, attempts, period_key)}`` of the rows won.
     """
     claimed_at = timezone.now()
@@ -387,67 +359,37 @@ def _read_commit() -> None:
 
 
 class _HandOver:
-    """Records each hand-over, and marks the previous message sent in the same statement.
+    """Records each message's hand-over: one fenced UPDATE per email (raw SQL, as it runs once per message).
 
-    The row of a message the server accepted (250 after the dot) is marked
-    ``sent`` by the next hand-over's UPDATE (one committed statement per
-    message instead of two), or by ``flush`` at the end of the batch and
-    before any other write. Fenced like every write: a row is only changed
-    while it is ``sending`` under our claim (and, for the mark, still carries
-    the Message-ID we sent). A worker that dies in between leaves that row
-    ``sending`` with its Message-ID: reconciled as in doubt and never resent,
-    as for a death just before the dot, so nothing can be sent twice.
+    The row must still be ``sending`` under our claim; the claim time is
+    renewed here: rows are claimed a chunk at a time, so a row's original
+    claim can be older than the lease by the time its message is handed
+    over, and the tick's reconciliation must never take a message in flight
+    for one whose worker died (it only reconciles rows whose claim is older
+    than the lease).
     """
 
-    # Off. Deferring the mark to the next hand-over saves one statement per message and keeps at most one
-    # delivered-but-unmarked row per process, but in one SIGKILL fan-out run with it on a subscriber got
-    # nothing (a kill between a hand-over and its dot, the design's own window, so perhaps bad luck); not
-    # enough evidence to turn it on without more runs (docs/performance.md).
-    defer_marks = False
-
     def __init__(self):
-        self.accepted: tuple[int, dt.datetime, str] | None = None  # (id, claimed_at, message_id) awaiting its mark
         self.commit_pending = False
         table = DigestDelivery._meta.db_table
         self.sql = (
             f"UPDATE {table} SET "  # noqa: S608 - the model's table name; values are parameters
-            "status = CASE WHEN id = %s THEN %s ELSE status END, "
-            "sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END, "
-            "error = CASE WHEN id = %s THEN '' ELSE error END, "
-            "message_id = CASE WHEN id = %s THEN %s ELSE message_id END, "
-            "subject = CASE WHEN id = %s THEN %s ELSE subject END, "
-            "papers = CASE WHEN id = %s THEN %s ELSE papers END, "
-            "trending = CASE WHEN id = %s THEN %s ELSE trending END, "
-            "reasons = CASE WHEN id = %s THEN %s ELSE reasons END, "
-            "language = CASE WHEN id = %s THEN %s ELSE language END, "
-            "claimed_at = CASE WHEN id = %s THEN %s ELSE claimed_at END, "
-            "modified_at = %s "
-            "WHERE (id = %s AND status = %s AND claimed_at = %s) "
-            "OR (id = %s AND status = %s AND claimed_at = %s AND message_id = %s) "
+            "message_id = %s, subject = %s, papers = %s, trending = %s, reasons = %s, language = %s, "
+            "claimed_at = %s, modified_at = %s "
+            "WHERE id = %s AND status = %s AND claimed_at = %s "
             "RETURNING id"
         )
 
     def record(
         self, *, delivery_id: int, claimed_at: dt.datetime, content: DigestContent, message_id: str, subject: str
     ) -> dt.datetime | None:
-        """Record the hand-over (fenced on ``claimed_at``); return the renewed claim time, or None if not ours.
-
-        The claim time is renewed here: rows are claimed a chunk at a time, so
-        a row's original claim can be older than the lease by the time its
-        message is handed over, and the tick's reconciliation must never take
-        a message in flight for one whose worker died (it only reconciles
-        rows whose claim is older than the lease).
-        """
-        prev_id, prev_claim, prev_mid = self.accepted or (-1, claimed_at, "")
-        self.accepted = None
+        """Record the hand-over (fenced on ``claimed_at``); return the renewed claim time, or None if not ours."""
         moment = timezone.now()
         now = _sql_time(moment)
-        cur, sending = delivery_id, DeliveryStatus.SENDING
         params = [
-            *(prev_id, DeliveryStatus.SENT, prev_id, now, prev_id),
-            *(cur, message_id, cur, subject[:300], cur, _sql_json(content.paper_ids), cur),
-            *(_sql_json(content.trending_ids), cur, _sql_json(content.reasons), cur, content.language, cur, now, now),
-            *(cur, sending, _sql_time(claimed_at), prev_id, sending, _sql_time(prev_claim), prev_mid),
+            *(message_id, subject[:300], _sql_json(content.paper_ids), _sql_json(content.trending_ids)),
+            *(_sql_json(content.reasons), content.language, now, now),
+            *(delivery_id, DeliveryStatus.SENDING, _sql_time(claimed_at)),
         ]
         deferred = _commit_can_follow_the_dot()
         with db_connection.cursor() as cursor:
@@ -455,44 +397,26 @@ class _HandOver:
                 cursor.execute("BEGIN")
             try:
                 cursor.execute(self.sql, params)
-                if prev_id == -1:  # the common case: one row back
-                    updated = {cur} if cursor.fetchone() is not None else set()
-                else:
-                    updated = {row[0] for row in cursor.fetchall()}
+                ours = cursor.fetchone() is not None
             except BaseException:
                 if deferred:
                     with contextlib.suppress(Exception):
                         cursor.execute("ROLLBACK")
                 raise
             if deferred:
-                if cur in updated:
+                if ours:
                     # The row is ours and locked; its COMMIT goes out now, and the dot right after it.
                     _queue_commit()
                     self.commit_pending = True
                 else:
                     cursor.execute("COMMIT")
-        if prev_id != -1 and prev_id not in updated:
-            logger.warning("digest %s: sent, but the row was no longer ours to mark sent", prev_id)
-        return moment if cur in updated else None
+        return moment if ours else None
 
     def settle(self) -> None:
         """Read back the hand-over's COMMIT, queued by ``record`` before the dot (PostgreSQL only)."""
         if self.commit_pending:
             self.commit_pending = False
             _read_commit()
-
-    def accept(self, *, delivery_id: int, claimed_at: dt.datetime, message_id: str) -> None:
-        self.flush()
-        self.accepted = (delivery_id, claimed_at, message_id)
-        if not self.defer_marks:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.accepted is not None:
-            delivery_id, claimed_at, _ = self.accepted
-            self.accepted = None
-            if not delivery_mark_sent(delivery_id=delivery_id, claimed_at=claimed_at):
-                logger.warning("digest %s: sent, but the row was no longer ours to mark sent", delivery_id)
 
 
 def digest_send_batch(
@@ -501,8 +425,8 @@ def digest_send_batch(
     """Send the open deliveries of ``user_ids`` over one mail connection.
 
     Rows are claimed ``CLAIM_CHUNK`` at a time (one UPDATE … RETURNING each);
-    each message's hand-over is one committed UPDATE before the final dot,
-    which also marks the previous message sent (``_HandOver``).
+    each message's hand-over is one UPDATE committed before the final dot
+    (``_HandOver``), and its mark as sent one more after the server's 250.
     """
     now = now or timezone.now()
     result = BatchResult()
@@ -540,7 +464,6 @@ def digest_send_batch(
             connection.close()
         except Exception:  # noqa: BLE001 - closing a broken connection must not hide the outcome
             logger.debug("closing the mail connection failed", exc_info=True)
-        handover.flush()
         if claimed:  # claimed and never tried (an exception left the loop): back to pending at once
             DigestDelivery.objects.filter(
                 pk__in=list(claimed), status=DeliveryStatus.SENDING, claimed_at=claimed_at, message_id=""
@@ -628,7 +551,8 @@ def _send_one(
             delivery_fail(delivery_id=delivery_id, claimed_at=claim[0], error=f"permanent: {exc!r}")
             result.failed.append(user_id)
         return
-    handover.accept(delivery_id=delivery_id, claimed_at=claim[0], message_id=message_id)
+    if not delivery_mark_sent(delivery_id=delivery_id, claimed_at=claim[0]):
+        logger.warning("digest %s: sent, but the row was no longer ours to mark sent", delivery_id)
     result.sent.append(user_id)
 
 
