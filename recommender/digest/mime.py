@@ -14,6 +14,7 @@ ESP backends that read ``body``/``alternatives`` see an ordinary message.
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from email import charset as email_charset
 from email.generator import NLCRE, BytesGenerator
@@ -80,13 +81,32 @@ class DigestEmail(EmailMultiAlternatives):
 # --- the SMTP send path: the message's bytes, built directly ------------------------------------
 
 
-def _qp_crlf(text: str) -> bytes:
-    """``text`` as utf-8 quoted-printable with CRLF line ends (``b2a_qp`` is C; lines <= 76 bytes).
+_QP_LITERAL = re.compile(r"[!-<>-~]*")  # printable ASCII but "=" and space: quoted-printable as is
 
-    The CRLF appended belongs to the boundary line that follows (RFC 2046), so the part decodes to ``text``.
+
+def qp_piece(text: str) -> bytes:
+    """``text`` quoted-printable (utf-8, CRLF), its last line kept under 76 bytes so a soft break can follow.
+
+    Pieces are joined with soft line breaks (``=`` CRLF), which decode to
+    nothing: the concatenation decodes to the concatenated text, and each
+    piece is encoded once however many emails carry it.
     """
-    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + b"\r\n"
+    if not text:
+        return b""
+    if len(text) <= 75 and _QP_LITERAL.fullmatch(text):
+        return text.encode("ascii")  # nothing to encode (short links, ranks, plain words)
+    # b2a_qp ends every line as the text's first line ends: normalise to CRLF whatever came in
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    last = encoded.rfind(b"\n") + 1
+    if len(encoded) - last > 75:  # move the last character (or =XX escape) to a line of its own
+        cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
+        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
+    return encoded
+
+
+def qp_encode(text: str) -> bytes:
+    """``text`` quoted-printable in one piece, with the CRLF that ends a MIME part's body."""
+    return qp_piece(text) + b"\r\n"
 
 
 class RawDigestMessage:
@@ -163,9 +183,9 @@ class RawDigestMessage:
             [
                 head,
                 (part % "plain").encode("ascii"),
-                self.text_qp if self.text_qp is not None else _qp_crlf(self.text),
+                self.text_qp if self.text_qp is not None else qp_encode(self.text),
                 (part % "html").encode("ascii"),
-                self.html_qp if self.html_qp is not None else _qp_crlf(self.html),
+                self.html_qp if self.html_qp is not None else qp_encode(self.html),
                 f"--{boundary}--\r\n".encode("ascii"),
             ]
         )

@@ -28,7 +28,6 @@ random per-process nonce and a NUL, which no stored text can contain
 
 from __future__ import annotations
 
-import binascii
 import logging
 import re
 import secrets
@@ -43,6 +42,7 @@ from django.template.loader import get_template, render_to_string
 from django.utils.html import conditional_escape
 
 from ..templatetags.digest_email import SKELETON, DigestPartNode
+from .mime import qp_encode, qp_piece
 
 HTML_TEMPLATE = "email/digest_body.html"
 TEXT_TEMPLATE = "email/digest_body.txt"
@@ -286,33 +286,6 @@ def _parse_key(key: str) -> tuple:
         part, seq, index = name.split(":")
         return ("part", part, seq, int(index))
     return (kind, name)
-
-
-_QP_LITERAL = re.compile(r"[!-<>-~]*")  # printable ASCII but "=" and space: quoted-printable as is
-
-
-def qp_piece(text: str) -> bytes:
-    """``text`` quoted-printable (utf-8, CRLF), its last line kept under 76 bytes so a soft break can follow.
-
-    Pieces are joined with soft line breaks (``=`` CRLF), which decode to
-    nothing: the concatenation decodes to the concatenated text, and each
-    piece is encoded once however many emails carry it.
-    """
-    if not text:
-        return b""
-    if len(text) <= 75 and _QP_LITERAL.fullmatch(text):
-        return text.encode("ascii")  # nothing to encode (short links, ranks, plain words)
-    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
-    last = encoded.rfind(b"\n") + 1
-    if len(encoded) - last > 75:  # move the last character (or =XX escape) to a line of its own
-        cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
-        encoded = encoded[:cut] + b"=\r\n" + encoded[cut:]
-    return encoded
-
-
-def qp_encode(text: str) -> bytes:
-    """``text`` quoted-printable in one piece, with the CRLF that ends a MIME part's body."""
-    return qp_piece(text) + b"\r\n"
 
 
 _fragment_cache: dict[tuple[str, float], FragmentTemplate] = {}

@@ -112,3 +112,15 @@ def test_raw_digest_bytes_parse_back_to_the_same_message(settings):
     body = data.split(b"\r\n\r\n", 1)[1]
     assert max(len(line) for line in body.split(b"\r\n") if not line.startswith(b"--")) <= 77
     assert qp_encode("a\n") == b"a\r\n\r\n"
+
+
+def test_quoted_printable_pieces_end_lines_with_crlf_whatever_the_text_uses():
+    # b2a_qp copies the first line's ending to every line: a text with CRLF must not come out as CR CR LF.
+    import quopri
+
+    from recommender.digest.mime import qp_piece
+
+    for text in ("caf\u00e9 one\r\ntwo\nthree", "caf\u00e9 one\ntwo\r\nthree"):
+        encoded = qp_piece(text)
+        assert b"\r\r" not in encoded and b"\n" not in encoded.replace(b"\r\n", b"")
+        assert quopri.decodestring(encoded).decode().replace("\r\n", "\n") == text.replace("\r\n", "\n")
