@@ -16,6 +16,15 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+LAYOUT = (
+    "a CiteULike-format folder holds users.dat (one line per user: count item_id ...) and the item content: "
+    "raw-data.csv, mult.dat (+ vocabulary.dat) or titles.txt; optional splits/train_P<N>_1.dat + test_P<N>_1.dat"
+)
+
+
+class DatasetError(ValueError):
+    """A data folder that is missing or not in the CiteULike layout; the message says what it must contain."""
+
 
 @dataclass
 class Dataset:
@@ -112,6 +121,10 @@ def load_dataset(data_dir: str | Path, content: str = "auto") -> Dataset:
     ``"mult"``, ``"raw"``, ``"titles"``.
     """
     d = Path(data_dir)
+    if not d.is_dir():
+        raise DatasetError(f"{d} is not a folder: {LAYOUT}")
+    if not (d / "users.dat").is_file():
+        raise DatasetError(f"{d} has no users.dat: {LAYOUT}")
     users = read_user_lists(d / "users.dat")
     candidates = {
         "raw": d / "raw-data.csv",
@@ -122,7 +135,7 @@ def load_dataset(data_dir: str | Path, content: str = "auto") -> Dataset:
     if kind == "auto":
         kind = next((k for k, p in candidates.items() if p.exists()), "")
         if not kind:
-            raise FileNotFoundError(f"no item content (mult.dat, raw-data.csv, titles.txt) in {d}")
+            raise DatasetError(f"{d} has no item content: {LAYOUT}")
     vocabulary = None
     if kind == "mult":
         vocab_path = find_vocabulary(d)
@@ -140,7 +153,7 @@ def load_dataset(data_dir: str | Path, content: str = "auto") -> Dataset:
         n_items = len(item_content)
     max_id = max((int(r.max()) for r in users if len(r)), default=-1)
     if max_id >= n_items:
-        raise ValueError(f"users.dat refers to item {max_id} but content has {n_items} items")
+        raise DatasetError(f"users.dat refers to item {max_id} but the {kind} content has {n_items} items")
     ds = Dataset(
         name=d.name,
         interactions=lists_to_csr(users, n_items),

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from .baselines import ALSRanker, ItemKNNTfidf, PopularRanker, RandomRanker, SVMTfidf
 from .content import Content
-from .datasets import Dataset, load_dataset, make_cold_split, make_p_split
+from .datasets import Dataset, DatasetError, load_dataset, make_cold_split, make_p_split
 from .hybrid import HybridRecommender
 from .metrics import ndcg_at_k, recall_at_k
 
@@ -217,17 +217,29 @@ PROTOCOLS = {"warm": evaluate_warm, "cold": evaluate_cold, "digest": evaluate_di
 
 
 def format_table(results: list[dict]) -> str:
-    """Plain-text table, one row per (split, method)."""
+    """Plain-text table, one row per (split, method), of the numeric columns only.
+
+    Rows carry non-numeric fields too (the blend ``ours`` chose, where it came
+    from); those stay in the JSON. Columns are the union over all rows, so a
+    method that reports more (or fewer) figures than the first never breaks it.
+    """
     if not results:
         return "(no results)"
-    keys = [k for k in results[0] if k not in ("split", "method")]
+    keys: list[str] = []
+    for row in results:
+        for k, v in row.items():
+            if k not in ("split", "method") and k not in keys and _is_number(v):
+                keys.append(k)
     header = f"{'split':8s} {'method':14s} " + " ".join(f"{k:>10s}" for k in keys)
     lines = [header, "-" * len(header)]
     for row in results:
-        lines.append(
-            f"{row['split']:8s} {row['method']:14s} " + " ".join(f"{row.get(k, float('nan')):10.4f}" for k in keys)
-        )
+        cells = [f"{row[k]:10.4f}" if _is_number(row.get(k)) else f"{'-':>10s}" for k in keys]
+        lines.append(f"{row['split']:8s} {row['method']:14s} " + " ".join(cells))
     return "\n".join(lines)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +292,11 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
     """Command-line entry point; the JSON object (``--json``) is the last line."""
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
-    return run_from_args(args, out)
+    try:
+        return run_from_args(args, out)
+    except DatasetError as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_from_args(args: argparse.Namespace, out) -> int:
@@ -300,7 +316,12 @@ def run_from_args(args: argparse.Namespace, out) -> int:
         content=args.content,
         log=log,
     )
-    log(format_table(report["results"]))
+    # The JSON is the product of a long run and stays the last line; the table is only a view of it,
+    # so a table that cannot be drawn must never cost the JSON.
+    try:
+        log(format_table(report["results"]))
+    except (TypeError, ValueError, KeyError) as exc:
+        log(f"(table not drawn: {exc}; the JSON below has every figure)")
     if args.json:
         log(json.dumps(report))
     return 0

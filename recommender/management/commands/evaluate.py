@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from recommender.ranking import evaluation
+from recommender.ranking.datasets import DatasetError
 
 
 class Command(BaseCommand):
@@ -29,4 +30,7 @@ class Command(BaseCommand):
             methods=options["methods"],
             content=options["content"],
         )
-        evaluation.run_from_args(ns, self.stdout)
+        try:
+            evaluation.run_from_args(ns, self.stdout)
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from None
