@@ -2,11 +2,21 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from recommender.admin.dashboard import admin_dashboard
 
+
+def favicon(request):
+    """Send /favicon.ico to the static icon (resolved per request: the manifest exists only after collectstatic)."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page says (the admin, feeds, plain files).
+    path("favicon.ico", favicon),
     path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

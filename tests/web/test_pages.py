@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
@@ -176,3 +178,15 @@ def test_sqlite_search_index_heals_after_a_table_rebuild(corpus):
     corpus["vision"].title = "Flow matching for images"
     corpus["vision"].save()
     assert keyword_search(query="flow matching") == [corpus["vision"].id]  # triggers are back
+
+
+@pytest.mark.django_db
+def test_every_page_has_an_icon_and_favicon_ico_resolves(client):
+    """No 404 for the icon a browser asks for on every page (site, admin, feeds)."""
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    assert b'rel="icon"' in client.get("/").content
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"] == static("favicon.svg")
+    assert b"<svg" in Path(finders.find("favicon.svg")).read_bytes()
