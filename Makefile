@@ -9,10 +9,11 @@ PY := $(BIN)/python
 $(BIN)/activate:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip wheel
+	@echo "creating $(VENV) and installing Paperboy's dependencies (about a minute on a fresh machine)..."
+	$(BIN)/pip install --progress-bar on --upgrade pip wheel
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -42,7 +42,8 @@ def test_send_due_then_user_now_never_twice(smtp_server, papers_today):
     out = _run("send_digests", "--user", "other@example.org")
     assert "other@example.org" in out and ": sent" in out
     again = _run("send_digests", "--user", "OTHER@example.org")
-    assert ": sent" in again
+    # The second run sent nothing and must not say it did.
+    assert ": already sent earlier for this period, nothing sent now" in again and ": sent" not in again
     assert sorted(m["To"] for m in smtp_server.wait_for(2)) == ["due@example.org", "other@example.org"]
     assert DigestDelivery.objects.filter(user=other).count() == 1
 

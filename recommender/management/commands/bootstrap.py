@@ -45,7 +45,10 @@ class Command(BaseCommand):
         User = get_user_model()
         email = os.environ.get("ADMIN_EMAIL", "admin@paperboy.localhost")
         if User.objects.filter(email__iexact=email).exists():
-            self.stdout.write(f"admin account: {email} (exists)")
+            username = User.objects.filter(email__iexact=email).values_list("username", flat=True).first()
+            self.stdout.write(
+                f"admin account: {email} (exists; forgot its password? python manage.py changepassword {username})"
+            )
             return
         password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username="admin", email=email, password=password)
@@ -54,7 +57,9 @@ class Command(BaseCommand):
         user.profile.onboarded_at = timezone.now()
         user.profile.save(update_fields=["onboarded_at"])
         shown = password if not os.environ.get("ADMIN_PASSWORD") else "(from ADMIN_PASSWORD)"
-        self.stdout.write(f"admin account: {email} / {shown}")
+        self.stdout.write(
+            f"admin account: {email} / {shown}  (shown once; later: python manage.py changepassword admin)"
+        )
 
     def _papers(self, *, offline: bool):
         if Paper.objects.exists():

@@ -41,8 +41,9 @@ class Command(BaseCommand):
             if dry_run:
                 self._describe([target.pk], moment)
                 return
-            delivery, _ = services.digest_send_now(user=target, now=moment)
-            self.stdout.write(self._line(delivery))
+            delivery, result = services.digest_send_now(user=target, now=moment)
+            acted = any(getattr(result, key) for key in ("sent", "skipped", "failed", "retry"))
+            self.stdout.write(self._line(delivery, earlier=not acted))
             return
         if dry_run:
             due = list(selectors.subscribers_due(now=moment).values_list("user_id", flat=True))
@@ -80,6 +81,8 @@ class Command(BaseCommand):
                     for item in content.context["items"]:
                         self.stdout.write(f"    {item['rank']:>2}. {item['title'][:90]}  ({item['reason']})")
 
-    def _line(self, delivery: DigestDelivery) -> str:
+    def _line(self, delivery: DigestDelivery, *, earlier: bool = False) -> str:
+        """One line for one user's period; ``earlier`` says this run did nothing because it was already done."""
         extra = delivery.skip_reason or delivery.error or delivery.message_id
-        return f"{delivery.user.email} [{delivery.period_key}]: {delivery.status} {extra}".rstrip()
+        state = f"already {delivery.status} earlier for this period, nothing sent now" if earlier else delivery.status
+        return f"{delivery.user.email} [{delivery.period_key}]: {state} {extra}".rstrip()
