@@ -52,6 +52,10 @@ def mmr(
     rows = np.arange(n_rows)
     for step in range(k):
         value = (1.0 - diversity) * rel - diversity * max_sim
+        # Once a row's finite scores are used up, the rest of its pool (excluded, -inf) is still
+        # preferred to a position already taken: argmax over an all -inf row returns 0, which
+        # used to repeat the best paper for every remaining slot. The caller drops the non-finite.
+        value = np.where(np.isfinite(value), value, np.finfo(np.float64).min)
         value[taken] = -np.inf
         pick = np.argmax(value, axis=1)
         chosen[:, step] = pick

@@ -705,6 +705,8 @@ class HybridRecommender:
             candidates = np.arange(self.n_items_)
         candidates = np.asarray(candidates, dtype=np.int64)
         m = len(candidates)
+        if np.any(candidates < 0):
+            raise ValueError("candidate ids must be >= 0 (-1 is the padding id of the result)")
         if candidate_content is not None:
             cand_tfidf = self.encoder_.transform_sparse(candidate_content)
             if cand_tfidf.shape[0] != m:

@@ -1,8 +1,9 @@
 """Candidate selection helpers shared by every ranker: exclusion and top-n.
 
 Owning these in one place keeps the contract identical across the production
-model and the baselines: excluded items are never returned, ties are broken by
-candidate position (deterministic), short lists are padded with id -1.
+model and the baselines: excluded items are never returned, an id listed twice
+among the candidates is returned at most once, ties are broken by candidate
+position (deterministic), short lists are padded with id -1.
 """
 
 from __future__ import annotations
@@ -27,32 +28,52 @@ def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def repeated_candidates(candidates: np.ndarray) -> np.ndarray:
+    """Boolean per candidate: True where the same id already occurred earlier in the list.
+
+    A candidate listed twice is one candidate: only its first position may be
+    returned, so a list can never hold one paper twice.
+    """
+    candidates = np.asarray(candidates)
+    repeated = np.ones(len(candidates), dtype=bool)
+    repeated[np.unique(candidates, return_index=True)[1]] = False
+    return repeated
+
+
 def exclusion_mask(exclude: Exclude, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray | None:
-    """Boolean (len(rows) x len(candidates)) mask of excluded candidates.
+    """Boolean (len(rows) x len(candidates)) mask of the candidates that must not be returned.
 
     ``exclude`` is either one array of item ids per user (indexed by the
     entries of ``rows``) or a sparse users x items matrix (non-zero = excluded).
+    Every position of an excluded id is masked, and so are repeated candidates
+    (see :func:`repeated_candidates`). None when nothing is masked.
     """
-    if exclude is None:
-        return None
     rows = np.asarray(rows)
+    candidates = np.asarray(candidates, dtype=np.int64)
+    repeated = repeated_candidates(candidates)
+    if exclude is None:
+        return np.broadcast_to(repeated, (len(rows), len(candidates))).copy() if repeated.any() else None
     mask = np.zeros((len(rows), len(candidates)), dtype=bool)
+    mask |= repeated[None, :]
     if sp.issparse(exclude):
         E = sp.csr_matrix(exclude)[rows]
         in_range = (candidates >= 0) & (candidates < E.shape[1])
         if in_range.any():
-            mask[:, in_range] = E[:, candidates[in_range]].toarray() != 0
+            mask[:, in_range] |= E[:, candidates[in_range]].toarray() != 0
         return mask
+    lists = [np.asarray(exclude[u], dtype=np.int64).ravel() for u in rows]
+    items = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    if len(items) == 0 or len(candidates) == 0:
+        return mask
+    row_of = np.repeat(np.arange(len(rows)), [len(x) for x in lists])
     order = np.argsort(candidates, kind="stable")
     sorted_c = candidates[order]
-    for r, u in enumerate(rows):
-        items = np.asarray(exclude[u], dtype=np.int64).ravel()
-        if len(items) == 0:
-            continue
-        at = np.searchsorted(sorted_c, items)
-        at = np.minimum(at, len(sorted_c) - 1)
-        hit = sorted_c[at] == items
-        mask[r, order[at[hit]]] = True
+    lo = np.searchsorted(sorted_c, items, side="left")
+    count = np.searchsorted(sorted_c, items, side="right") - lo
+    # every position holding an excluded id (a repeated candidate has several)
+    starts = np.repeat(lo, count)
+    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    mask[np.repeat(row_of, count), order[starts + offsets]] = True
     return mask
 
 

@@ -24,7 +24,8 @@ import scipy.sparse as sp
 from django.utils import timezone
 
 from ..models import Interaction, ModelVersion, Paper, Profile
-from ..ranking import REASON_NONE, REASON_TRENDING
+from ..ranking import REASON_TRENDING
+from ..ranking.content_only import content_only_rank
 from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
 from .dataset import paper_text
 
@@ -191,7 +192,8 @@ def _load_candidates(ids: list[int]) -> _Candidates:
             "id", "title", "abstract", "authors", "primary_category", "categories", "trending_score"
         )
     }
-    ordered = [i for i in ids if i in rows]
+    # One position per paper: a repeated id would otherwise be ranked (and shown) twice.
+    ordered = [i for i in dict.fromkeys(int(i) for i in ids) if i in rows]
     data = [rows[i] for i in ordered]
     return _Candidates(
         ids=np.array(ordered, dtype=np.int64),
@@ -365,41 +367,26 @@ def _rank_with_model(served, user_ids, events, profiles, cands, excluded, prior,
 
 
 def _rank_content_only(user_ids, events, profiles, cands, excluded, prior, n):
-    """Before any model exists: tf-idf similarity to liked papers + trending + categories."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
+    """Before any model exists: tf-idf similarity to liked papers + trending (``ranking.content_only``)."""
     liked: dict[int, list[int]] = {
         u: [pid for pid, k in events.get(u, []) if k not in NEGATIVE_KINDS and k in KIND_WEIGHTS] for u in user_ids
     }
-    liked_ids = sorted({p for ps in liked.values() for p in ps})
-    liked_text = dict(Paper.objects.filter(pk__in=liked_ids).values_list("id", "title"))
-    liked_abs = dict(Paper.objects.filter(pk__in=liked_ids).values_list("id", "abstract"))
-    liked_ids = [p for p in liked_ids if p in liked_text]
-    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1)
-    X = vec.fit_transform(cands.texts + [paper_text(liked_text[p], liked_abs[p]) for p in liked_ids])
-    C, L = X[: len(cands.texts)], X[len(cands.texts) :]
-    lpos = {p: i for i, p in enumerate(liked_ids)}
-    m = len(cands.ids)
-    ids = np.full((len(user_ids), n), -1, dtype=np.int64)
-    scores = np.full((len(user_ids), n), -np.inf, dtype=np.float32)
-    reasons = np.full((len(user_ids), n), REASON_NONE, dtype=np.int64)
-    for r, uid in enumerate(user_ids):
-        sim = np.zeros(m, dtype=np.float32)
-        best = np.full(m, -1, dtype=np.int64)
-        mine = [lpos[p] for p in liked.get(uid, []) if p in lpos]
-        if mine:
-            S = (C @ L[mine].T).toarray()
-            sim = S.max(axis=1).astype(np.float32)
-            best = np.array(liked_ids, dtype=np.int64)[np.array(mine)][S.argmax(axis=1)]
-        total = 3.0 * sim + 0.3 * prior[r]
-        total[excluded[r]] = -np.inf
-        order = np.argsort(-total, kind="stable")[:n]
-        for k, j in enumerate(order):
-            if not np.isfinite(total[j]):
-                break
-            ids[r, k], scores[r, k] = j, total[j]
-            reasons[r, k] = best[j] if sim[j] > 0.1 and best[j] >= 0 else REASON_TRENDING
-    return ids, scores, reasons
+    rows = Paper.objects.filter(pk__in={p for ps in liked.values() for p in ps}).values_list("id", "title", "abstract")
+    liked_text = {pid: paper_text(title, abstract) for pid, title, abstract in rows}
+    liked_ids = sorted(liked_text)
+    index = {pid: i for i, pid in enumerate(liked_ids)}
+    pos, scores, reasons = content_only_rank(
+        candidate_texts=cands.texts,
+        liked_texts=[liked_text[p] for p in liked_ids],
+        liked=[[index[p] for p in dict.fromkeys(liked[u]) if p in index] for u in user_ids],
+        excluded=excluded,
+        prior=prior,
+        n=n,
+    )
+    # liked-paper indices -> paper ids; the REASON_* codes are negative and stay as they are
+    paper_of = np.array(liked_ids or [0], dtype=np.int64)
+    reason_ids = np.where(reasons >= 0, paper_of[np.clip(reasons, 0, len(paper_of) - 1)], reasons)
+    return pos, scores, reason_ids
 
 
 def _titles_for(paper_ids: set[int]) -> dict[int, str]:
