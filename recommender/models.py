@@ -112,6 +112,13 @@ class Paper(models.Model):
         return f"https://huggingface.co/papers/{self.arxiv_id}" if "hf-daily" in (self.sources or []) else ""
 
     @property
+    def code_url(self) -> str:
+        """The code link shown on the page and in the email and followed by the click redirect ("" if none)."""
+        from .paper_links import code_url
+
+        return code_url(self.github_repo)
+
+    @property
     def upvotes(self) -> int:
         return self.hf_upvotes + self.local_upvotes
 
@@ -189,6 +196,8 @@ class Profile(models.Model):
         # What operators call them (the admin lists them as "Subscribers").
         verbose_name = "subscriber"
         verbose_name_plural = "subscribers"
+        # Reading a subscriber's digest is more than viewing the profile (docs/reliability.md, previews).
+        permissions = [("preview_digest", "Can preview a subscriber's digest (links inert)")]
 
     def __str__(self) -> str:
         return f"Profile<{self.user}>"

@@ -60,7 +60,7 @@ def delivery_content(*, delivery: DigestDelivery):
     )
     if profile is not None and len(paper_ids) > profile.papers_per_email:
         profile.papers_per_email = len(paper_ids)  # in memory only: show everything that was sent
-    return digest_build(user=user, now=moment, batch=batch, language=delivery.language or None)
+    return digest_build(user=user, now=moment, batch=batch, language=delivery.language or None, inert_links=True)
 
 
 @admin.register(DigestDelivery)
@@ -171,7 +171,8 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def email_view(self, request, pk: int):
-        if not self.has_view_permission(request):
+        # A stored digest is read like a preview: the explicit permission, and inert links (delivery_content).
+        if not self.has_view_permission(request) or not request.user.has_perm("recommender.preview_digest"):
             raise PermissionDenied
         from ..digest.render import render_digest
 

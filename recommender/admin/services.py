@@ -55,7 +55,8 @@ def digest_test_send(*, user, to: str, now: dt.datetime | None = None) -> str:
     from ..digest.context import digest_build
     from ..digest.services import digest_message
 
-    content = digest_build(user=user, now=now or timezone.now())
+    # Inert links (and List-Unsubscribe): the test email goes to someone else and must never act for the subscriber.
+    content = digest_build(user=user, now=now or timezone.now(), inert_links=True)
     if content.skip_reason:
         return content.skip_reason
     sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]

@@ -258,13 +258,17 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def digest_preview_view(self, request, pk: int):
-        """Show what this subscriber would get now (subject, HTML in a sandboxed frame, text); nothing is recorded."""
-        if not self.has_view_permission(request):
+        """Show what this subscriber would get now (subject, HTML in a sandboxed frame, text); nothing is recorded.
+
+        Same rule as the staff preview page: the explicit preview permission, and inert links unless it is yours.
+        """
+        if not self.has_view_permission(request) or not self.has_preview_permission(request):
             raise PermissionDenied
         from ..digest.services import digest_preview
 
         profile = get_object_or_404(Profile.objects.select_related("user"), pk=pk)
-        content, rendered = digest_preview(user=profile.user, now=timezone.now())
+        inert = profile.user_id != request.user.pk
+        content, rendered = digest_preview(user=profile.user, now=timezone.now(), inert_links=inert)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Digest preview for {profile.user.email}",
@@ -279,9 +283,13 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/paperboy/digest_preview.html", context)
 
+    def has_preview_permission(self, request) -> bool:
+        """Reading a subscriber's digest needs ``recommender.preview_digest`` (viewing the profile is not enough)."""
+        return request.user.has_perm("recommender.preview_digest")
+
     # --- actions ----------------------------------------------------------------------------
 
-    @admin.action(description="Preview the digest of the selected subscriber")
+    @admin.action(description="Preview the digest of the selected subscriber", permissions=["preview"])
     def preview_digest(self, request, queryset):
         from django.http import HttpResponseRedirect
 
@@ -310,7 +318,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 question=f"Send {to} the digest each selected subscriber would get now?",
                 details=[
                     "Nothing is recorded as sent, and the subscriber receives nothing.",
-                    "Links in the test email act as the subscriber: votes you click count for them.",
+                    "Links in the test email do nothing: they never vote or unsubscribe for the subscriber.",
                 ],
                 button="Yes, send it to me",
             )

@@ -206,8 +206,16 @@ def _paper_item(
     reason: str,
     language: str,
     bases: tuple[str, str] | None = None,
+    inert: str | None = None,
 ) -> dict:
-    if bases is not None:  # per-email tokens (a delivery is being sent)
+    if inert is not None:  # someone else's preview: links name what they stand for and do nothing
+
+        def click(link: str) -> str:
+            return f"{inert}?link={link}"
+
+        vote = click
+
+    elif bases is not None:  # per-email tokens (a delivery is being sent)
         pid = paper.pk
 
         def click(link: str) -> str:
@@ -286,11 +294,14 @@ def digest_build(
     batch: DigestBatch | None = None,
     language: str | None = None,
     delivery_id: int | None = None,
+    inert_links: bool = False,
 ) -> DigestContent:
     """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason.
 
     With ``delivery_id`` (sending) the links carry one signed token per purpose for the whole email
-    (``tokens.delivery_click_token``); without it (previews) one token per link.
+    (``tokens.delivery_click_token``); without it (previews) one token per link. With ``inert_links``
+    (anyone but ``user`` will read it: staff previews, test digests) no link carries a token: each points
+    at the preview-only page, which acts for nobody.
     """
     batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
     profile = batch.profiles.get(user.pk)
@@ -307,6 +318,7 @@ def digest_build(
         return content
 
     bases = _delivery_link_bases(batch, user_id=user.pk, delivery_id=delivery_id) if delivery_id is not None else None
+    inert = absolute(reverse("digest:preview_link")) if inert_links else None
     items = [
         _paper_item(
             batch=batch,
@@ -316,6 +328,7 @@ def digest_build(
             reason=r.reason,
             language=language,
             bases=bases,
+            inert=inert,
         )
         for i, r in enumerate(recs, start=1)
     ]
@@ -333,6 +346,7 @@ def digest_build(
             reason="Popular with the community this week",
             language=language,
             bases=bases,
+            inert=inert,
         )
         for i, pid in enumerate(trending_ids, start=1)
     ]
@@ -346,7 +360,11 @@ def digest_build(
     date_label = f"{local_now:%a} {local_now.day} {local_now:%b %Y}"
     subject = _subject(date_label=date_label, top_title=top["title"], count=len(items))
     fields = ", ".join(sorted(wanted)) if wanted else "all the categories we follow"
-    unsubscribe = _token_url(batch, "digest:unsubscribe", unsubscribe_token.make_token(u=user.pk))
+    unsubscribe = (
+        f"{inert}?link=unsubscribe"
+        if inert
+        else _token_url(batch, "digest:unsubscribe", unsubscribe_token.make_token(u=user.pk))
+    )
     content.context = {
         "language": language,
         "language_info": digest_languages.get(language),

@@ -567,9 +567,9 @@ def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDeli
     return delivery, result
 
 
-def digest_preview(*, user, now: dt.datetime | None = None, naive: bool = False):
-    """Return ``(content, rendered)`` for a preview; nothing is recorded."""
+def digest_preview(*, user, now: dt.datetime | None = None, naive: bool = False, inert_links: bool = False):
+    """Return ``(content, rendered)`` for a preview; nothing is recorded (``inert_links``: see ``digest_build``)."""
     now = now or timezone.now()
-    content = digest_build(user=user, now=now)
+    content = digest_build(user=user, now=now, inert_links=inert_links)
     rendered = render_digest(content.context, naive=naive) if not content.skip_reason else None
     return content, rendered

@@ -14,6 +14,7 @@ urlpatterns = [
     path("d/f/<str:token>/<int:paper_id>/<str:kind>/", views.feedback_in_delivery, name="feedback_paper"),
     path("d/preview/", views.preview_mine, name="preview"),
     path("d/preview/<int:user_id>/", views.preview_user, name="preview_user"),
+    path("d/preview/link/", views.preview_link, name="preview_link"),
     # django-anymail's tracking webhooks (bounces, complaints) -> suppression.
     path("anymail/", include("anymail.urls")),
 ]

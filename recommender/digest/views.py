@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -46,7 +47,8 @@ def _user_or_404(user_id) -> object:
 
 def paper_link(paper: Paper, name: str) -> str:
     """The stored URL named ``name`` for ``paper`` (never a URL from the request)."""
-    url = {"abs": paper.abs_url, "pdf": paper.pdf_url, "hf": paper.hf_url, "code": paper.github_repo}.get(name, "")
+    # ``code_url`` is the page's rule too (recommender/paper_links.py): only https://github.com/ links.
+    url = {"abs": paper.abs_url, "pdf": paper.pdf_url, "hf": paper.hf_url, "code": paper.code_url}.get(name, "")
     # Only web URLs leave the site; a stored value that is not one falls back to arXiv.
     if not url.startswith(("https://", "http://")):
         url = paper.abs_url
@@ -142,9 +144,27 @@ def unsubscribe(request, token: str):
     return render(request, "digest/unsubscribe_confirm.html", {"email": user.email, "token": token})
 
 
+PREVIEW_PERMISSION = "recommender.preview_digest"
+PREVIEW_LINK_LABELS = {
+    "abs": "the paper on arXiv",
+    "pdf": "the PDF",
+    "hf": "the Hugging Face page",
+    "code": "the code",
+    "unsubscribe": "unsubscribe",
+    **{kind: f"the “{label}” vote" for kind, label in FEEDBACK_LABELS.items()},
+}
+
+
+def may_preview(viewer, user) -> bool:
+    """Whether ``viewer`` may read ``user``'s digest: their own, or with the explicit preview permission."""
+    return viewer.pk == user.pk or viewer.has_perm(PREVIEW_PERMISSION)
+
+
 def _preview(request, user):
     as_text = request.GET.get("format") == "text"
-    content, rendered = digest_preview(user=user, now=timezone.now())
+    # Anyone but the subscriber gets inert links: a preview must never hand over their unsubscribe or votes.
+    inert = request.user.pk != user.pk
+    content, rendered = digest_preview(user=user, now=timezone.now(), inert_links=inert)
     if rendered is None:
         return render(request, "digest/preview_empty.html", {"reason": content.skip_reason, "email": user.email})
     if as_text:
@@ -162,4 +182,15 @@ def preview_mine(request):
 
 @staff_member_required
 def preview_user(request, user_id: int):
-    return _preview(request, get_object_or_404(User, pk=user_id))
+    user = get_object_or_404(User, pk=user_id)
+    if not may_preview(request.user, user):
+        raise PermissionDenied
+    return _preview(request, user)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def preview_link(request):
+    """Where every link of someone else's preview points: a page that says so and does nothing."""
+    label = PREVIEW_LINK_LABELS.get(request.GET.get("link", ""), "a link")
+    return render(request, "digest/preview_link.html", {"label": label})

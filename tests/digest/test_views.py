@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -131,6 +132,9 @@ def test_preview_for_user_and_staff(client, papers_today, django_user_model):
     assert papers_today[0].title in text.content.decode() and text["Content-Type"].startswith("text/plain")
     assert client.get(reverse("digest:preview_user", args=[user.pk])).status_code == 302  # not staff
     staff = django_user_model.objects.create_user("boss", "boss@example.org", "pw", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("digest:preview_user", args=[user.pk])).status_code == 403  # staff, no permission
+    staff.user_permissions.add(Permission.objects.get(codename="preview_digest"))
     client.force_login(staff)
     page = client.get(reverse("digest:preview_user", args=[user.pk]))
     assert page.status_code == 200 and papers_today[0].title in page.content.decode()
