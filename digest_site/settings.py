@@ -98,10 +98,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6390/0")
 CACHES = {
+    # Redis down: pages and rate limits fall back to a per-process memory cache, never a 500 (recommender/cache.py).
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "recommender.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "paperboy",
+        "OPTIONS": {
+            "socket_connect_timeout": env.float("CACHE_REDIS_CONNECT_TIMEOUT", default=0.25),
+            "socket_timeout": env.float("CACHE_REDIS_TIMEOUT", default=0.5),
+            "retry_after": env.float("CACHE_REDIS_RETRY_AFTER", default=5.0),
+        },
     }
     if env.bool("CACHE_REDIS", default=True)
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -8,6 +8,7 @@ render their body once per URL for all anonymous visitors (``_public_page``).
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import hashlib
@@ -20,7 +21,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -50,6 +51,7 @@ ANONYMOUS_CACHE_SECONDS = 30  # how stale an anonymous visitor's listing (e.g. v
 SEARCH_RESULTS = 100
 SEARCH_PAGE_SIZE = 20
 SIMILAR_CACHE_SECONDS = 3600  # neighbours change only when the model or the archive does
+MAX_CACHED_PAGE_NUMBER = 10_000  # any larger page number is the last page, like this one (one cache key for all)
 ACTION_KINDS = (
     InteractionKind.UPVOTE,
     InteractionKind.THUMBS_UP,
@@ -98,27 +100,56 @@ def _listing_context(request, page, **extra) -> dict:
     }
 
 
-def _public_page(request, body_template: str, build) -> HttpResponse:
-    """Render a public page whose body ``build()`` describes as ``(title, context)``.
+def _page_number(request) -> str:
+    """``?page`` as the paginator reads it (not a number: page 1; huge: the last page), as a canonical string."""
+    try:
+        number = int(request.GET.get("page", ""))
+    except ValueError:
+        return ""
+    return str(min(max(number, 0), MAX_CACHED_PAGE_NUMBER))
+
+
+def _canonical_request(request, params: dict[str, str]):
+    """A copy of ``request`` whose query string holds only ``params`` (sorted, empty ones dropped).
+
+    An anonymous body is cached under and rendered from this request, so one
+    cache entry serves every spelling of the same page (``?utm_source=…``,
+    reordered or repeated parameters) and no visitor's extra parameters end up
+    in the links of a body everyone is served.
+    """
+    query = urlencode(sorted((name, value) for name, value in params.items() if value))
+    canonical = copy.copy(request)
+    canonical.META = {**request.META, "QUERY_STRING": query}
+    canonical.GET = QueryDict(query)
+    return canonical
+
+
+def _public_page(request, body_template: str, build, params: dict[str, str] | None = None) -> HttpResponse:
+    """Render a public page whose body ``build(request)`` describes as ``(title, context)``.
 
     Anonymous visitors all see the same body for a URL (their vote buttons are
     login links, with no CSRF token), so it is rendered once per
     ``ANONYMOUS_CACHE_SECONDS`` and reused: the pages stay fast under load on
-    a large archive. Signed-in users always get a fresh body with their marks.
+    a large archive. Its cache key is the path plus ``params``, the query
+    parameters the view reads in canonical form: any other parameter is
+    ignored, so random query strings cannot grow the cache. Signed-in users
+    always get a fresh body with their marks.
     """
-    key = None
+    key, body_request = None, request
     if not request.user.is_authenticated:
-        key = "web:page:" + hashlib.sha256(request.get_full_path().encode()).hexdigest()
+        body_request = _canonical_request(request, params or {})
+        key = "web:page:" + hashlib.sha256(body_request.get_full_path().encode()).hexdigest()
         cached = cache.get(key)
         if cached is not None:
             title, body = cached
             return _page_response(request, title, body)
-    title, context = build()
+    title, context = build(body_request)
     # One login link for every vote button of the page (anonymous visitors only).
-    context["login_next"] = f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}"
-    body = render_to_string(body_template, context, request)
+    context["login_next"] = f"{settings.LOGIN_URL}?{urlencode({'next': body_request.get_full_path()})}"
+    body = render_to_string(body_template, context, body_request)
     if key is not None:
         cache.set(key, (title, body), ANONYMOUS_CACHE_SECONDS)
+    # The frame (subscribe box with its CSRF token) is rendered for the real request.
     return _page_response(request, title, body)
 
 
@@ -131,14 +162,19 @@ def _page_response(request, title: str, body: str) -> HttpResponse:
     )
 
 
+def _day_param(request) -> str:
+    """``?day`` as an ISO date, or "" when absent or unreadable (both mean the latest day)."""
+    try:
+        return dt.date.fromisoformat(request.GET.get("day", "")).isoformat()
+    except ValueError:
+        return ""
+
+
 @require_GET
 def daily(request):
-    def build():
-        day_param = request.GET.get("day", "")
-        try:
-            day = dt.date.fromisoformat(day_param) if day_param else selectors.latest_day()
-        except ValueError:
-            day = selectors.latest_day()
+    def build(request):
+        day_param = _day_param(request)
+        day = dt.date.fromisoformat(day_param) if day_param else selectors.latest_day()
         category = _category(request)
         if day is None:
             page = _page(request, [])
@@ -149,12 +185,13 @@ def daily(request):
         title = f"Daily papers · {day:%b %-d, %Y}" if day else "Daily papers"
         return title, _listing_context(request, page, day=day, prev_day=prev_day, next_day=next_day)
 
-    return _public_page(request, "web/_daily_body.html", build)
+    params = {"day": _day_param(request), "category": _category(request), "page": _page_number(request)}
+    return _public_page(request, "web/_daily_body.html", build, params)
 
 
 @require_GET
 def trending_view(request):
-    def build():
+    def build(request):
         page = _page(request, selectors.papers_trending(category=_category(request)))
         formula = {
             "gravity": trending.GRAVITY,
@@ -165,12 +202,13 @@ def trending_view(request):
         }
         return "Trending papers", _listing_context(request, page, formula=formula)
 
-    return _public_page(request, "web/_trending_body.html", build)
+    params = {"category": _category(request), "page": _page_number(request)}
+    return _public_page(request, "web/_trending_body.html", build, params)
 
 
 @require_GET
 def search_view(request):
-    def build():
+    def build(request):
         form = SearchForm(request.GET)
         query, mode, page = "", "blend", None
         if form.is_valid():
@@ -189,7 +227,12 @@ def search_view(request):
         }
         return (f"{query[:60]} · Search" if query else "Search"), ctx
 
-    return _public_page(request, "web/_search_body.html", build)
+    params = {
+        "q": request.GET.get("q", "").strip(),  # as SearchForm reads it
+        "mode": request.GET.get("mode", ""),
+        "page": _page_number(request),
+    }
+    return _public_page(request, "web/_search_body.html", build, params)
 
 
 def _similar_ids(paper) -> list[int]:
@@ -217,7 +260,7 @@ def _similar_ids_uncached(paper) -> list[int]:
 
 @require_GET
 def paper_detail(request, arxiv_id: str):
-    def build():
+    def build(request):
         paper = selectors.paper_get(arxiv_id=arxiv_id)
         if paper is None:
             raise Http404("No such paper")  # raised before anything is cached
