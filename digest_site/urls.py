@@ -7,6 +7,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from recommender.admin.dashboard import admin_dashboard
+from recommender.web.health import healthz
 
 
 def favicon(request):
@@ -17,6 +18,7 @@ def favicon(request):
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says (the admin, feeds, plain files).
     path("favicon.ico", favicon),
+    path("healthz", healthz, name="healthz"),  # database, cache and broker status (README, docs/deployment.md)
     path("admin/dashboard/", admin_dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
