@@ -1,4 +1,7 @@
-"""Parse arXiv OAI-PMH ``ListRecords`` pages (metadataPrefix ``arXiv`` and ``arXivRaw``).
+"""Parse arXiv OAI-PMH ``ListRecords`` pages and ``GetRecord`` answers (metadataPrefix ``arXiv`` and ``arXivRaw``).
+
+A ``GetRecord`` answer (one paper, ``verb=GetRecord&identifier=oai:arXiv.org:<id>``)
+is a one-record page without a resumption token.
 
 ``arXivRaw`` carries every version with its date; ``arXiv`` carries only the
 creation and last-update dates (no version number). OAI errors become
@@ -30,7 +33,7 @@ class OaiPage:
 
 
 def parse_page(data: bytes) -> OaiPage:
-    """Return one ``ListRecords`` page and its resumption token (``""`` on the last page)."""
+    """Return one ``ListRecords`` page and its resumption token (``""`` on the last page), or a ``GetRecord`` record."""
     root = parse_xml(data, what="OAI-PMH response")
     if root.tag != f"{{{OAI}}}OAI-PMH":
         raise DocumentError(f"not an OAI-PMH response (root element <{root.tag[:60]}>)")
@@ -43,7 +46,9 @@ def parse_page(data: bytes) -> OaiPage:
         raise SourceError(f"OAI-PMH error {message}")
     listing = root.find("oai:ListRecords", NS)
     if listing is None:
-        raise DocumentError("OAI-PMH response without ListRecords")
+        listing = root.find("oai:GetRecord", NS)  # the same <record>, alone, and no resumptionToken
+    if listing is None:
+        raise DocumentError("OAI-PMH response without ListRecords or GetRecord")
     page = OaiPage()
     for record in listing.iterfind("oai:record", NS):
         header = record.find("oai:header", NS)
@@ -69,7 +74,7 @@ def parse_page(data: bytes) -> OaiPage:
 
 
 def parse(data: bytes) -> list[PaperEntry]:
-    """Return the entries of one ``ListRecords`` page."""
+    """Return the entries of one ``ListRecords`` page or ``GetRecord`` answer."""
     return parse_page(data).entries
 
 
