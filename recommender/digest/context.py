@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 
-from ..models import Frequency, Paper, PaperTranslation, Profile
+from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
 from ..summaries import languages as digest_languages
 from ..summaries import summarize
 from ..summaries.selectors import translations_for
@@ -101,6 +101,8 @@ class DigestBatch:
     memo: dict = field(default_factory=dict)  # per-batch: link prefixes, each paper's shared item fields
     # language -> {paper id: stored translation}; read lazily, one query per second language.
     translations: dict[str, dict[int, PaperTranslation]] = field(default_factory=dict)
+    # Papers each subscriber voted on, saved, hid or opened: For you never shows them, nor does Trending.
+    acted_on: dict[int, set[int]] = field(default_factory=dict)
 
     def tldr(self, paper: Paper, language: str) -> str:
         key = (paper.pk, language)
@@ -153,6 +155,9 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
         else {}
     )
     trending = selectors.trending_pool()
+    acted_on: dict[int, set[int]] = {}
+    for uid, pid in Interaction.objects.filter(user_id__in=user_ids).values_list("user_id", "paper_id"):
+        acted_on.setdefault(uid, set()).add(pid)
     wanted = {r.paper_id for recs in recommendations.values() for r in recs} | {pid for pid, _ in trending}
     papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)}
     return DigestBatch(
@@ -166,6 +171,7 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
         trending=trending,
         papers=papers,
         preferences_url=preferences_url(),
+        acted_on=acted_on,
     )
 
 
@@ -332,7 +338,7 @@ def digest_build(
         )
         for i, r in enumerate(recs, start=1)
     ]
-    listed = {r.paper_id for r in recs} | batch.sent_before.get(user.pk, set())
+    listed = {r.paper_id for r in recs} | batch.sent_before.get(user.pk, set()) | batch.acted_on.get(user.pk, set())
     wanted = set(profile.categories or []) if profile else set()
     trending_ids = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)][
         :TRENDING_PER_DIGEST

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,8 +153,18 @@ def _cached():
 
 
 def reset_cache() -> None:
+    """Forget everything this process cached: the model, the similar-papers pool, word indexes.
+
+    The pool is keyed by (model version, newest paper id); both can be reused
+    by another data set (e.g. SQLite ids after a rolled-back test), so a reset
+    must drop it too.
+    """
     with _lock:
         _cache.update(version_id=None, model=None, paper_ids=None, col=None, checked_at=0.0)
+    with _pool_lock:
+        _pool.update(key=None, ids=None, emb=None)
+    _word_indexes.clear()
+    _fallback_vectorizer["vec"] = None
 
 
 # --- candidates and user state ---------------------------------------------------
@@ -417,8 +428,12 @@ _pool: dict = {"key": None, "ids": None, "emb": None}
 POOL_SIZE = 5000
 
 
-def similar_papers(*, paper_id: int, n: int = 5) -> list[int]:
-    """Papers whose content is closest to ``paper_id`` among recent and trained papers."""
+def similar_papers(*, paper_id: int, n: int = 5, exclude_ids: Iterable[int] = ()) -> list[int]:
+    """Papers whose content is closest to ``paper_id`` among recent and trained papers.
+
+    ``exclude_ids`` (e.g. what the reader hid or voted down) never appear; the list is still ``n`` long
+    while the pool lasts.
+    """
     paper = Paper.objects.filter(pk=paper_id).values_list("title", "abstract").first()
     if paper is None:
         return []
@@ -436,7 +451,8 @@ def similar_papers(*, paper_id: int, n: int = 5) -> list[int]:
     query = _encode(served, [paper_text(*paper)], fit=False)
     sims = emb @ query.T
     sims = np.asarray(sims.toarray() if sp.issparse(sims) else sims).ravel()
-    order = [int(ids[j]) for j in np.argsort(-sims, kind="stable") if int(ids[j]) != paper_id]
+    skip = {int(paper_id), *(int(i) for i in exclude_ids)}
+    order = [int(ids[j]) for j in np.argsort(-sims, kind="stable") if int(ids[j]) not in skip]
     return order[:n]
 
 
