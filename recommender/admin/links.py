@@ -25,11 +25,12 @@ def admin_change_url(obj) -> str:
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
 
 
-def paper_public_url(arxiv_id: str) -> str:
+def paper_public_url(arxiv_id: str) -> str | None:
+    """The paper's public page, or None for a stored id that is no arXiv identifier (it has no page)."""
     try:
         return reverse("web:paper", args=[arxiv_id])
     except NoReverseMatch:
-        return f"/papers/{arxiv_id}/"
+        return None
 
 
 def digest_preview_url(user_id: int) -> str | None:

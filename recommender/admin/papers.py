@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
@@ -18,6 +19,7 @@ from django.db.models import JSONField, Q, TextField
 from django.db.models.functions import Cast
 from django.utils.html import format_html
 
+from ..arxiv_ids import is_arxiv_id
 from ..models import Paper
 from ..validators import json_without_nul
 from .links import admin_changelist_url, paper_public_url
@@ -84,8 +86,18 @@ class VersionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PaperAdminForm(forms.ModelForm):
+    def clean_arxiv_id(self) -> str:
+        """Only a real identifier (either scheme, no version): every page of the site links to it by URL."""
+        value = self.cleaned_data["arxiv_id"].strip()
+        if not is_arxiv_id(value):
+            raise forms.ValidationError("An arXiv identifier without version, e.g. 2403.02233 or hep-th/9901001.")
+        return value
+
+
 @admin.register(Paper)
 class PaperAdmin(admin.ModelAdmin):
+    form = PaperAdminForm
     # PostgreSQL refuses \u0000 in jsonb: a form error instead of a 500 (docs/reliability.md).
     formfield_overrides = {JSONField: {"validators": [json_without_nul]}}
     list_display = (
@@ -177,9 +189,10 @@ class PaperAdmin(admin.ModelAdmin):
 
     @admin.display(description="public page")
     def public_page(self, obj: Paper):
-        if not obj.arxiv_id:
+        url = paper_public_url(obj.arxiv_id) if obj.arxiv_id else None
+        if url is None:
             return "-"
-        return format_html('<a href="{}" target="_blank" rel="noopener">view</a>', paper_public_url(obj.arxiv_id))
+        return format_html('<a href="{}" target="_blank" rel="noopener">view</a>', url)
 
     @admin.display(description="votes and clicks")
     def votes_link(self, obj: Paper):

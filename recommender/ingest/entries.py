@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .. import arxiv_ids
+
 
 class IngestError(Exception):
     """An ingestion failure with a one-line, human-readable reason."""
@@ -79,11 +81,6 @@ class PaperEntry:
 
 # --- identifiers ---------------------------------------------------------------------
 
-# New style 2403.02233 (4 or 5 digits after the dot), old style hep-th/9901001, math.GT/0309136.
-_ID_RE = re.compile(
-    r"(?P<id>(?:\d{4}\.\d{4,5})|(?:[a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7}))(?:v(?P<v>\d{1,4}))?$",
-)
-
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     """Return ``(id_without_version, version or None)`` from an id, abs URL or OAI identifier."""
@@ -94,12 +91,11 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     if "/abs/" in text:
         text = text.split("/abs/", 1)[1]
     text = text.split("?", 1)[0].split("#", 1)[0].strip("/ ")
-    match = _ID_RE.fullmatch(text)
-    if not match:
+    parsed = arxiv_ids.parse(text)  # both schemes: 2403.02233, hep-th/9901001 (recommender/arxiv_ids.py)
+    if parsed is None:
         shown = raw if len(raw or "") <= 60 else raw[:60] + "..."
         raise DocumentError(f"invalid arXiv identifier {shown!r}")
-    version = int(match.group("v")) if match.group("v") else None
-    return match.group("id"), version
+    return parsed
 
 
 # --- text ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..paper_links import code_url
 from .entries import DocumentError, PaperEntry, SourceError, clean_text, split_arxiv_id
 from .safexml import parse_json
 
@@ -43,10 +44,8 @@ def _dict(value: object, what: str) -> dict:
 
 
 def _github(value: object) -> str:
-    url = clean_text(value) if isinstance(value, str) else ""
-    if url.startswith("https://github.com/") and len(url) <= 500 and " " not in url:
-        return url
-    return ""
+    """Keep only what the page shows and the click follows (one rule: ``recommender.paper_links.code_url``)."""
+    return code_url(clean_text(value) if isinstance(value, str) else "")
 
 
 def parse(data: bytes, *, published_on: dt.date | None = None) -> list[PaperEntry]:

@@ -1,16 +1,20 @@
 """The public site: daily listing, trending, search, paper pages, personal pages and account pages."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
+from ..arxiv_ids import ArxivIdConverter
 from . import feeds, views
+
+# Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
+register_converter(ArxivIdConverter, "arxiv_id")
 
 app_name = "web"
 urlpatterns = [
     path("", views.daily, name="daily"),
     path("trending/", views.trending_view, name="trending"),
     path("search/", views.search_view, name="search"),
-    path("papers/<str:arxiv_id>/", views.paper_detail, name="paper"),
-    path("papers/<str:arxiv_id>/act/", views.paper_act, name="act"),
+    path("papers/<arxiv_id:arxiv_id>/", views.paper_detail, name="paper"),
+    path("papers/<arxiv_id:arxiv_id>/act/", views.paper_act, name="act"),
     path("for-you/", views.for_you, name="for_you"),
     path("subscribe/", views.subscribe, name="subscribe"),
     path("welcome/", views.onboarding, name="onboarding"),
