@@ -245,7 +245,7 @@ def _paper_item(
     links = [("arXiv", click("abs")), ("PDF", click("pdf"))]
     if paper.hf_url:
         links.append(("Hugging Face", click("hf")))
-    if paper.github_repo:
+    if paper.code_url:  # the web page's rule (recommender/paper_links.py)
         links.append(("Code", click("code")))
     return {
         **shared,
@@ -281,7 +281,7 @@ def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
         "translation": translation,
     }
     # What the paper's rendered blocks depend on (render.FragmentTemplate caches them per process by it).
-    shared["fragment_key"] = (language, repr(shared), bool(paper.hf_url), bool(paper.github_repo))
+    shared["fragment_key"] = (language, repr(shared), bool(paper.hf_url), bool(paper.code_url))
     return shared
 
 

@@ -21,11 +21,26 @@ def _xml_safe(text: str) -> str:
     return _CONTROL.sub("", text or "")
 
 
+class TextSummaryAtomFeed(feedgenerator.Atom1Feed):
+    """Atom whose entry summaries are ``type="text"``: a reader shows them as characters, never as markup.
+
+    Django's ``Atom1Feed`` writes ``description`` as ``<summary type="html">``, which tells the
+    reader to render it: an ingested abstract with ``<svg/onload=...>`` would become live markup.
+    Items carry their text in ``text_summary`` (``description`` stays None) and it is written,
+    escaped by the XML writer, as ``type="text"``.
+    """
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, item)
+        if item.get("text_summary"):
+            handler.addQuickElement("summary", item["text_summary"], {"type": "text"})
+
+
 def personal_feed(request, token: str) -> HttpResponse:
     profile = Profile.objects.select_related("user").filter(feed_token=token, user__is_active=True).first()
     if profile is None:
         raise Http404("No such feed")
-    feed = feedgenerator.Atom1Feed(
+    feed = TextSummaryAtomFeed(
         title="Paperboy: papers for you",
         link=settings.SITE_URL + reverse("web:for_you"),
         description="Your personal arXiv recommendations",
@@ -39,7 +54,8 @@ def personal_feed(request, token: str) -> HttpResponse:
         feed.add_item(
             title=_xml_safe(p.title),
             link=settings.SITE_URL + reverse("web:paper", args=[p.arxiv_id]),
-            description=_xml_safe(f"{pick.reason}\n\n{p.abstract}"),
+            description=None,
+            text_summary=_xml_safe(f"{pick.reason}\n\n{p.abstract}"),
             unique_id=f"arxiv:{p.arxiv_id}",
             pubdate=dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) if day else now,
             author_name=_xml_safe(", ".join(p.authors[:10])) if p.authors else None,
