@@ -42,6 +42,15 @@ def picks_for(*, user, n: int = 20) -> list[Pick]:
     return _fallback(user=user, n=n)
 
 
+def hidden_ids(*, user) -> set[int]:
+    """Papers ``user`` voted down or marked not interested: no list shown to them includes these."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    from ..ranking.weights import NEGATIVE_KINDS
+
+    return set(Interaction.objects.filter(user=user, kind__in=NEGATIVE_KINDS).values_list("paper_id", flat=True))
+
+
 def _fallback(*, user, n: int) -> list[Pick]:
     categories = list(getattr(getattr(user, "profile", None), "categories", None) or [])
     rated = Interaction.objects.filter(user=user).values("paper_id")

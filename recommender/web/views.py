@@ -43,7 +43,7 @@ from .forms import (
     SubscribeForm,
 )
 from .ratelimit import client_ip, rate_limit_hit
-from .recommendations import picks_for
+from .recommendations import hidden_ids, picks_for
 from .subscribe import subscription_request
 
 PAGE_SIZE = 30
@@ -235,16 +235,18 @@ def search_view(request):
     return _public_page(request, "web/_search_body.html", build, params)
 
 
-def _similar_ids(paper) -> list[int]:
+def _similar_ids(paper, hidden: set[int]) -> list[int]:
+    if hidden:  # a reader with hidden / voted-down papers: their own list (cheap: the pool is cached)
+        return _similar_ids_uncached(paper, hidden)
     key = f"web:similar:{paper.id}"
     ids = cache.get(key)
     if ids is None:
-        ids = _similar_ids_uncached(paper)
+        ids = _similar_ids_uncached(paper, set())
         cache.set(key, ids, SIMILAR_CACHE_SECONDS)
     return ids
 
 
-def _similar_ids_uncached(paper) -> list[int]:
+def _similar_ids_uncached(paper, hidden: set[int]) -> list[int]:
     try:
         from ..training.serving import similar_papers
     except ImportError:
@@ -252,10 +254,12 @@ def _similar_ids_uncached(paper) -> list[int]:
     ids: list[int] = []
     if similar_papers is not None:
         try:
-            ids = list(similar_papers(paper_id=paper.id, n=5))
+            ids = list(similar_papers(paper_id=paper.id, n=5, exclude_ids=hidden))
         except Exception:  # no trained model yet: the content index below answers instead
             ids = []
-    return ids or paper_search.similar_by_content(paper_id=paper.id, n=5)
+    if ids:
+        return ids
+    return [i for i in paper_search.similar_by_content(paper_id=paper.id, n=5 + len(hidden)) if i not in hidden][:5]
 
 
 @require_GET
@@ -264,7 +268,7 @@ def paper_detail(request, arxiv_id: str):
         paper = selectors.paper_get(arxiv_id=arxiv_id)
         if paper is None:
             raise Http404("No such paper")  # raised before anything is cached
-        similar = selectors.papers_by_ids(ids=_similar_ids(paper))
+        similar = selectors.papers_by_ids(ids=_similar_ids(paper, hidden_ids(user=request.user)))
         _with_marks(request, [paper, *similar])
         translation = None
         if request.user.is_authenticated:

@@ -225,6 +225,25 @@ def test_similar_papers_page(world, client):
         )
 
 
+def test_similar_papers_page_signed_in(world, client):
+    """Signed in, the paper page's similar list leaves out what the reader hid or voted down, and stays full."""
+    papers = list(Paper.objects.values_list("id", "arxiv_id"))
+    for profile in world.profiles:
+        hidden = world.negative[profile.user_id]
+        if not hidden:
+            continue
+        client.force_login(profile.user)
+        for pid, arxiv_id in papers[:4]:
+            ids = [p.id for p in client.get(reverse("web:paper", args=[arxiv_id])).context["similar"]]
+            check_list(
+                ids,
+                acted=hidden | {pid},
+                eligible={p for p, _ in papers} - {pid} - hidden,
+                asked=SIMILAR_N,
+                what=f"{world.mode} page {pid} for {profile.user.username}",
+            )
+
+
 def test_world_is_dated_today(world):
     """Guard for the expectations above: the sample feed is announced today, so every paper is a candidate."""
     today = timezone.now().date()
