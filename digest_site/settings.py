@@ -138,6 +138,10 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # Onboarding redirect after the first login; sign-in after a subscribe-box confirmation.
 ACCOUNT_ADAPTER = "recommender.web.adapter.AccountAdapter"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # same browser only (allauth checks the signup session)
+# "Email me a sign-in code": subscribe-box readers have no password (docs/web.md, signing in).
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# Same work whether or not the address is known (recommender/web/adapter.py: SignupForm).
+ACCOUNT_FORMS = {"signup": "recommender.web.adapter.SignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Paperboy] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 ACCOUNT_RATE_LIMITS = {

@@ -3,7 +3,7 @@
 Receivers only call services; the logic lives there.
 """
 
-from allauth.account.signals import email_confirmed
+from allauth.account.signals import authentication_step_completed, email_confirmed, user_signed_up
 from django.conf import settings
 from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
@@ -20,6 +20,31 @@ def _profile_for_new_user(sender, instance, created, **kwargs):
 @receiver(email_confirmed, dispatch_uid="paperboy_profile_confirm")
 def _profile_confirm(sender, request, email_address, **kwargs):
     subscription_services.profile_confirm(user=email_address.user)
+
+
+# The account whose password was chosen or typed in this browser session (signup, password sign-in).
+SESSION_PASSWORD_CHOSEN = "paperboy_password_chosen_here"  # noqa: S105 (a session key, not a password)
+
+
+@receiver(user_signed_up, dispatch_uid="paperboy_password_chosen_at_signup")
+def _password_chosen_at_signup(sender, request, user, **kwargs):
+    if request is not None:
+        request.session[SESSION_PASSWORD_CHOSEN] = user.pk
+
+
+@receiver(authentication_step_completed, dispatch_uid="paperboy_password_proof")
+def _authentication_step(sender, request, user, method, **kwargs):
+    """A code sign-in proves the mailbox, not the password: an unverified account's password goes (pre-takeover)."""
+    if request is None:
+        return
+    if method == "password":
+        request.session[SESSION_PASSWORD_CHOSEN] = user.pk
+    elif (
+        method == "code"
+        and request.session.get(SESSION_PASSWORD_CHOSEN) != user.pk
+        and not subscription_services.account_is_verified(user=user)
+    ):
+        subscription_services.account_password_discard(user=user)
 
 
 @receiver(post_migrate, dispatch_uid="paperboy_schedules_ensure")

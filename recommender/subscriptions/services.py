@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -64,6 +65,29 @@ def profile_suppress(*, user, reason: str, detail: str = "") -> Profile:
     profile.next_digest_at = None
     profile.save(update_fields=["suppression", "suppression_reason", "suppressed_at", "next_digest_at", "modified_at"])
     return profile
+
+
+def account_password_discard(*, user) -> bool:
+    """Make ``user``'s password unusable; return whether there was one to discard.
+
+    Called when someone proves they own the address of an account that was never
+    verified (subscribe box, emailed sign-in code) and did not choose its password
+    in this browser: whoever chose it may be an attacker who signed up first with
+    the victim's address (account pre-takeover). The owner signs in by emailed code
+    and may set a password of their own. Changing the stored hash also ends every
+    session of the account (Django checks each session's auth hash). ``user`` is
+    changed in place, so a login that follows in the same request uses the new hash.
+    """
+    if not user.has_usable_password():
+        return False
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return True
+
+
+def account_is_verified(*, user) -> bool:
+    """Whether any address of ``user`` has been verified (the account has an owner who proved it)."""
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
 
 
 def subscriber_create(*, email: str, **preferences) -> User:

@@ -9,7 +9,13 @@ The confirmation link is allauth's own (``EmailAddress.send_confirmation``),
 so the same link confirms subscriptions and signups, and allauth's
 ``email_confirmed`` signal confirms the profile. When the link is opened in
 the browser that subscribed, ``AccountAdapter.confirm_email`` signs the new
-subscriber in so they can go straight to onboarding.
+subscriber in so they can go straight to onboarding; elsewhere they sign in
+with an emailed code (allauth's login by code).
+
+Subscribe-box accounts have no usable password. When the address belongs to
+an account that was never verified, its password is discarded before the
+confirmation goes out: someone else may have signed up with this address
+(account pre-takeover), and confirming must not hand them the account.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
-from ..subscriptions.services import subscriber_create
+from ..subscriptions.services import account_is_verified, account_password_discard, subscriber_create
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,10 @@ def subscription_request(*, request, email: str) -> None:
         user = address.user if address is not None else subscriber_create(email=email)
         if address is None:
             address = EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+        elif not account_is_verified(user=user) and account_password_discard(user=user):
+            # An unverified signup holds this address: its password was chosen by someone who never
+            # proved the address, and the owner is about to confirm it. Nobody keeps that password.
+            logger.info("subscribe box: discarded the unproven password of unverified account %s", user.pk)
     address.send_confirmation(request, signup=False)
     # Only a password-less subscriber may be signed in by the link, and only in this browser.
     request.session[SESSION_PENDING] = None if user.has_usable_password() else user.pk
