@@ -248,3 +248,32 @@ def test_world_is_dated_today(world):
     """Guard for the expectations above: the sample feed is announced today, so every paper is a candidate."""
     today = timezone.now().date()
     assert set(Paper.objects.values_list("announced_on", flat=True)) <= {today, today - dt.timedelta(days=1), None}
+
+
+def test_candidate_memo_never_serves_another_candidate_set(world):
+    """The per-process memo of candidate work (tf-idf, neighbour graphs) is keyed by identity: more candidate
+    sets than it holds, revisited in another order after garbage collection, rank exactly like a fresh model."""
+    import gc
+    import random
+
+    if world.mode != "model":
+        pytest.skip("the memo lives on a trained model")
+    rng = random.Random(7)
+    papers = list(Paper.objects.values_list("id", flat=True))
+    sets = [rng.sample(papers, rng.randint(5, len(papers))) for _ in range(serving.CANDIDATE_MEMO_SIZE + 4)]
+    users = [p.user_id for p in world.profiles]
+
+    def rank(candidates):
+        recs = serving.recommend_for_users(user_ids=users, candidate_ids=candidates, n=10)
+        return {u: [(r.paper_id, round(r.score, 4)) for r in rs] for u, rs in recs.items()}
+
+    fresh = []
+    for candidates in sets:
+        serving.reset_cache()
+        fresh.append(rank(candidates))
+    for _ in range(2):
+        order = list(range(len(sets)))
+        rng.shuffle(order)
+        for i in order:
+            gc.collect()
+            assert rank(sets[i]) == fresh[i], f"candidate set {i} ranked differently through the memo"
