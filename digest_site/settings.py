@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "recommender.middleware.RejectNulMiddleware",  # NUL in a URL is a 400, never a 500 on PostgreSQL
+    "recommender.middleware.RejectUnreadableFormMiddleware",  # a form body Django cannot decode is a 400, not a 500
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
