@@ -26,6 +26,7 @@ def test_smoke_evaluation_ours_beats_random(abstracts_dir, protocol):
     parser = evaluation.build_parser()
     args = parser.parse_args(
         ["--data-dir", str(abstracts_dir), "--protocol", protocol, "--json", "--methods", "random,ours"]
+        + ["--tune-budget", "1"]
     )
     assert evaluation.run_from_args(args, out) == 0
     report = json.loads(out.getvalue().strip().splitlines()[-1])
@@ -50,6 +51,8 @@ def test_bag_of_words_path_validates_and_beats_random(abstracts_dir):
             "random,ours",
             "--content",
             "mult",
+            "--tune-budget",
+            "1",
         ]
     )
     assert evaluation.run_from_args(args, out) == 0
@@ -58,3 +61,23 @@ def test_bag_of_words_path_validates_and_beats_random(abstracts_dir):
     by = {r["method"]: r for r in report["results"]}
     assert by["ours"]["recall@50"] > 1.5 * by["random"]["recall@50"]
     assert by["ours"]["blend_source"] == ["validation", "validation"]
+
+
+@pytest.mark.slow
+def test_every_method_tuned_on_real_data_with_intervals(abstracts_dir):
+    """All methods, a budget of 2, the cold protocol: rows, tuning provenance, intervals, JSON last."""
+    out = io.StringIO()
+    args = evaluation.build_parser().parse_args(
+        ["--data-dir", str(abstracts_dir), "--protocol", "cold", "--json", "--tune-budget", "2", "--tune-users", "30"]
+    )
+    assert evaluation.run_from_args(args, out) == 0
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    by = {r["method"]: r for r in report["results"]}
+    assert set(by) == set(evaluation.METHODS) - evaluation.WARM_ONLY
+    for name, row in by.items():
+        assert row["n_users"] == by["ours"]["n_users"] and "sampled" not in row
+        assert row["tuning"].startswith(("validation", "defaults"))
+        if name != "ours":
+            assert row["d_recall@50_lo"] <= row["d_recall@50"] <= row["d_recall@50_hi"]
+    assert by["itemknn-cbf"]["configs"] == 2 and by["random"]["configs"] == 1
+    assert by["ours"]["recall@50"] > 1.5 * by["random"]["recall@50"]

@@ -21,15 +21,7 @@ class Command(BaseCommand):
         evaluation.add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        ns = argparse.Namespace(
-            data_dir=options["data_dir"],
-            protocol=options["protocol"],
-            json=options["json"],
-            seed=options["seed"],
-            max_users=options["max_users"],
-            methods=options["methods"],
-            content=options["content"],
-        )
+        ns = argparse.Namespace(**{name: options[name] for name in evaluation.option_names()})
         try:
             evaluation.run_from_args(ns, self.stdout)
         except DatasetError as exc:
