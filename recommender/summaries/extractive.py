@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 
 MAX_CHARS = 280
@@ -163,6 +164,10 @@ def _score(sentence: str, position: int, count: int, freq: Counter) -> float:
     return centrality + cue + context + place + length
 
 
+def _wide(ch: str) -> bool:
+    return bool(ch) and unicodedata.east_asian_width(ch) in "WF"
+
+
 def trim(sentence: str, max_chars: int = MAX_CHARS) -> str:
     """``sentence`` cut to ``max_chars`` on a word boundary, never inside a ``$...$`` span."""
     if len(sentence) <= max_chars:
@@ -175,7 +180,9 @@ def trim(sentence: str, max_chars: int = MAX_CHARS) -> str:
     cut = sentence[:end]
     if cut.count("$") % 2:  # an unmatched opening "$" (e.g. a span longer than the cap)
         cut = cut[: cut.rfind("$")]
-    if not sentence[len(cut) : len(cut) + 1].isspace() and " " in cut:
+    after = sentence[len(cut) : len(cut) + 1]
+    between_wide = bool(cut) and (_wide(cut[-1]) or _wide(after))  # CJK: no spaces, any character boundary
+    if not after.isspace() and " " in cut and not between_wide:
         cut = cut.rsplit(" ", 1)[0]  # do not end on half a word
     return cut.rstrip(" ,;:(") + "…"
 
@@ -210,3 +217,37 @@ class ExtractiveBackend:
 
     def summarize(self, abstract: str, *, language: str = "en") -> str:
         return summarize(abstract)
+
+
+def _columns(text: str) -> list[int]:
+    """Running display width of ``text``: wide (CJK) characters count two columns, others one."""
+    total, out = 0, []
+    for ch in text:
+        total += 2 if _wide(ch) else 1
+        out.append(total)
+    return out
+
+
+def snippet(text: str, max_columns: int = 120) -> str:
+    """``text`` shortened to ``max_columns`` display columns for a one-line summary.
+
+    Whole sentences when the first ones fit (and fill at least half the
+    line), else a cut at a word boundary (``trim``: never half a word, never
+    inside a ``$...$`` span). CJK characters count two columns, so a Chinese
+    line is as wide as an English one; text without spaces is cut between
+    characters.
+    """
+    text = " ".join((text or "").split())
+    widths = _columns(text)
+    if not text or widths[-1] <= max_columns:
+        return text
+    kept = ""
+    for sentence in split_sentences(text):
+        candidate = f"{kept} {sentence}".strip()
+        if _columns(candidate)[-1] > max_columns:
+            break
+        kept = candidate
+    if kept and _columns(kept)[-1] * 2 >= max_columns:
+        return kept
+    chars = sum(1 for w in widths if w <= max_columns - 1)  # room for the ellipsis
+    return trim(text, chars + 1)

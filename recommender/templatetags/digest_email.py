@@ -39,3 +39,27 @@ def digest_part(parser, token):
     nodelist = parser.parse(("end_digest_part",))
     parser.delete_first_token()
     return DigestPartNode(bits[1][1:-1], nodelist)
+
+
+# The size budget (docs/digest.md): full details for the first papers, a row of the summary table (title linked
+# to the paper, one-line summary) for the rest, so that every digest a subscriber can choose stays under Gmail's
+# clipping limit (~102 KB), bilingual ones included. Sizes grow with the number of papers for a given number of
+# detailed ones, so the largest digests are DEFAULT_DIGEST papers and the form's maximum
+# (tests/digest/test_size_budget.py).
+DEFAULT_DIGEST = 10
+DETAILED_IN_SHORT = 5  # digests of up to DEFAULT_DIGEST papers
+DETAILED_IN_LONG = 2
+
+
+@register.simple_tag
+def detailed_papers(count: int) -> int:
+    """How many of ``count`` papers get full details (read in the skeleton render: a layout decision)."""
+    return DETAILED_IN_SHORT if count <= DEFAULT_DIGEST else DETAILED_IN_LONG
+
+
+@register.filter
+def snippet(value, max_chars: int = 120) -> str:
+    """``value`` cut at a sentence or word boundary to at most ``max_chars`` (TeX spans kept whole)."""
+    from ..summaries.extractive import snippet as cut
+
+    return cut(str(value or ""), int(max_chars))

@@ -110,3 +110,29 @@ def test_empty_and_tiny_inputs():
         "One short sentence about graphs and networks here."
     )
     assert len(summarize("word " * 200 + ".")) <= MAX_CHARS
+
+
+def test_snippets_of_every_recorded_abstract_end_on_a_boundary(abstracts):
+    """The digest's one-line summaries: whole words or sentences, TeX spans whole, within the width asked."""
+    from recommender.summaries.extractive import snippet
+
+    for abstract in abstracts:
+        text = " ".join(extractive.clean(abstract).split())
+        for width in (40, 72, 110):
+            cut = snippet(text, width)
+            assert len(cut) <= width, (width, cut)
+            assert cut.count("$") % 2 == 0, cut  # never half a formula
+            head = cut.removesuffix("…")
+            assert text.startswith(head), cut
+            after = text[len(head) : len(head) + 1]
+            assert not (head[-1:].isalnum() and after.isalnum()), cut  # never half a word
+
+
+def test_snippet_counts_cjk_as_two_columns_and_cuts_between_characters():
+    from recommender.summaries.extractive import snippet
+
+    zh = "这篇论文研究了一个重要的问题并提出了新的方法" * 4 + " 12 个基准"
+    cut = snippet(zh, 40)
+    assert cut.endswith("…") and len(cut) <= 20 and zh.startswith(cut[:-1])
+    cut = snippet("We propose a method for writing intermediate results to disk.", 40)
+    assert cut == "We propose a method for writing…"

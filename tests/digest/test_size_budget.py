@@ -1,0 +1,147 @@
+"""The size budget: every digest a subscriber can choose stays under Gmail's clipping limit (~102 KB).
+
+Gmail hides everything after ~102 KB of a message, the footer with the
+unsubscribe link included. Budget: the HTML part under 90 KB and the whole
+message under 100 KB, both as sent (MIME, quoted-printable), for the largest
+choices a subscriber can make: the preferences form's maximum of papers per
+email, every second language with its translations filled, the longest
+titles and abstracts of the recorded feeds, every link a paper can have and
+the trending section. Rendered through the real path: context -> fragments
+render -> the SMTP message's bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+
+import pytest
+from django.utils import timezone
+
+from recommender.digest.context import TRENDING_PER_DIGEST, digest_build
+from recommender.digest.services import digest_raw_message
+from recommender.ingest import arxiv_api, arxiv_oai, arxiv_rss, hf_daily
+from recommender.ingest.services import paper_upsert_many
+from recommender.models import Paper, PaperTranslation
+from recommender.summaries import extractive
+from recommender.summaries.languages import ORIGINAL, SUPPORTED
+from recommender.templatetags.digest_email import DEFAULT_DIGEST
+from recommender.web.forms import PreferencesForm
+from tests.summaries.llm_server import fake_translation
+
+from .conftest import subscriber
+
+pytestmark = pytest.mark.django_db
+
+HTML_BUDGET = 90_000
+MESSAGE_BUDGET = 100_000
+SITE_URL = "https://paperboy.example.org"  # a production-length origin (links are most of the bytes)
+FEEDS = {
+    "arxiv-api": (arxiv_api.parse, ["query_testing_100.xml", "query_testing_10.xml", "old_format_author_query.xml"]),
+    "arxiv-oai": (arxiv_oai.parse, ["arXivRaw_ListRecords.xml", "arXiv_ListRecords_hep-th.xml"]),
+    "arxiv-rss": (arxiv_rss.parse, ["arxiv_cs_ai.xml", "arxiv_cs_cl.xml"]),
+    "hf-daily": (hf_daily.parse, ["daily_papers_30.json"]),
+}
+
+
+def _max_papers_per_email() -> int:
+    return PreferencesForm.base_fields["papers_per_email"].max_value
+
+
+def _ingest_recorded_feeds(shared_data) -> None:
+    for source, (parse, names) in FEEDS.items():
+        for name in names:
+            paper_upsert_many(entries=parse((shared_data / "feeds" / source / name).read_bytes()), source=source)
+
+
+def _largest_papers(n: int) -> list[Paper]:
+    """The recorded papers with the longest text, given every link and badge a paper can have.
+
+    The first ``n`` are announced today (the digest's candidates), the next
+    few are last week's trending papers; everything else is old news.
+    """
+    today = timezone.now().date()
+    papers = sorted(Paper.objects.all(), key=lambda p: -(len(p.abstract) + 4 * len(p.title)))
+    assert len(papers) >= n + TRENDING_PER_DIGEST, f"the recorded feeds hold only {len(papers)} papers"
+    Paper.objects.update(announced_on=today - dt.timedelta(days=60), trending_score=0)
+    for i, paper in enumerate(papers[: n + TRENDING_PER_DIGEST]):
+        paper.announced_on = today if i < n else today - dt.timedelta(days=5)
+        paper.trending_score = 0.0 if i < n else 5.0 - i / 100
+        paper.primary_category = "cs.LG"
+        paper.categories = " ".join(dict.fromkeys(["cs.LG", "cs.CL", "cs.AI", "stat.ML", *paper.categories.split()]))
+        paper.sources = sorted({*paper.sources, "hf-daily"})
+        paper.github_repo = paper.github_repo or "https://github.com/example-organisation/a-long-repository-name"
+        paper.github_stars, paper.hf_upvotes = 12345, 987
+        paper.authors = paper.authors + [f"Author With A Long Name {k}" for k in range(12)]
+        paper.tldr = extractive.summarize(paper.abstract)
+        paper.save()
+    return papers[: n + TRENDING_PER_DIGEST]
+
+
+def _translate(papers: list[Paper], language: str) -> None:
+    PaperTranslation.objects.bulk_create(
+        PaperTranslation(
+            paper=p,
+            language=language,
+            title=fake_translation(p.title, language),
+            tldr=fake_translation(p.tldr, language),
+            backend="test",
+        )
+        for p in papers
+    )
+
+
+def _sizes(user, *, language: str) -> tuple[int, int, str]:
+    """(HTML part as sent, whole message as sent, decoded HTML) for ``user``'s digest."""
+    content = digest_build(user=user, now=timezone.now(), language=language, delivery_id=2_000_000_000)
+    assert not content.skip_reason, content.skip_reason
+    assert content.language == language  # bilingual: the translations are there
+    raw = digest_raw_message(content=content, message_id="<0123456789.2000000000@paperboy.example.org>")
+    data = raw.as_smtp_bytes()
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    html_part = message.get_body(preferencelist=("html",))
+    return len(html_part.get_payload(decode=False).encode("ascii")), len(data), html_part.get_content()
+
+
+@pytest.fixture
+def largest(shared_data, settings):
+    settings.SITE_URL = SITE_URL
+    _ingest_recorded_feeds(shared_data)
+    papers = _largest_papers(_max_papers_per_email())
+    for language in SUPPORTED:
+        if language != ORIGINAL:
+            _translate(papers, language)
+    return papers
+
+
+@pytest.mark.parametrize("papers_per_email", [DEFAULT_DIGEST, "max"])
+def test_every_digest_a_subscriber_can_choose_fits_the_budget(largest, papers_per_email):
+    """The largest digests: the default length (details for the most papers) and the form's maximum (most rows)."""
+    n = _max_papers_per_email() if papers_per_email == "max" else papers_per_email
+    user = subscriber("a.rather.long.address+digests@subdomain.example.org", categories=["cs.LG"], papers_per_email=n)
+    for language in SUPPORTED:
+        html_sent, message_sent, html = _sizes(user, language=language)
+        assert len(re.findall(r'id="paper-\d+"', html)) == n  # every paper keeps its numbered anchor
+        assert "Unsubscribe in one click" in html[-2500:]
+        assert html_sent < HTML_BUDGET, f"{language}, {n} papers: the HTML part is {html_sent} bytes as sent"
+        assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers: the message is {message_sent} bytes as sent"
+
+
+def test_a_part_is_base64_only_when_that_is_smaller():
+    """Quoted-printable costs 9 bytes per CJK character: such parts go base64, Latin ones stay quoted-printable."""
+    from recommender.digest.mime import RawDigestMessage
+
+    for text, expected in [
+        ("Plain English, a café and a line\n" * 200, "quoted-printable"),
+        ("这篇论文研究了一个重要的问题\n" * 200, "base64"),
+        ("Эта статья изучает важную задачу\n" * 200, "base64"),
+    ]:
+        raw = RawDigestMessage(
+            subject="s", text=text, html=f"<p>{text}</p>", from_email="a@example.org", to=["b@example.org"], headers={}
+        )
+        message = email.message_from_bytes(raw.as_smtp_bytes(), policy=email.policy.default)
+        for part, body in zip(message.iter_parts(), (text, f"<p>{text}</p>"), strict=True):
+            assert part["Content-Transfer-Encoding"] == expected
+            assert part.get_content().replace("\r\n", "\n") == body
