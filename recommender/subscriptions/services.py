@@ -1,4 +1,4 @@
-"""Write side for subscribers: profile creation, confirmation, preferences, suppression.
+"""Write side for subscribers: profile creation, confirmation, preferences, suppression and resuming.
 
 Every change that can move a subscriber's next send time recomputes
 ``Profile.next_digest_at`` here, so the beat tick stays one indexed query.
@@ -10,6 +10,7 @@ import re
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
@@ -88,6 +89,63 @@ def account_password_discard(*, user) -> bool:
 def account_is_verified(*, user) -> bool:
     """Whether any address of ``user`` has been verified (the account has an owner who proved it)."""
     return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+# --- resuming after a suppression --------------------------------------------------------
+
+RESUME_SALT = "paperboy.subscriptions.resume"
+RESUME_MAX_AGE = 3 * 24 * 3600  # seconds: long enough for a mailbox checked once a weekend
+# Someone else stopped these digests (the mail server, the reader's spam button): only the mailbox may undo it.
+RESUME_NEEDS_MAILBOX = frozenset({Suppression.BOUNCED, Suppression.COMPLAINED})
+
+
+def profile_resume(*, profile: Profile) -> Profile:
+    """Lift the suppression and schedule the next digest (callers decide whether the reader may)."""
+    profile.suppression = Suppression.NONE
+    profile.suppression_reason = ""
+    profile.suppressed_at = None
+    profile.save(update_fields=["suppression", "suppression_reason", "suppressed_at", "modified_at"])
+    return profile_reschedule(profile=profile)
+
+
+def resume_needs_mailbox_proof(*, profile: Profile) -> bool:
+    """Whether resuming needs the emailed link: the suppression came from a bounce or a complaint."""
+    return profile.suppression in RESUME_NEEDS_MAILBOX
+
+
+def _suppression_stamp(profile: Profile) -> str:
+    return f"{profile.suppression}@{profile.suppressed_at.isoformat() if profile.suppressed_at else ''}"
+
+
+def resume_token_make(*, profile: Profile) -> str:
+    """A signed token that lifts exactly this suppression of this profile (a later one needs a new token)."""
+    return signing.dumps({"u": profile.user_id, "s": _suppression_stamp(profile)}, salt=RESUME_SALT)
+
+
+def resume_token_profile(*, token: str) -> Profile | None:
+    """The suppressed profile ``token`` was made for, if it is valid, unexpired and its suppression still stands."""
+    try:
+        data = signing.loads(token, salt=RESUME_SALT, max_age=RESUME_MAX_AGE)
+    except signing.BadSignature:  # also SignatureExpired
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        return None
+    profile = Profile.objects.filter(user_id=data["u"], user__is_active=True).first()
+    if profile is None or profile.suppression == Suppression.NONE or _suppression_stamp(profile) != data.get("s"):
+        return None
+    return profile
+
+
+@transaction.atomic
+def profile_resume_by_token(*, token: str) -> Profile | None:
+    """Resume the profile ``token`` names (good once: afterwards its suppression no longer stands)."""
+    profile = resume_token_profile(token=token)
+    if profile is None:
+        return None
+    profile = Profile.objects.select_for_update().get(pk=profile.pk)
+    if _suppression_stamp(profile) != signing.loads(token, salt=RESUME_SALT)["s"]:
+        return None  # lifted (or replaced) by a concurrent request
+    return profile_resume(profile=profile)
 
 
 def subscriber_create(*, email: str, **preferences) -> User:

@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from ..arxiv_ids import ArxivIdConverter
-from . import feeds, views
+from . import feeds, resume, views
 
 # Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
 register_converter(ArxivIdConverter, "arxiv_id")
@@ -20,6 +20,8 @@ urlpatterns = [
     path("welcome/", views.onboarding, name="onboarding"),
     path("welcome/rate/", views.onboarding_rate, name="onboarding_rate"),
     path("account/preferences/", views.preferences, name="preferences"),
+    path("account/resume/", resume.resume, name="resume"),
+    path("account/resume/<str:token>/", resume.resume_confirm, name="resume_confirm"),
     path("account/feed-token/", views.feed_token_regenerate, name="feed_token"),
     path("account/reset/", views.recommendations_reset, name="reset"),
     path("account/export.csv", views.ratings_export, {"fmt": "csv"}, name="export_csv"),

@@ -44,6 +44,7 @@ from .forms import (
 )
 from .ratelimit import client_ip, rate_limit_hit
 from .recommendations import hidden_ids, picks_for
+from .resume import next_digest_label
 from .subscribe import subscription_request
 
 PAGE_SIZE = 30
@@ -359,7 +360,13 @@ def preferences(request):
     return render(
         request,
         "web/preferences.html",
-        {"form": form, "profile": profile, "feed_url": feed_url, "time_zones": _common_time_zones()},
+        {
+            "form": form,
+            "profile": profile,
+            "feed_url": feed_url,
+            "time_zones": _common_time_zones(),
+            "next_digest": next_digest_label(profile),
+        },
     )
 
 
