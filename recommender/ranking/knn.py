@@ -122,16 +122,15 @@ class ItemKNNCF(_GraphRanker):
         return self
 
     def _graph(self, candidates, candidate_content):
+        """Sparse all the way: co-occurrence counts are sparse, unlike content similarities."""
         known = (candidates >= 0) & (candidates < self.n_items_)
-        cand_vectors = self.item_users_[np.where(known, candidates, 0)]
-        cand_vectors = sp.diags(known.astype(np.float32)) @ cand_vectors
-        return shrunk_cosine_graph(
-            self.item_users_,
-            cand_vectors,
-            self.k,
-            self.shrink,
-            self_index=_self_index(candidates, self.n_items_, False),
-        )
+        idx = np.where(known, candidates, 0)
+        co = (self.item_users_ @ (sp.diags(known.astype(np.float32)) @ self.item_users_[idx]).T).tocoo()
+        norms = np.sqrt(np.asarray(self.item_users_.sum(axis=1)).ravel())
+        data = co.data / (norms[co.row] * norms[idx[co.col]] + self.shrink + 1e-9)
+        data[co.row == idx[co.col]] = 0.0  # never its own neighbour
+        per_candidate = sp.csr_matrix((data, (co.col, co.row)), shape=(len(candidates), self.n_items_))
+        return topk_per_row(per_candidate, max(1, self.k)).T.tocsc()
 
 
 class ItemKNNCBF(_GraphRanker):
