@@ -231,6 +231,8 @@ PAPERBOY = {
     "USER_AGENT": env.str("INGEST_USER_AGENT", default="Paperboy/0.1 (mailto:admin@paperboy.localhost)"),
     "INGEST_CATEGORIES": env.list("INGEST_CATEGORIES", default=["cs.AI", "cs.CL", "cs.LG", "cs.CV", "stat.ML"]),
     "INGEST_MAX_BYTES": env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024),
+    # arXiv announcement days without a listing (YYYY-MM-DD,...): recommender/ingest/announce.py.
+    "ARXIV_HOLIDAYS": env.list("ARXIV_HOLIDAYS", default=[]),
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=500),
     # Seconds a claimed digest may stay "sending" before the tick reconciles it (docs/digest.md).
     "DIGEST_LEASE_SECONDS": env.int("DIGEST_LEASE_SECONDS", default=300),

@@ -18,6 +18,11 @@ Merge rules (a row gathers what every source says):
 - ``versions`` keeps every version seen with its date; ``version`` is the highest.
 - The announcement (type and day) follows the latest announcement; on the same
   day "new" beats "cross" beats "replace" beats "replace-cross".
+- Only the RSS feed states announcement days. A paper no feed has dated gets
+  the day arXiv's schedule gives its first version's submission time
+  (``announce.py``, holidays from ``ARXIV_HOLIDAYS``), so papers known only
+  from the API or OAI-PMH reach digests; a stated day replaces a derived one,
+  never the other way round.
 """
 
 from __future__ import annotations
@@ -36,11 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from ..models import FeedState, IngestRun, Paper, RunStatus
-from . import arxiv_api, arxiv_oai, arxiv_rss, hf_daily
+from . import announce, arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from .entries import IngestError, PaperEntry, PermanentIngestError, TransientIngestError
 from .fetch import FetchResult, fetch
 from .tldr import contribution_sentence
@@ -171,16 +177,7 @@ def _merge(paper: Paper, entry: PaperEntry, source: str, *, is_new: bool) -> Non
         paper.submitted_at = entry.submitted_at
     if entry.updated_at and (paper.updated_at is None or entry.updated_at > paper.updated_at):
         paper.updated_at = entry.updated_at
-    if entry.announced_on:
-        if paper.announced_on is None or entry.announced_on > paper.announced_on:
-            paper.announced_on = entry.announced_on
-            paper.announce_type = entry.announce_type or paper.announce_type
-        elif entry.announced_on == paper.announced_on and (
-            ANNOUNCE_RANK.get(entry.announce_type, 0) > ANNOUNCE_RANK.get(paper.announce_type, 0)
-        ):
-            paper.announce_type = entry.announce_type
-    elif entry.announce_type and not paper.announce_type:
-        paper.announce_type = entry.announce_type
+    _merge_announcement(paper, entry, stated=_day_stated(paper))
     if entry.hf_upvotes is not None:
         paper.hf_upvotes = entry.hf_upvotes
     if entry.hf_comments is not None:
@@ -196,6 +193,39 @@ def _merge(paper: Paper, entry: PaperEntry, source: str, *, is_new: bool) -> Non
         paper.github_stars = entry.github_stars
     if source not in (paper.sources or []):
         paper.sources = [*(paper.sources or []), source]
+
+
+def _day_stated(paper: Paper) -> bool:
+    """Whether ``paper.announced_on`` came from a feed (RSS), not from the schedule."""
+    return paper.announced_on is not None and "arxiv-rss" in (paper.sources or [])
+
+
+def _merge_announcement(paper: Paper, entry: PaperEntry, *, stated: bool) -> None:
+    """The latest stated announcement wins (module rules); a stated day replaces a derived one."""
+    if entry.announced_on:
+        if not stated or entry.announced_on > paper.announced_on:
+            paper.announced_on = entry.announced_on
+            paper.announce_type = entry.announce_type or paper.announce_type
+        elif entry.announced_on == paper.announced_on and (
+            ANNOUNCE_RANK.get(entry.announce_type, 0) > ANNOUNCE_RANK.get(paper.announce_type, 0)
+        ):
+            paper.announce_type = entry.announce_type
+    elif entry.announce_type and not paper.announce_type:
+        paper.announce_type = entry.announce_type
+
+
+def _derive_announcement(paper: Paper, holidays: frozenset[dt.date]) -> None:
+    """Give a paper no feed has dated the day of its first version by arXiv's schedule (``announce.py``)."""
+    if paper.submitted_at is not None and not _day_stated(paper):
+        paper.announced_on = announce.announcement_day(paper.submitted_at, holidays=holidays)
+
+
+def arxiv_holidays() -> frozenset[dt.date]:
+    """``ARXIV_HOLIDAYS``: announcement days without a listing (``announce.py``)."""
+    try:
+        return announce.holidays_parse(_setting("ARXIV_HOLIDAYS", []))
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 def _snapshot(paper: Paper) -> tuple:
@@ -250,6 +280,7 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
         counts.entries += 1
         grouped.setdefault(entry.arxiv_id, []).append(entry)
     now = timezone.now()
+    holidays = arxiv_holidays()
     for ids in _chunks(list(grouped), CHUNK_SIZE):
         existing = {p.arxiv_id: p for p in Paper.objects.filter(arxiv_id__in=ids)}
         to_create, to_update = [], []
@@ -262,6 +293,7 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
             old_abstract = paper.abstract
             for entry in grouped[arxiv_id]:
                 _merge(paper, entry, source, is_new=is_new and not paper.title)
+            _derive_announcement(paper, holidays)
             if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
                 counts.tldr_ids.append(arxiv_id)
             if is_new:
@@ -279,6 +311,25 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
         counts.updated += len(to_update)
         counts.changed_ids.extend(p.arxiv_id for p in to_create + to_update)
     return counts
+
+
+def papers_announced_on_fill(*, chunk_size: int = CHUNK_SIZE) -> int:
+    """Give every paper without an announcement day the one its first version's submission time gets.
+
+    The backfill for rows ingested from the API or OAI-PMH before days were
+    derived (``manage.py announced_on_fill``). Idempotent: it only touches rows
+    whose day is missing, so a second run changes nothing and returns 0.
+    """
+    holidays = arxiv_holidays()
+    missing = Paper.objects.filter(announced_on__isnull=True, submitted_at__isnull=False).order_by("pk")
+    filled, last = 0, 0
+    while papers := list(missing.filter(pk__gt=last).only("id", "submitted_at", "announced_on")[:chunk_size]):
+        for paper in papers:
+            paper.announced_on = announce.announcement_day(paper.submitted_at, holidays=holidays)
+        Paper.objects.bulk_update(papers, ["announced_on"], batch_size=500)
+        filled += len(papers)
+        last = papers[-1].pk
+    return filled
 
 
 def paper_tldr_fill(*, arxiv_ids: list[str]) -> int:
