@@ -76,9 +76,7 @@ def mailing_at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(evening, MAILING, tzinfo=EASTERN)
 
 
-def submission_window(
-    day: dt.date, *, holidays: Collection[dt.date] = ()
-) -> tuple[dt.datetime, dt.datetime] | None:
+def submission_window(day: dt.date, *, holidays: Collection[dt.date] = ()) -> tuple[dt.datetime, dt.datetime] | None:
     """The first-version submissions listed on ``day``: ``[start, end)`` in Eastern time, or None (no listing).
 
     The inverse of ``announcement_day``: ``end`` is the cutoff of the batch due on
