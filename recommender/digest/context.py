@@ -18,8 +18,8 @@ from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 
 from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
+from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
-from ..summaries import summarize
 from ..summaries.selectors import translations_for
 from ..training.serving import Recommendation, recommend_for_users
 from . import selectors
@@ -56,6 +56,9 @@ _PAPER_FIELDS = (
     "github_repo",
     "github_stars",
     "tldr",
+    "tldr_backend",
+    "tldr_model",
+    "ai_summary",
     "announced_on",
     "hf_published_on",
 )
@@ -257,10 +260,24 @@ def _paper_item(
     }
 
 
+def _summary(*, batch: DigestBatch, paper: Paper, language: str) -> tuple[str, str]:
+    """The best summary we hold and what it is, as the paper page shows it (issue 18, item 5).
+
+    Hugging Face's AI summary first (when it passes the TL;DR safety check), then a stored TL;DR (an LLM's,
+    guarded, or the extractive sentence), then the extractive sentence made now.
+    """
+    ai_summary = " ".join((paper.ai_summary or "").split())
+    if ai_summary and extractive.is_safe(ai_summary):
+        return ai_summary, "Hugging Face AI summary"
+    tldr = batch.tldr(paper, language)
+    if paper.tldr and paper.tldr_backend and paper.tldr_backend != extractive.ExtractiveBackend.name:
+        return tldr, f"AI summary ({paper.tldr_model})" if paper.tldr_model else "AI summary"
+    return tldr, "key sentence of the abstract"
+
+
 def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
-    abstract = " ".join((paper.abstract or "").split())
-    if len(abstract) > ABSTRACT_MAX_CHARS:
-        abstract = abstract[: ABSTRACT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    abstract = extractive.trim(" ".join((paper.abstract or "").split()), ABSTRACT_MAX_CHARS)  # TeX never half-cut
+    tldr, tldr_source = _summary(batch=batch, paper=paper, language=language)
     stored = batch.translation(paper, language)
     translation = (
         {"language": stored.language, "title": " ".join(stored.title.split()), "tldr": stored.tldr}
@@ -273,7 +290,8 @@ def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
         "title": " ".join(paper.title.split()),
         "authors": authors_display(paper.authors),
         "categories": paper.category_list or ([paper.primary_category] if paper.primary_category else []),
-        "tldr": batch.tldr(paper, language),
+        "tldr": tldr,
+        "tldr_source": tldr_source,
         "abstract": abstract,
         "upvotes": paper.upvotes,
         "comments": paper.hf_comments,
