@@ -71,11 +71,16 @@ def _content(candidates, world, new_texts):
 def test_recommend_for_rows_lists(model, world, new_texts, data):
     users, candidates, excluded, n, diversity, with_prior = data.draw(requests(*world.interactions.shape))
     rows = world.interactions[users]
-    prior = np.random.default_rng(len(candidates)).random(len(candidates)) if with_prior else None
+    rng = np.random.default_rng(len(candidates))
+    prior = rng.random(len(candidates)) if with_prior else None
+    negatives = rows.multiply(rng.random(rows.shape) < 0.2).tocsr()  # some of their papers voted down
+    categories = [data.draw(st.sampled_from([None, "", ["cs.LG"], "stat.ML cs.CL"])) for _ in users]
     ids, scores = model.recommend_for_rows(
-        rows,
+        rows - negatives,
         candidates,
         n=n,
+        negative_rows=negatives,
+        categories=categories,
         candidate_content=_content(candidates, world, new_texts),
         exclude=[np.array(e, dtype=np.int64) for e in excluded],
         prior=prior,
