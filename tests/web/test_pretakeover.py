@@ -157,3 +157,16 @@ def test_an_honest_signup_keeps_its_password(smtp_server):
     assert signup(Client(), other, VICTIM_PASSWORD).status_code == 302
     Client().post(confirm_path(last_mail_to(smtp_server, other, 2)))
     assert signed_in(password_login(other, VICTIM_PASSWORD))
+
+
+def test_discarding_the_password_ends_its_sessions(smtp_server):
+    """An unverified account someone is signed in to (made before mandatory verification, or by hand)."""
+    early = User.objects.create_user("early", VICTIM, ATTACKER_PASSWORD)
+    EmailAddress.objects.create(user=early, email=VICTIM, primary=True, verified=False)
+    attacker = Client()
+    attacker.force_login(early)
+    assert signed_in(attacker)
+    Client().post(reverse("web:subscribe"), {"email": VICTIM})
+    smtp_server.wait_for(1)
+    assert not signed_in(attacker)
+    assert not User.objects.get(pk=early.pk).has_usable_password()

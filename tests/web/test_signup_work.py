@@ -92,3 +92,22 @@ def test_subscribe_box_costs_the_same(member, counting_hasher):
         return response.status_code, response["Location"], counting_hasher.calls, len(mail.outbox)
 
     assert work(member.email) == work("someone-new@example.org") == (302, "/", 0, 1)
+
+
+@pytest.mark.parametrize(
+    "url,data",
+    [
+        ("account_login", lambda email: {"login": email, "password": "a wrong password 77"}),
+        ("account_reset_password", lambda email: {"email": email}),
+        ("account_request_login_code", lambda email: {"email": email}),
+    ],
+)
+def test_sign_in_paths_cost_the_same(member, counting_hasher, url, data):
+    def work(email):
+        cache.clear()  # a first attempt for each address (rate limits are per address)
+        mail.outbox.clear()
+        counting_hasher.calls = 0
+        response = Client().post(reverse(url), data(email))
+        return response.status_code, response.get("Location"), counting_hasher.calls, len(mail.outbox)
+
+    assert work(member.email) == work("nobody-here@example.org")
