@@ -31,7 +31,7 @@ from recommender.models import Interaction, Paper, Profile
 from recommender.papers import search
 from tests.factories import make_subscriber
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 SOURCES = ("arxiv-api", "arxiv-oai", "arxiv-rss", "hf-daily")
 ATOM = "{http://www.w3.org/2005/Atom}"
