@@ -7,5 +7,5 @@ class RecommenderConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connect receivers)
+        from . import checks, signals  # noqa: F401  (register system checks, connect receivers)
         from .digest import signals as digest_signals  # noqa: F401  (ESP bounces -> suppression)

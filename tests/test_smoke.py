@@ -53,10 +53,26 @@ def test_check_deploy_passes_with_production_settings():
             "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-test-0123456789",
             "ALLOWED_HOSTS": "paperboy.example.org",
             "SITE_URL": "https://paperboy.example.org",
+            "SENDER_POSTAL_ADDRESS": "Paperboy Ltd, 12 Quay Street, Manchester M3 3HN, United Kingdom",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_refuses_the_placeholder_postal_address():
+    """Every digest footer prints the sender's postal address: a deployment must not ship the placeholder."""
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-test-0123456789",
+        "ALLOWED_HOSTS": "paperboy.example.org",
+        "SITE_URL": "https://paperboy.example.org",
+    }
+    for address in (None, "", "Paperboy, 1 Example Street, Nowhere", "..."):
+        extra = env if address is None else {**env, "SENDER_POSTAL_ADDRESS": address}
+        result = _manage("check", "--deploy", env_extra=extra)
+        assert result.returncode != 0, (address, result.stdout + result.stderr)
+        assert "paperboy.E001" in result.stderr and "SENDER_POSTAL_ADDRESS" in result.stderr
 
 
 def test_production_refuses_to_start_without_secret_key():
