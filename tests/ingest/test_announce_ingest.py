@@ -27,6 +27,12 @@ pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
+@pytest.fixture(autouse=True)
+def _no_holidays(settings):
+    """The expectations below use the plain schedule, whatever ``ARXIV_HOLIDAYS`` the environment sets."""
+    settings.PAPERBOY = {**settings.PAPERBOY, "ARXIV_HOLIDAYS": []}
+
+
 def atom(arxiv_id: str, published: dt.datetime, *, version: int = 1, title: str = "A paper", cat: str = "cs.LG"):
     stamp = published.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
