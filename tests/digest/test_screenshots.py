@@ -100,6 +100,15 @@ def _check_widths(browser, html: str, *, save: bool) -> None:
         assert scroll_width <= width, f"{name}: the email overflows ({scroll_width}px > {width}px)"
         container = page.evaluate("document.querySelector('.container').getBoundingClientRect().width")
         assert container <= 640
+        # The summary is a table Ref | Title | Summary on a desktop, and one block per paper on a phone.
+        title, line = page.evaluate(
+            "[...document.querySelectorAll('.summary tr:nth-child(2) td')].slice(1).map(td => {"
+            " const r = td.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left}; })"
+        )
+        if name == "desktop":
+            assert abs(title["top"] - line["top"]) < 1 and line["left"] > title["left"]
+        else:
+            assert line["top"] >= title["bottom"] - 1 and abs(line["left"] - title["left"]) < 1
         if save:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(

@@ -93,3 +93,14 @@ def test_the_hugging_face_summary_is_preferred_and_named(recorded):
             assert item["tldr"] == paper.tldr and "key sentence of the abstract" in detail
     sources = {item["tldr_source"] for item in content.context["items"]}
     assert "Hugging Face AI summary" in sources, sources
+
+
+def test_the_email_wears_the_site_brand_colour(recorded):
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "site.css").read_text()
+    accent = re.search(r"--accent:\s*(#[0-9a-fA-F]{6})", css).group(1).lower()
+    html, _ = _received(subscriber("brand@example.org", categories=["cs.LG"]), 10)
+    brand = re.search(r'<a class="brand"[^>]*style="([^"]*)"', html).group(1)
+    assert f"color:{accent}" in brand.replace(" ", "").lower()
+    assert "#b42318" not in html.lower()  # the old red
