@@ -170,3 +170,8 @@ def test_discarding_the_password_ends_its_sessions(smtp_server):
     smtp_server.wait_for(1)
     assert not signed_in(attacker)
     assert not User.objects.get(pk=early.pk).has_usable_password()
+
+
+def test_the_sign_in_page_offers_an_emailed_code(db):
+    page = Client().get(reverse("account_login")).content.decode()
+    assert reverse("account_request_login_code") in page and "sign-in code" in page.lower()
