@@ -119,7 +119,10 @@ def part_body(text: str, qp: bytes | None) -> tuple[str, bytes]:
     quoted-printable (readable, and assembled from cached pieces).
     """
     qp = qp if qp is not None else qp_encode(text)
-    raw = text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")  # canonical CRLF before base64
+    if len(qp) <= len(text) * 4 // 3:  # base64 takes at least 4 bytes per 3 characters: no need to encode
+        return "quoted-printable", qp
+    raw = text.encode("utf-8")
+    raw = (raw.replace(b"\r\n", b"\n") if b"\r" in raw else raw).replace(b"\n", b"\r\n")  # CRLF before base64
     if len(qp) <= len(raw) * 4 // 3 + len(raw) // 57 * 2:  # base64: 4 bytes per 3, a CRLF every 76
         return "quoted-printable", qp
     return "base64", base64.encodebytes(raw).replace(b"\n", b"\r\n")
