@@ -56,6 +56,9 @@ def world(request):
         assert model_train(activate="always").is_active
     serving.reset_cache()
     search.semantic_index_reset()
+    # The sample feed is announced today: every paper is a candidate of For you and new to every digest.
+    today = timezone.now().date()
+    assert set(Paper.objects.values_list("announced_on", flat=True)) <= {today, today - dt.timedelta(days=1), None}
     profiles = list(Profile.objects.filter(user__username__startswith="demo_").select_related("user").order_by("pk"))
     assert len(profiles) == 30
     # The eligibility below models category rules only: seeded subscribers have no keyword/author rules.
@@ -244,20 +247,13 @@ def test_similar_papers_page_signed_in(world, client):
             )
 
 
-def test_world_is_dated_today(world):
-    """Guard for the expectations above: the sample feed is announced today, so every paper is a candidate."""
-    today = timezone.now().date()
-    assert set(Paper.objects.values_list("announced_on", flat=True)) <= {today, today - dt.timedelta(days=1), None}
-
-
+@pytest.mark.parametrize("world", ["model"], indirect=True)  # the memo lives on a trained model
 def test_candidate_memo_never_serves_another_candidate_set(world):
     """The per-process memo of candidate work (tf-idf, neighbour graphs) is keyed by identity: more candidate
     sets than it holds, revisited in another order after garbage collection, rank exactly like a fresh model."""
     import gc
     import random
 
-    if world.mode != "model":
-        pytest.skip("the memo lives on a trained model")
     rng = random.Random(7)
     papers = list(Paper.objects.values_list("id", flat=True))
     sets = [rng.sample(papers, rng.randint(5, len(papers))) for _ in range(serving.CANDIDATE_MEMO_SIZE + 4)]
