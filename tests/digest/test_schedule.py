@@ -178,7 +178,7 @@ def _check_run(zone_name: str, t: dt.time, first: dt.date, last: dt.date) -> lis
         if key != expected.isoformat() or local.date() != expected:
             problems.append(f"{zone_name} {t} expected {expected}, got {key} at {local.isoformat()}")
             break
-        if _wall_time_exists(expected, t, tz) and local.replace(tzinfo=None) != dt.datetime.combine(expected, t):
+        if local.time() != t and _wall_time_exists(expected, t, tz):  # moved although the wall time exists
             problems.append(f"{zone_name} {t} on {expected}: sent at {local.isoformat()}")
         expected += dt.timedelta(days=1)
     return problems
@@ -234,3 +234,11 @@ def test_a_local_day_that_does_not_exist_gets_no_digest_and_its_neighbours_one_e
         moment = next_send_at(prefs, after=moment)
         keys.append(period_key(prefs, at=moment))
     assert keys == ["2011-12-29", "2011-12-31", "2012-01-01"]
+
+
+def test_the_invariant_finds_the_clock_changes_it_must_cover():
+    # Guards the harness above: a detection that found nothing would make the invariant vacuous.
+    assert {dt.date(2026, 3, 8), dt.date(2026, 11, 1)} <= _transition_days(NY)
+    assert dt.date(2026, 3, 28) in _transition_days(ZoneInfo("America/Nuuk"))
+    assert _transition_days(ZoneInfo("Asia/Tokyo")) == set()
+    assert len(_transition_days(ZoneInfo("Australia/Lord_Howe"))) == 8  # two half-hour changes, 4 days each
