@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from . import views
+from .webhooks import esp_webhook_patterns
 
 app_name = "digest"
 urlpatterns = [
@@ -15,6 +16,6 @@ urlpatterns = [
     path("d/preview/", views.preview_mine, name="preview"),
     path("d/preview/<int:user_id>/", views.preview_user, name="preview_user"),
     path("d/preview/link/", views.preview_link, name="preview_link"),
-    # django-anymail's tracking webhooks (bounces, complaints) -> suppression.
-    path("anymail/", include("anymail.urls")),
+    # django-anymail's tracking webhooks (bounces, complaints) -> suppression; malformed requests are 4xx.
+    path("anymail/", include(esp_webhook_patterns())),
 ]
