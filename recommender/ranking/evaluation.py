@@ -164,28 +164,40 @@ def _tune(name: str, validation: Task | None, cfg: Settings, chosen: dict) -> tu
     )
 
 
-def run_methods(task: Task, validation: Task | None, methods: Sequence[str], cfg: Settings, meta: dict) -> list[dict]:
-    """Tune, fit and score every method on one task; then the paired intervals against ``ours``."""
-    rows, scores, chosen = [], {}, {}
+def run_methods(
+    tasks: Task | Sequence[Task], validation: Task | None, methods: Sequence[str], cfg: Settings, meta: dict
+) -> list[dict]:
+    """Tune, fit and score every method; then the paired intervals against ``ours``, per task.
+
+    Several tasks on the same training data (cold and digest) share one tuning and one fit per method:
+    only the scoring differs.
+    """
+    tasks = [tasks] if isinstance(tasks, Task) else list(tasks)
+    rows: dict[str, list[dict]] = {t.split: [] for t in tasks}
+    scores: dict[str, dict] = {t.split: {} for t in tasks}
+    chosen: dict[str, tuning.Tuned] = {}
     for name in methods:
-        if task.kind != "warm" and _base(name)[0] in WARM_ONLY:
+        if tasks[0].kind != "warm" and _base(name)[0] in WARM_ONLY:
             continue
-        tuned = _tune(name, validation, cfg, chosen)
-        chosen[name] = tuned
+        tuned = chosen[name] = _tune(name, validation, cfg, chosen)
         ranker = make_ranker(name, cfg.seed, **tuned.params)
-        fit_s = fit_ranker(ranker, task)
-        t0 = time.perf_counter()
-        obs, groups = task.score(ranker)
-        rank_s = time.perf_counter() - t0
-        row = {"split": task.split, "method": name}
-        row.update({k: round(float(np.mean(v)), 4) for k, v in obs.items()})
-        row.update({"fit_s": _fit_seconds(ranker, fit_s), "rank_s": round(rank_s, 3), **meta, **tuned.row()})
-        row.update(_blend_info(ranker))
-        cfg.log(f"  {name:14s} {_short(row)}")
-        rows.append(row)
-        scores[name] = (obs, groups)
-    add_intervals(rows, scores, cfg.resamples)
-    return rows
+        fit_s = fit_ranker(ranker, tasks[0])
+        for task in tasks:
+            if task.train is not tasks[0].train:
+                raise ValueError("tasks scored together must share their training data")
+            t0 = time.perf_counter()
+            obs, groups = task.score(ranker)
+            rank_s = time.perf_counter() - t0
+            row = {"split": task.split, "method": name}
+            row.update({k: round(float(np.mean(v)), 4) for k, v in obs.items()})
+            row.update({"fit_s": _fit_seconds(ranker, fit_s), "rank_s": round(rank_s, 3), **meta, **tuned.row()})
+            row.update(_blend_info(ranker))
+            cfg.log(f"  {name:14s} {_short(row)}")
+            rows[task.split].append(row)
+            scores[task.split][name] = (obs, groups)
+    for split in rows:
+        add_intervals(rows[split], scores[split], cfg.resamples)
+    return [row for split in rows for row in rows[split]]
 
 
 def _short(row: dict) -> dict:
@@ -263,7 +275,23 @@ def evaluate_digest(ds: Dataset, methods: Sequence[str], cfg: Settings) -> list[
     return run_methods(task, validation, methods, cfg, meta)
 
 
-PROTOCOLS = {"warm": evaluate_warm, "cold": evaluate_cold, "digest": evaluate_digest}
+def evaluate_cold_digest(ds: Dataset, methods: Sequence[str], cfg: Settings) -> list[dict]:
+    """``cold`` and ``digest`` in one run: the same split, tuning and fits, two scorings (the same rows)."""
+    train, held, users, train_content, cold_content, validation, meta = _cold_setup(ds, cfg)
+    cfg.log(f"[cold+digest] {len(users)} users, {held.shape[1]} held-out items")
+    tasks = [
+        cold_task("cold", train, held, train_content, cold_content, users, CUTOFFS["cold"], ds.vocabulary),
+        digest_task(train, held, train_content, cold_content, users, cfg.seed, ds.vocabulary),
+    ]
+    return run_methods(tasks, validation, methods, cfg, meta)
+
+
+PROTOCOLS = {
+    "warm": evaluate_warm,
+    "cold": evaluate_cold,
+    "digest": evaluate_digest,
+    "cold+digest": evaluate_cold_digest,
+}
 
 
 def format_table(results: list[dict]) -> str:

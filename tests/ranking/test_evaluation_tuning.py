@@ -146,3 +146,15 @@ def test_every_row_has_a_paired_interval_against_ours(world):
     assert by["ours-no-cf"]["tuning"] == "as ours" and by["ours-no-cf"]["n_users"] == by["ours"]["n_users"]
     table = evaluation.format_intervals(rows)
     assert "random" in table and "[" in table and "ours " not in table.splitlines()[2]
+
+
+def test_cold_and_digest_in_one_run_give_the_rows_of_two_runs(world):
+    ds = _dataset(world)
+    cfg = evaluation.Settings(tune_budget=2, log=lambda m: None)
+    both = evaluation.evaluate_cold_digest(ds, ["random", "itemknn-cbf", "ours"], cfg)
+    apart = evaluation.evaluate_cold(ds, ["random", "itemknn-cbf", "ours"], cfg)
+    apart += evaluation.evaluate_digest(ds, ["random", "itemknn-cbf", "ours"], cfg)
+    drop = ("fit_s", "rank_s", "tune_s")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in both] == [
+        {k: v for k, v in r.items() if k not in drop} for r in apart
+    ]
