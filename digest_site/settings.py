@@ -102,7 +102,8 @@ CACHES = {
     # Redis down: pages and rate limits fall back to a per-process memory cache, never a 500 (recommender/cache.py).
     "default": {
         "BACKEND": "recommender.cache.ResilientRedisCache",
-        "LOCATION": REDIS_URL,
+        # Production: its own Redis with allkeys-lru; the broker's must never evict (docs/deployment.md).
+        "LOCATION": env.str("CACHE_REDIS_URL", default=REDIS_URL),
         "KEY_PREFIX": "paperboy",
         "OPTIONS": {
             "socket_connect_timeout": env.float("CACHE_REDIS_CONNECT_TIMEOUT", default=0.25),
