@@ -54,3 +54,21 @@ class ArxivIdConverter:
         if not is_arxiv_id(value):
             raise ValueError(f"not an arXiv identifier: {value!r}")
         return value
+
+
+class ArxivVersionedIdConverter:
+    """Path converter for an identifier *with* its version (``2403.02233v2``), both schemes.
+
+    Readers paste what arXiv shows them; the site answers with a permanent redirect to the one
+    canonical page (``web:paper_versioned``), so a versioned URL never becomes a second page.
+    """
+
+    regex = rf"(?:{ID_PATTERN})v\d{{1,4}}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        if parse(value) is None:
+            raise ValueError(f"not an arXiv identifier: {value!r}")
+        return value

@@ -2,11 +2,12 @@
 
 from django.urls import path, register_converter
 
-from ..arxiv_ids import ArxivIdConverter
+from ..arxiv_ids import ArxivIdConverter, ArxivVersionedIdConverter
 from . import feeds, resume, views
 
 # Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
 register_converter(ArxivIdConverter, "arxiv_id")
+register_converter(ArxivVersionedIdConverter, "arxiv_versioned_id")
 
 app_name = "web"
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("search/", views.search_view, name="search"),
     path("papers/<arxiv_id:arxiv_id>/", views.paper_detail, name="paper"),
     path("papers/<arxiv_id:arxiv_id>/act/", views.paper_act, name="act"),
+    path("papers/<arxiv_versioned_id:versioned>/", views.paper_versioned, name="paper_versioned"),
     path("for-you/", views.for_you, name="for_you"),
     path("subscribe/", views.subscribe, name="subscribe"),
     path("welcome/", views.onboarding, name="onboarding"),

@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .. import arxiv_ids
 from ..interactions.services import interaction_record, interaction_undo, interactions_reset
 from ..models import InteractionKind, InteractionSource
 from ..papers import search as paper_search
@@ -261,6 +262,13 @@ def _similar_ids_uncached(paper, hidden: set[int]) -> list[int]:
     if ids:
         return ids
     return [i for i in paper_search.similar_by_content(paper_id=paper.id, n=5 + len(hidden)) if i not in hidden][:5]
+
+
+@require_GET
+def paper_versioned(request, versioned: str):
+    """A pasted ``2403.02233v2`` (or ``hep-th/9901001v1``): one canonical page per paper, every version on it."""
+    arxiv_id, _ = arxiv_ids.parse(versioned)
+    return redirect("web:paper", arxiv_id=arxiv_id, permanent=True)
 
 
 @require_GET

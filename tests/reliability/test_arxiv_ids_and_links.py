@@ -80,7 +80,10 @@ def test_paper_page_vote_and_model_links_for_both_schemes(client, arxiv_id):
     response = client.post(f"/papers/{arxiv_id}/act/", {"kind": "upvote"})
     assert response.status_code == 302 and response["Location"] == f"/papers/{arxiv_id}/"
     assert Interaction.objects.filter(user=user, paper=paper, kind="upvote").exists()
-    assert client.get(f"/papers/{arxiv_id}v1/").status_code == 404  # one canonical URL per paper
+    # One canonical URL per paper: a pasted versioned id redirects to it.
+    versioned = client.get(f"/papers/{arxiv_id}v1/")
+    assert versioned.status_code == 301 and versioned["Location"] == f"/papers/{arxiv_id}/"
+    assert client.get(f"/papers/{arxiv_id}v/").status_code == 404
 
 
 @pytest.mark.parametrize("arxiv_id", BOTH)
