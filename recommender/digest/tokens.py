@@ -13,44 +13,49 @@ the per-delivery format) and per email (``click.delivery`` and
 name or kind in the URL path, checked against the delivery's recorded
 papers). Each purpose has its own salt.
 
-Modelled on ``django.contrib.auth.tokens.PasswordResetTokenGenerator``: a
-small class, the secret read lazily (never at import time, so tests can
-override it) and the clock behind ``_now()`` so tests can move time. This
+Built on ``django.core.signing``: a token is ``signing.dumps(fields,
+salt=...)`` (a ``TimestampSigner`` token: the signer's timestamp is the
+issue time), so ``SECRET_KEY`` is read lazily and ``SECRET_KEY_FALLBACKS``
+keeps links valid across a key rotation. Tokens minted before this module used
+``signing`` directly have the same wire format with the issue time also in the
+payload (``"t"``); they verify unchanged (tests/digest/test_tokens.py keeps a
+few). Modelled on ``django.contrib.auth.tokens.PasswordResetTokenGenerator``:
+a small class with the clock behind ``_now()`` so tests can move time. This
 module must not touch the database.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 
 DAY = 24 * 3600
-_SIGNERS: dict[tuple[str, str], hmac.HMAC] = {}
+FUTURE_SKEW = 300  # seconds: a token issued further in the future than this is not ours
 
 
-def _sign(data: dict, *, secret: str, salt: str) -> str:
-    """Exactly ``signing.dumps(data, key=secret, salt=salt)``, with the HMAC key derived once per salt.
+class _ClockedSigner(signing.TimestampSigner):
+    """``TimestampSigner`` reading its generator's ``_now()`` and refusing tokens from the future.
 
-    A digest carries ~80 signed links; Django's ``dumps`` re-derives the
-    salted key and rebuilds its signer objects for each of them. The output is
-    byte-for-byte the same (``signing.loads`` checks it; tested in
-    tests/bench/test_fast_paths.py).
+    Django's signer reads ``time.time()``; the generator's clock must rule both the
+    stamp and the age so that tests (and ``_now()`` overrides) move time for both.
     """
-    mac = _SIGNERS.get((secret, salt))
-    if mac is None:
-        key = hashlib.sha256(f"{salt}signer{secret}".encode()).digest()
-        mac = _SIGNERS[(secret, salt)] = hmac.new(key, digestmod=hashlib.sha256)
-    value = signing.b64_encode(json.dumps(data, separators=(",", ":")).encode("latin-1")).decode()
-    value = f"{value}:{signing.b62_encode(int(time.time()))}"
-    signer = mac.copy()
-    signer.update(value.encode())
-    return f"{value}:{signing.b64_encode(signer.digest()).decode()}"
+
+    def __init__(self, *, now, **kwargs):
+        super().__init__(**kwargs)
+        self.now = now
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(self.now()))
+
+    def unsign(self, value: str, max_age: int | None = None) -> str:
+        # Signer.unsign checks the signature (key, then fallbacks) and leaves "payload:stamp".
+        value, stamp = signing.Signer.unsign(self, value).rsplit(self.sep, 1)
+        age = self.now() - signing.b62_decode(stamp)
+        if age < -FUTURE_SKEW or (max_age is not None and age > max_age):
+            raise signing.SignatureExpired(f"token age {age:.0f} s outside [-{FUTURE_SKEW}, {max_age}]")
+        return value
 
 
 class DigestTokenGenerator:
@@ -70,48 +75,32 @@ class DigestTokenGenerator:
             self.fields = fields
 
     @property
-    def secret(self) -> str:
-        return settings.SECRET_KEY
-
-    @property
-    def secret_fallbacks(self) -> list[str]:
-        return list(getattr(settings, "SECRET_KEY_FALLBACKS", []))
-
-    @property
     def salt(self) -> str:
         return f"{self.key_salt}.{self.purpose}"
 
     def _now(self) -> float:
         return time.time()
 
+    def _signer(self) -> _ClockedSigner:
+        # Built per call: the key (settings.SECRET_KEY and its fallbacks) is read when used, never cached.
+        return _ClockedSigner(salt=self.salt, now=self._now)
+
     def make_token(self, **payload: Any) -> str:
-        """Return a URL-safe token carrying ``payload`` (the purpose's fields) and the issue time."""
+        """Return a URL-safe token carrying ``payload`` (the purpose's fields), stamped with the issue time."""
         missing = set(self.fields) - set(payload)
         if missing:
             raise ValueError(f"{self.purpose} token needs {sorted(missing)}")
-        data = {k: payload[k] for k in self.fields}
-        data["t"] = int(self._now())
-        return _sign(data, secret=self.secret, salt=self.salt)
+        return self._signer().sign_object({k: payload[k] for k in self.fields})
 
     def check_token(self, token: str) -> dict | None:
         """Return the payload if ``token`` is ours, for this purpose, and not expired; else None."""
         if not token or len(token) > 512:
             return None
-        data = None
-        for secret in [self.secret, *self.secret_fallbacks]:
-            try:
-                data = signing.loads(token, key=secret, salt=self.salt)
-                break
-            except signing.BadSignature:
-                continue
-        if not isinstance(data, dict) or not isinstance(data.get("t"), int):
+        try:
+            data = self._signer().unsign_object(token, max_age=self.max_age)
+        except (signing.BadSignature, ValueError):
             return None
-        if any(k not in data for k in self.fields):
-            return None
-        age = self._now() - data["t"]
-        if age < -300:  # issued in the future (clock skew beyond 5 min): not ours
-            return None
-        if self.max_age is not None and age > self.max_age:
+        if not isinstance(data, dict) or any(k not in data for k in self.fields):
             return None
         return data
 

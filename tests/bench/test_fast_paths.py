@@ -11,28 +11,10 @@ import re
 from email import message_from_bytes
 
 import numpy as np
-from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 
 from recommender.digest.mime import DigestEmail
-from recommender.digest.tokens import click_token, feedback_token, unsubscribe_token
 from recommender.training.serving import _matches
-
-
-def test_tokens_are_byte_for_byte_django_signing(settings):
-    settings.SECRET_KEY = "k" * 50
-    for generator, payload in [
-        (click_token, {"u": 7, "p": 12, "l": "pdf"}),
-        (feedback_token, {"u": 123456, "p": 9, "k": "thumbs_up"}),
-        (unsubscribe_token, {"u": 1}),
-    ]:
-        token = generator.make_token(**payload)
-        data = {**payload, "t": signing.loads(token, key=settings.SECRET_KEY, salt=generator.salt)["t"]}
-        assert token == signing.dumps(data, key=settings.SECRET_KEY, salt=generator.salt, compress=False)
-        assert generator.check_token(token) == data
-    settings.SECRET_KEY = "other" * 10  # a new key is picked up, not a stale cached one
-    token = click_token.make_token(u=1, p=2, l="abs")
-    assert signing.loads(token, key=settings.SECRET_KEY, salt=click_token.salt)["u"] == 1
 
 
 def _reference_matches(terms, texts):
