@@ -63,11 +63,21 @@ class RenderedDigest:
     html_qp: bytes | None = None
 
 
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.DOTALL)
+_CSS_SPACE = re.compile(r"\s*([{};,>])\s*|\s+")
+
+
+def _compact_css(css: str) -> str:
+    """The stylesheet left in ``<style>`` without its layout whitespace (every email carries it: size budget)."""
+    compact = _CSS_SPACE.sub(lambda m: m.group(1) or " ", css).replace(";}", "}").strip()
+    return re.sub(r"(?<=[a-z-]): (?=[^{}]*[;}])", ":", compact)  # "property: value" in declarations only
+
+
 def premailer_transform(html: str) -> str:
-    """Inline ``html``'s stylesheet; rules that cannot be inlined (media queries) stay in <style>."""
+    """Inline ``html``'s stylesheet; what is not inlined stays in <style>, without its layout whitespace."""
     from premailer import Premailer
 
-    return Premailer(
+    inlined = Premailer(
         html,
         allow_network=False,
         disable_validation=True,
@@ -76,6 +86,7 @@ def premailer_transform(html: str) -> str:
         strip_important=False,
         cssutils_logging_level=logging.CRITICAL,
     ).transform()
+    return _STYLE_BLOCK.sub(lambda m: m.group(1) + _compact_css(m.group(2)) + m.group(3), inlined)
 
 
 def inline_template_source(source: str) -> str:
