@@ -237,6 +237,8 @@ PAPERBOY = {
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=500),
     # Seconds a claimed digest may stay "sending" before the tick reconciles it (docs/digest.md).
     "DIGEST_LEASE_SECONDS": env.int("DIGEST_LEASE_SECONDS", default=300),
+    # Consecutive connection failures or in-doubt results that stop a send batch (the circuit breaker).
+    "DIGEST_BREAKER_FAILURES": env.int("DIGEST_BREAKER_FAILURES", default=3),
     # Benchmarks only: run premailer on every email instead of once per template (docs/performance.md).
     "DIGEST_NAIVE_RENDER": env.bool("PAPERBOY_DIGEST_NAIVE_RENDER", default=False),
 }

@@ -18,8 +18,12 @@ first and send after, with the ESP's own request as the window.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import select
 import smtplib
+import socket
+import ssl
 from collections.abc import Callable
 
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
@@ -37,6 +41,39 @@ class HandoverInDoubt(Exception):
 
     The server may have accepted it: resending could deliver it twice.
     """
+
+
+class HandoverNotSent(smtplib.SMTPServerDisconnected):
+    """The server hung up, reset the connection or spoke before the final dot was sent.
+
+    Without the dot the server cannot have committed the message: this is a
+    transient error like any disconnect, never "in doubt".
+    """
+
+
+def peer_gone_before_dot(sock) -> str | None:
+    """Why the final dot must not be sent on ``sock``, or None if the connection looks alive.
+
+    Inside DATA a healthy server says nothing until it has read the dot, so a
+    readable socket means it closed (EOF), reset, or answered early (e.g. a
+    421 before hanging up). One ``poll`` with no timeout and, for plain TCP,
+    a non-blocking ``MSG_PEEK`` to tell which (TLS sockets cannot peek).
+    """
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLPRI)
+    if not poller.poll(0):
+        return None
+    if isinstance(sock, ssl.SSLSocket):
+        return "the server closed the TLS session or answered before the final dot"
+    try:
+        peeked = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        return f"connection reset before the final dot: {exc!r}"
+    if not peeked:
+        return "the server closed the connection before the final dot"
+    return "the server answered before the final dot"
 
 
 def send_with_handover(
@@ -71,8 +108,26 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool], s
     encoding = message.encoding or "utf-8"
     from_email = sanitize_address(message.from_email, encoding)
     recipients = [sanitize_address(addr, encoding) for addr in message.recipients()]
-    raw = hasattr(message, "as_smtp_bytes")
-    body = message.as_smtp_bytes() if raw else message.message().as_bytes(linesep="\r\n")
+    body = message.as_smtp_bytes() if hasattr(message, "as_smtp_bytes") else message.message().as_bytes(linesep="\r\n")
+    _start_data(conn, from_email, recipients)
+    conn.send(_dot_stuffed(body))
+    _refuse_the_dot_if_the_peer_is_gone(backend)  # nothing recorded yet: a plain transient error
+    _record_then_dot(backend, record, settle)
+    try:
+        code, reply = conn.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        # The server read the dot: it may have accepted the message before the reply was lost.
+        raise HandoverInDoubt(f"no reply after the final dot: {exc!r}") from exc
+    if code != 250:
+        # The server answered: it does not have the message (4xx transient, 5xx permanent), whatever RSET
+        # does on a session the server may be closing (a 421 comes with a hang-up).
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.rset()
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _start_data(conn: smtplib.SMTP, from_email: str, recipients: list[str]) -> None:
+    """MAIL, RCPT, DATA up to the server's 354 (what ``smtplib.SMTP.sendmail`` does before the body)."""
     conn.ehlo_or_helo_if_needed()
     options = ["SMTPUTF8"] if conn.has_extn("smtputf8") and not from_email.isascii() else []
     code, reply = conn.mail(from_email, options)
@@ -91,12 +146,21 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool], s
     if code != 354:
         conn.rset()
         raise smtplib.SMTPDataError(code, reply)
-    # The dot-stuffing smtplib.SMTP.data applies; a raw message has only CRLF line ends and starts with a header,
-    # so a plain replace does the same without a regex.
-    data = body.replace(b"\r\n.", b"\r\n..") if raw else smtplib._quote_periods(body)
-    if data[-2:] != CRLF:
-        data += CRLF
-    conn.send(data)
+
+
+def _dot_stuffed(body: bytes) -> bytes:
+    """The body as DATA sends it (RFC 5321 4.5.2), without the final dot.
+
+    Both kinds of message have CRLF line ends only and start with a header
+    line, so doubling a dot after every CRLF is the whole of the transparency
+    rule (what ``smtplib.SMTP.data`` does with a regex).
+    """
+    data = body.replace(b"\r\n.", b"\r\n..")
+    return data if data[-2:] == CRLF else data + CRLF
+
+
+def _record_then_dot(backend: SMTPBackend, record: Callable[[], bool], settle: Callable[[], None]) -> None:
+    """Record the hand-over, look at the socket once more, send the dot; always settle the record."""
     # Between the committed record and the dot the message is "in doubt": keep that window to microseconds.
     # A full garbage collection triggered by an allocation in there (a worker holds a large heap: the
     # model, the batch, the fragment cache) could otherwise stretch it to tens of milliseconds.
@@ -111,19 +175,23 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool], s
         if not recorded:
             _drop(backend)
             raise HandoverAborted
-        conn.send(b"." + CRLF)
+        # The record took a database round trip: a hang-up that arrived meanwhile is seen here, and the
+        # dot is not sent (the caller releases the recorded claim: no dot, no message at the server).
+        _refuse_the_dot_if_the_peer_is_gone(backend)
+        backend.connection.send(b"." + CRLF)  # a failed write sent nothing: SMTPServerDisconnected, transient
     finally:
         if collecting:
             gc.enable()
         settle()  # even if the dot could not be written: the database connection must not keep a reply unread
-    try:
-        code, reply = conn.getreply()
-    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        # The server read the dot: it may have accepted the message before the reply was lost.
-        raise HandoverInDoubt(f"no reply after the final dot: {exc!r}") from exc
-    if code != 250:
-        conn.rset()
-        raise smtplib.SMTPDataError(code, reply)
+
+
+def _refuse_the_dot_if_the_peer_is_gone(backend: SMTPBackend) -> None:
+    """Raise :class:`HandoverNotSent` (after dropping the session) if the server is no longer listening."""
+    reason = peer_gone_before_dot(backend.connection.sock)
+    if reason is None:
+        return
+    _drop(backend)
+    raise HandoverNotSent(reason)
 
 
 def _drop(backend: SMTPBackend) -> None:

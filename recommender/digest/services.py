@@ -19,6 +19,11 @@ Exactly once per subscriber and period
    (the server may have accepted it before the worker died) and is *not*
    resent: we choose at-most-once for that single in-flight message and mark
    it failed with an ``in-doubt`` error an operator can see in the admin.
+5. Only "dot sent, no reply" is in doubt: a hang-up, reset or write error
+   seen before the dot (the socket is checked right before it) and every 4xx
+   release the claim for a retry. After ``DIGEST_BREAKER_FAILURES``
+   consecutive connection failures or in-doubt results the batch stops and
+   its untried rows wait for the retry (``CircuitBreaker``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,7 +52,7 @@ from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.services import profile_reschedule
 from . import selectors
 from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
-from .handover import HandoverAborted, HandoverInDoubt, send_with_handover
+from .handover import HandoverAborted, HandoverInDoubt, HandoverNotSent, send_with_handover
 from .mime import DigestEmail, RawDigestMessage
 from .render import render_digest
 from .schedule import period_key
@@ -56,10 +62,16 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 IN_DOUBT = "in-doubt"
+BREAKER = "circuit breaker"
 
 
 def batch_size() -> int:
     return int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BATCH_SIZE", 200))
+
+
+def breaker_limit() -> int:
+    """Consecutive connection failures or in-doubt results after which a batch stops (the circuit breaker)."""
+    return max(1, int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BREAKER_FAILURES", 3)))
 
 
 def naive_render() -> bool:
@@ -242,7 +254,7 @@ def error_is_transient(exc: BaseException) -> bool:
         return bool(codes) and all(400 <= c < 500 for c in codes)
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError | socket.timeout | TimeoutError):
+    if isinstance(exc, smtplib.SMTPServerDisconnected | HandoverNotSent | ConnectionError | socket.timeout):
         return True
     status = getattr(exc, "status_code", None)  # anymail.exceptions.AnymailAPIError
     if status is not None:
@@ -250,6 +262,18 @@ def error_is_transient(exc: BaseException) -> bool:
     if exc.__class__.__name__ == "AnymailRecipientsRefused":
         return False
     return isinstance(exc, OSError)
+
+
+def error_is_connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the mail server (or the way to it) is unwell, not that it refused one message.
+
+    Disconnects, resets, refused connections, timeouts and 421 ("service not
+    available, closing"); a 451 or a 550 for one recipient comes from a server
+    that works. These, and in-doubt results, feed the circuit breaker.
+    """
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | OSError)
 
 
 # --- the batch ------------------------------------------------------------------------------
@@ -285,6 +309,34 @@ class BatchResult:
     skipped: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     retry: list[int] = field(default_factory=list)  # user ids to try again later
+    breaker: str = ""  # why the batch stopped early (the circuit breaker), if it did
+
+
+class CircuitBreaker:
+    """Counts consecutive connection failures and in-doubt results; opens at ``limit``.
+
+    A server that hangs up after every dot would otherwise turn a whole batch
+    in doubt, and one that is down would be hit once per subscriber; the
+    batch stops instead and is retried later (the task's backoff, the tick).
+    Any other outcome (sent, a 4xx/5xx reply, a skip) closes the streak.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.streak = 0
+        self.last = ""
+
+    def record(self, trouble: str) -> bool:
+        """``trouble``: what went wrong ("" for a healthy outcome); True once the breaker is open."""
+        self.streak = self.streak + 1 if trouble else 0
+        self.last = trouble or self.last
+        return self.streak >= self.limit
+
+    def reason(self) -> str:
+        return (
+            f"{BREAKER}: the batch stopped after {self.streak} consecutive connection failures or in-doubt results "
+            f"(last: {self.last[:300]}); retried later, not yet tried"
+        )
 
 
 CLAIM_CHUNK = 50  # rows claimed per UPDATE: few statements, and a claim's lease starts close to its send
@@ -341,6 +393,8 @@ def _commit_can_follow_the_dot() -> bool:
 
 
 def _queue_commit() -> None:
+    # Raw COMMIT on psycopg's documented low-level ``Connection.pgconn`` (libpq's send_query): Django and
+    # psycopg's high-level API only commit synchronously (send, then wait), and the reply must be read after the dot.
     pgconn = db_connection.connection.pgconn
     pgconn.send_query(b"COMMIT")
     while pgconn.flush():  # psycopg keeps libpq non-blocking: wait until the bytes are out
@@ -436,18 +490,21 @@ def digest_send_batch(
     batch = digest_batch_build(user_ids=sorted({uid for _, uid in open_rows}), now=now)
     connection = BatchConnection(get_connection())
     handover = _HandOver()
+    breaker = CircuitBreaker(breaker_limit())
     claimed: dict[int, tuple[int, int, str]] = {}
     claimed_at = None
+    done = 0  # rows of open_rows already claimed (tried or taken by someone else)
     try:
         for start in range(0, len(open_rows), CLAIM_CHUNK):
             chunk = [pk for pk, _ in open_rows[start : start + CLAIM_CHUNK]]
             claimed_at, claimed = deliveries_claim(delivery_ids=chunk)
             for delivery_id in chunk:
+                done += 1
                 row = claimed.pop(delivery_id, None)
                 if row is None:
                     continue  # someone else has it, or it is no longer open
                 user_id, attempts, period = row
-                _send_one(
+                trouble = _send_one(
                     delivery_id=delivery_id,
                     user_id=user_id,
                     attempts=attempts,
@@ -459,16 +516,45 @@ def digest_send_batch(
                     result=result,
                     final_attempt=final_attempt,
                 )
+                if breaker.record(trouble):
+                    result.breaker = breaker.reason()
+                    break
+            if result.breaker:
+                break
     finally:
         try:
             connection.close()
         except Exception:  # noqa: BLE001 - closing a broken connection must not hide the outcome
             logger.debug("closing the mail connection failed", exc_info=True)
-        if claimed:  # claimed and never tried (an exception left the loop): back to pending at once
-            DigestDelivery.objects.filter(
-                pk__in=list(claimed), status=DeliveryStatus.SENDING, claimed_at=claimed_at, message_id=""
-            ).update(status=DeliveryStatus.PENDING, modified_at=timezone.now())
+        _hand_back_untried(claimed, claimed_at, reason=result.breaker)
+    if result.breaker:
+        _defer_untried(open_rows[done:], result, reason=result.breaker)
     return result
+
+
+def _hand_back_untried(claimed: dict[int, tuple[int, int, str]], claimed_at, *, reason: str) -> None:
+    """Rows claimed and never tried (an exception or the breaker left the loop): pending again at once.
+
+    Their attempt is given back: the server never saw them.
+    """
+    if not claimed:
+        return
+    fields = {"status": DeliveryStatus.PENDING, "attempts": F("attempts") - 1, "modified_at": timezone.now()}
+    if reason:
+        fields["error"] = reason
+    DigestDelivery.objects.filter(
+        pk__in=list(claimed), status=DeliveryStatus.SENDING, claimed_at=claimed_at, message_id=""
+    ).update(**fields)
+
+
+def _defer_untried(rows: list[tuple[int, int]], result: BatchResult, *, reason: str) -> None:
+    """After the breaker opened: say why on every row of the batch left untried, and retry them later."""
+    logger.warning("digest batch stopped early: %s (%d deliveries left for later)", reason, len(rows))
+    pks = [pk for pk, _ in rows]
+    DigestDelivery.objects.filter(pk__in=pks, status=DeliveryStatus.PENDING).update(
+        error=reason, modified_at=timezone.now()
+    )
+    result.retry.extend(uid for _, uid in rows)
 
 
 def _send_one(
@@ -483,29 +569,27 @@ def _send_one(
     handover: _HandOver,
     result: BatchResult,
     final_attempt: bool,
-) -> None:
+) -> str:
+    """Send one delivery and record its outcome; return what went wrong with the server ("" if nothing did)."""
     user = batch.users.get(user_id)
     profile = batch.profiles.get(user_id)
     if user is None or profile is None or not profile.is_sendable:
         delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason="subscriber not sendable (unsubscribed)")
         result.skipped.append(user_id)
-        return
+        return ""
     try:
         content = digest_build(user=user, now=batch.now, batch=batch, delivery_id=delivery_id)
         if content.skip_reason:
             delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason=content.skip_reason)
             result.skipped.append(user_id)
-            return
+            return ""
         message_id = _message_id(delivery_id, period, attempts)
-        if naive_render():  # the benchmark's comparison: premailer per email, Django's MIME objects
-            message = digest_message(content=content, message_id=message_id, connection=connection.backend, naive=True)
-        else:
-            message = digest_raw_message(content=content, message_id=message_id)
+        message = _message_for(content=content, message_id=message_id, backend=connection.backend)
     except Exception as exc:  # a bug for one subscriber must not stop the batch
         logger.exception("building digest %s failed", delivery_id)
         delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"build: {exc!r}")
         result.failed.append(user_id)
-        return
+        return ""
 
     claim = [claimed_at]  # renewed by the hand-over; every later write is fenced on the renewed value
 
@@ -524,36 +608,64 @@ def _send_one(
     try:
         connection.send(message, record=record, settle=handover.settle)
     except HandoverAborted:
-        return  # our lease was taken over; the other worker owns it now
+        return ""  # our lease was taken over; the other worker owns it now
     except HandoverInDoubt as exc:
         # Not a transient error: the server may hold the message. At most once, as for a crash here.
         with contextlib.suppress(Exception):
             connection.close()
-        logger.error("digest %s: %s", delivery_id, exc)
-        delivery_fail(
-            delivery_id=delivery_id,
-            claimed_at=claim[0],
-            error=f"{IN_DOUBT}: {exc}; not resent, to never send twice (search the server logs for the Message-ID)",
-        )
-        result.failed.append(user_id)
-        return
+        return _in_doubt(exc, delivery_id=delivery_id, user_id=user_id, claimed_at=claim[0], result=result)
     except Exception as exc:
         # The session may be in any state: start the next message on a fresh one.
         with contextlib.suppress(Exception):
             connection.close()
-        if error_is_transient(exc):
-            final = final_attempt or attempts >= MAX_ATTEMPTS
-            logger.warning("digest %s: transient error %r%s", delivery_id, exc, " (giving up)" if final else "")
-            delivery_release(delivery_id=delivery_id, claimed_at=claim[0], error=f"transient: {exc!r}", final=final)
-            (result.failed if final else result.retry).append(user_id)
-        else:
-            logger.error("digest %s: permanent error %r", delivery_id, exc)
-            delivery_fail(delivery_id=delivery_id, claimed_at=claim[0], error=f"permanent: {exc!r}")
-            result.failed.append(user_id)
-        return
+        final = final_attempt or attempts >= MAX_ATTEMPTS
+        return _send_failed(
+            exc, delivery_id=delivery_id, user_id=user_id, claimed_at=claim[0], result=result, final=final
+        )
     if not delivery_mark_sent(delivery_id=delivery_id, claimed_at=claim[0]):
         logger.warning("digest %s: sent, but the row was no longer ours to mark sent", delivery_id)
     result.sent.append(user_id)
+    return ""
+
+
+def _message_for(*, content: DigestContent, message_id: str, backend):
+    if naive_render():  # the benchmark's comparison: premailer per email, Django's MIME objects
+        return digest_message(content=content, message_id=message_id, connection=backend, naive=True)
+    return digest_raw_message(content=content, message_id=message_id)
+
+
+def _in_doubt(exc: HandoverInDoubt, *, delivery_id: int, user_id: int, claimed_at: dt.datetime, result) -> str:
+    """The dot was sent and no reply came: failed ``in-doubt``, never resent; a trouble for the breaker."""
+    logger.error("digest %s: %s", delivery_id, exc)
+    delivery_fail(
+        delivery_id=delivery_id,
+        claimed_at=claimed_at,
+        error=f"{IN_DOUBT}: {exc}; not resent, to never send twice (search the server logs for the Message-ID)",
+    )
+    result.failed.append(user_id)
+    return f"in doubt: {exc}"
+
+
+def _send_failed(
+    exc: Exception, *, delivery_id: int, user_id: int, claimed_at: dt.datetime, result: BatchResult, final: bool
+) -> str:
+    """Record an error that left the server without the message; return it if it is a connection failure.
+
+    Everything raised before the dot was written (a write error, EOF or reset
+    seen before it, a 4xx at any step) and a 4xx/5xx answer to the dot mean
+    the server does not have the message: transient ones release the claim
+    (the hand-over's Message-ID cleared) for the task's retry, permanent ones
+    fail the row.
+    """
+    if error_is_transient(exc):
+        logger.warning("digest %s: transient error %r%s", delivery_id, exc, " (giving up)" if final else "")
+        delivery_release(delivery_id=delivery_id, claimed_at=claimed_at, error=f"transient: {exc!r}", final=final)
+        (result.failed if final else result.retry).append(user_id)
+    else:
+        logger.error("digest %s: permanent error %r", delivery_id, exc)
+        delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"permanent: {exc!r}")
+        result.failed.append(user_id)
+    return repr(exc) if error_is_connection_failure(exc) else ""
 
 
 def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDelivery, BatchResult]:

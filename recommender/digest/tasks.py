@@ -45,6 +45,6 @@ def digest_send_batch(self, user_ids: list[int], now: str | None = None) -> dict
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
     final = self.request.retries >= self.max_retries
     result = services.digest_send_batch(user_ids=user_ids, now=moment, final_attempt=final)
-    if result.retry:
-        raise DigestRetry(f"{len(result.retry)} digests met a transient error")
+    if result.retry:  # transient errors, or the circuit breaker stopped the batch: retried with backoff
+        raise DigestRetry(f"{len(result.retry)} digests to retry" + (f"; {result.breaker}" if result.breaker else ""))
     return {"sent": len(result.sent), "skipped": len(result.skipped), "failed": len(result.failed)}
