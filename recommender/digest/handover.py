@@ -61,10 +61,10 @@ def peer_gone_before_dot(sock) -> str | None:
     """
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLPRI)
-    if not poller.poll(0):
+    if not poller.poll(0) and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
         return None
     if isinstance(sock, ssl.SSLSocket):
-        return "the server closed the TLS session or answered before the final dot"
+        return _tls_peer_gone(sock)
     try:
         peeked = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
@@ -74,6 +74,31 @@ def peer_gone_before_dot(sock) -> str | None:
     if not peeked:
         return "the server closed the connection before the final dot"
     return "the server answered before the final dot"
+
+
+def _tls_peer_gone(sock: ssl.SSLSocket) -> str | None:
+    """The TLS flavour of the check: a non-blocking read of one byte of application data.
+
+    A TLS socket can be readable for records that carry no data (a TLS 1.3
+    session ticket sent after the handshake): the read consumes them and
+    reports "want read", and the session is alive. Any byte read means the
+    server spoke inside DATA; the session is dropped then anyway.
+    """
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        data = sock.recv(1)
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        return None
+    except OSError as exc:  # ssl.SSLError is an OSError
+        return f"TLS session broken before the final dot: {exc!r}"
+    finally:
+        sock.settimeout(timeout)
+    return (
+        "the server closed the TLS session before the final dot"
+        if not data
+        else "the server answered before the final dot"
+    )
 
 
 def send_with_handover(

@@ -9,13 +9,19 @@ the client would wait for a reply that never comes (``EMAIL_TIMEOUT``).
 
 from __future__ import annotations
 
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
 import time
 
 import pytest
 from django.core.mail import EmailMessage, get_connection
 from django.db import OperationalError
 
-from recommender.digest.handover import HandoverAborted, send_with_handover
+from recommender.digest.handover import HandoverAborted, peer_gone_before_dot, send_with_handover
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +57,48 @@ def test_a_failed_record_abandons_the_message_fast_and_the_server_keeps_nothing(
     backend.close()
     (message,) = smtp_server.wait_for(1)
     assert "still the body" in message.get_content()
+
+
+@pytest.fixture(scope="module")
+def tls_contexts(tmp_path_factory):
+    """A self-signed certificate for localhost (openssl CLI): (server context, client context)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+def test_the_check_before_the_dot_tells_a_tls_session_ticket_from_a_hang_up(tls_contexts):
+    """A TLS 1.3 server sends session tickets after the handshake: a readable socket, yet a live session."""
+    server_context, client_context = tls_contexts
+    listener = socket.create_server(("127.0.0.1", 0))
+    hang_up = threading.Event()
+
+    def serve():
+        raw, _ = listener.accept()
+        with server_context.wrap_socket(raw, server_side=True) as conn:
+            conn.recv(5)
+            hang_up.wait(10)
+
+    threading.Thread(target=serve, daemon=True).start()
+    raw = socket.create_connection(listener.getsockname())
+    with client_context.wrap_socket(raw, server_hostname="localhost") as client:
+        client.sendall(b"hello")
+        time.sleep(0.3)  # the tickets are in the client's socket, unread
+        assert client.version() != "TLSv1.3" or select.select([client], [], [], 0)[0], "no ticket arrived"
+        assert peer_gone_before_dot(client) is None
+        client.sendall(b"still alive")
+        hang_up.set()
+        time.sleep(0.3)
+        assert peer_gone_before_dot(client) is not None
+    listener.close()
