@@ -20,6 +20,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from recommender.digest import services
@@ -157,7 +158,7 @@ def test_every_cut_point_in_a_batch_delivers_exactly_once_or_is_in_doubt_after_t
 
 
 def test_a_server_hanging_up_after_every_dot_trips_the_breaker_after_n_in_doubt(
-    proxy_factory, smtp_server, fresh_papers, settings
+    proxy_factory, smtp_server, fresh_papers, settings, admin_client
 ):
     settings.PAPERBOY = {**settings.PAPERBOY, "DIGEST_BREAKER_FAILURES": 3}
     proxy = proxy_factory(every=Cut("after-dot"))
@@ -173,6 +174,8 @@ def test_a_server_hanging_up_after_every_dot_trips_the_breaker_after_n_in_doubt(
     assert all(r.error.startswith("circuit breaker") for r in rest), [r.error for r in rest]
     assert all(r.attempts == 0 for r in rest)  # never tried: the untried claims were handed back
     assert sorted(result.retry) == sorted(r.user_id for r in rest) and result.breaker
+    listing = admin_client.get(reverse("admin:recommender_digestdelivery_changelist"), {"status__exact": "pending"})
+    assert listing.status_code == 200 and listing.content.decode().count("circuit breaker") >= 5  # the admin says so
     proxy.heal()
     _send_until_settled(result.retry)
     time.sleep(0.3)
