@@ -10,12 +10,12 @@ here runs at import time.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from dataclasses import dataclass
 
 import requests
 
+from ..http import retry_after_seconds
 from .entries import DocumentError, PermanentIngestError, TransientIngestError
 
 XML_TYPES = ("xml",)
@@ -35,21 +35,6 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Return the delay a ``Retry-After`` header asks for (seconds or an HTTP date), capped at a day."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), 86400.0)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    now = time.time() if now is None else now
-    return min(max(when.timestamp() - now, 0.0), 86400.0)
 
 
 def _check_content_type(content_type: str, expect: str, url: str) -> None:

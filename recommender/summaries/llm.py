@@ -15,7 +15,6 @@ nor cares what is being summarised.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Callable
@@ -23,8 +22,8 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from django.utils import timezone
 
+from ..http import retry_after_seconds
 from . import budget
 
 logger = logging.getLogger(__name__)
@@ -72,22 +71,6 @@ def configured() -> bool:
 def estimate_tokens(text: str) -> int:
     """A deliberately high estimate (3 characters a token) used to reserve budget before a request."""
     return len(text) // 3 + 8
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, (when - timezone.now()).total_seconds())
 
 
 class ChatClient:
@@ -204,10 +187,10 @@ class ChatClient:
             status = response.status_code
             if status == 429:
                 release()
-                raise _Retry("429 rate limited", wait=_retry_after(response.headers.get("Retry-After")))
+                raise _Retry("429 rate limited", wait=retry_after_seconds(response.headers.get("Retry-After")))
             if status >= 500:
                 release()
-                raise _Retry(f"HTTP {status}", wait=_retry_after(response.headers.get("Retry-After")))
+                raise _Retry(f"HTTP {status}", wait=retry_after_seconds(response.headers.get("Retry-After")))
             if status >= 400:
                 raise LLMRefused(f"HTTP {status}")
             try:

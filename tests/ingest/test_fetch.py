@@ -8,7 +8,6 @@ import urllib.parse
 import pytest
 
 from recommender.ingest.entries import DocumentError, PermanentIngestError, TransientIngestError
-from recommender.ingest.fetch import retry_after_seconds
 from recommender.ingest.services import IngestUnavailable, ingest_live, ingest_run
 from recommender.models import FeedState, IngestRun, Paper, RunStatus
 
@@ -200,12 +199,6 @@ def test_oai_sets_from_categories(feeds, feed_server):
     assert run.entries == 0 and run.status == RunStatus.SUCCEEDED
     sets = [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query)["set"][0] for p, _ in feed_server.requests]
     assert sets == ["cs", "stat"]
-
-
-def test_retry_after_http_date():
-    assert retry_after_seconds("30") == 30
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 60) == pytest.approx(60)
-    assert retry_after_seconds("soon") is None
 
 
 def test_ingest_live_fails_fast_when_unreachable(settings):
