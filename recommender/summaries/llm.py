@@ -3,7 +3,7 @@
 ``POST {LLM_BASE_URL}/chat/completions`` with ``model``, ``messages``,
 ``max_tokens`` and ``temperature 0``; ``Authorization: Bearer`` only when a
 key is set. Transient failures (timeouts, connection errors, 429, 5xx, a
-body that is not a completion) are retried with exponential backoff, honouring
+body that is not a completion) are retried by ``tenacity`` with exponential backoff, honouring
 ``Retry-After`` up to a cap; when the tries run out ``LLMUnavailable`` is
 raised and the caller falls back (extractive TL;DR, no translation). Every
 request first reserves tokens from the daily budget (``budget.py``), so a
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+import tenacity
 from django.conf import settings
 
 from ..http import retry_after_seconds
@@ -71,6 +72,26 @@ def configured() -> bool:
 def estimate_tokens(text: str) -> int:
     """A deliberately high estimate (3 characters a token) used to reserve budget before a request."""
     return len(text) // 3 + 8
+
+
+def _server_hint_or(fallback: Callable[[tenacity.RetryCallState], float]) -> Callable[[tenacity.RetryCallState], float]:
+    """Wait what the server asked for (``Retry-After``), else ``fallback`` (exponential backoff)."""
+
+    def wait(retry_state: tenacity.RetryCallState) -> float:
+        hint = getattr(retry_state.outcome.exception(), "wait", None)
+        return fallback(retry_state) if hint is None else hint
+
+    return wait
+
+
+def _hint_beyond_cap(retry_state: tenacity.RetryCallState) -> bool:
+    """Stop when the next wait exceeds ``MAX_RETRY_AFTER``: a server asking for that long is unavailable."""
+    return retry_state.upcoming_sleep > MAX_RETRY_AFTER
+
+
+def _unavailable(retry_state: tenacity.RetryCallState) -> None:
+    """The tries ran out: raise ``LLMUnavailable`` naming the last failure."""
+    raise LLMUnavailable(str(retry_state.outcome.exception())) from retry_state.outcome.exception()
 
 
 class ChatClient:
@@ -124,46 +145,55 @@ class ChatClient:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         reserve_prompt = estimate_tokens(system) + estimate_tokens(user)
-        last = "no attempt"
-        for attempt in range(self.max_attempts):
-            day = budget.budget_reserve(prompt_tokens=reserve_prompt, completion_tokens=max_tokens)
-            if day is None:
-                raise BudgetExhausted("daily LLM token budget exhausted")
-            self.requests_made += 1
-            try:
-                completion = self._post(payload, headers, reserved=(day, reserve_prompt, max_tokens))
-            except _Retry as retry:
-                last = str(retry)
-                wait = retry.wait if retry.wait is not None else self.backoff * (2**attempt)
-                logger.warning("LLM request failed (%s), try %s of %s", last, attempt + 1, self.max_attempts)
-                if attempt + 1 >= self.max_attempts or wait > MAX_RETRY_AFTER:
-                    break
-                self.sleep(wait)
-                continue
-            except LLMRefused:
-                budget.budget_settle(
-                    day=day,
-                    reserved_prompt=reserve_prompt,
-                    reserved_completion=max_tokens,
-                    prompt_tokens=0,
-                    completion_tokens=0,
-                )
-                raise
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=_server_hint_or(tenacity.wait_exponential(multiplier=self.backoff)),
+            stop=tenacity.stop_after_attempt(self.max_attempts) | _hint_beyond_cap,
+            after=self._log_failure,
+            sleep=self.sleep,
+            retry_error_callback=_unavailable,
+        )
+        return retrying(self._attempt, payload, headers, reserve_prompt=reserve_prompt, max_tokens=max_tokens)
+
+    def _log_failure(self, retry_state: tenacity.RetryCallState) -> None:
+        logger.warning(
+            "LLM request failed (%s), try %s of %s",
+            retry_state.outcome.exception(),
+            retry_state.attempt_number,
+            self.max_attempts,
+        )
+
+    def _attempt(self, payload: dict, headers: dict, *, reserve_prompt: int, max_tokens: int) -> Completion:
+        """One try: reserve budget, post, settle what was spent; ``_Retry`` for a transient failure."""
+        day = budget.budget_reserve(prompt_tokens=reserve_prompt, completion_tokens=max_tokens)
+        if day is None:
+            raise BudgetExhausted("daily LLM token budget exhausted")
+        self.requests_made += 1
+        try:
+            completion = self._post(payload, headers, reserved=(day, reserve_prompt, max_tokens))
+        except LLMRefused:
             budget.budget_settle(
                 day=day,
                 reserved_prompt=reserve_prompt,
                 reserved_completion=max_tokens,
-                prompt_tokens=completion.prompt_tokens or reserve_prompt,
-                completion_tokens=completion.completion_tokens or max_tokens,
+                prompt_tokens=0,
+                completion_tokens=0,
             )
-            logger.info(
-                "LLM %s: %s prompt + %s completion tokens",
-                completion.model,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-            )
-            return completion
-        raise LLMUnavailable(last)
+            raise
+        budget.budget_settle(
+            day=day,
+            reserved_prompt=reserve_prompt,
+            reserved_completion=max_tokens,
+            prompt_tokens=completion.prompt_tokens or reserve_prompt,
+            completion_tokens=completion.completion_tokens or max_tokens,
+        )
+        logger.info(
+            "LLM %s: %s prompt + %s completion tokens",
+            completion.model,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+        )
+        return completion
 
     def _post(self, payload: dict, headers: dict, *, reserved: tuple) -> Completion:
         def release() -> None:

@@ -99,3 +99,28 @@ def test_unreachable_server(settings):
     client = ChatClient(base_url="http://127.0.0.1:9/v1", model="m", timeout=0.5, max_attempts=2, backoff=0.01)
     with pytest.raises(LLMUnavailable):
         client.complete(system="s", user="u", max_tokens=5)
+
+
+def test_backoff_doubles_and_a_server_hint_replaces_it(llm_server):
+    """Waits between tries: ``backoff * 2**n`` unless the server names one (Retry-After); none after the last."""
+    waits: list[float] = []
+    llm_server.script(
+        Reply(status=500, body=b"oops"),
+        Reply(status=503, body=b"down", headers={"Retry-After": "3"}),
+        Reply(status=502, body=b"bad"),
+        Reply(status=500, body=b"still"),
+    )
+    with pytest.raises(LLMUnavailable, match="HTTP 500"):
+        _client(llm_server, max_attempts=4, backoff=0.5, sleep=waits.append).complete(
+            system="s", user="u", max_tokens=5
+        )
+    assert waits == [0.5, 3.0, 2.0]
+    assert llm_server.count == 4
+
+
+def test_a_hint_beyond_the_cap_gives_up_at_once(llm_server):
+    waits: list[float] = []
+    llm_server.script(Reply(status=429, body=b"", headers={"Retry-After": "120"}), Reply("never asked"))
+    with pytest.raises(LLMUnavailable, match="429"):
+        _client(llm_server, sleep=waits.append).complete(system="s", user="u", max_tokens=5)
+    assert waits == [] and llm_server.count == 1
