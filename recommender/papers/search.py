@@ -22,8 +22,13 @@ on disk as ``.npz`` (no pickle) so every web worker loads instead of refitting,
 and rebuilt when the archive changes. It sits behind ``SemanticIndex`` so it
 can later switch to the recommender's own content encoder.
 
-``search`` blends both rankings with reciprocal rank fusion. This module only
-returns paper ids; the caller fetches rows through ``selectors``.
+Semantic results stop at a relevance floor (``SEMANTIC_FLOOR``, ``SEMANTIC_RELATIVE``):
+without it every paper sharing any latent dimension with the query had a
+positive cosine, so "transformer" returned half the archive. ``search`` blends
+the keyword hits and the semantic hits with reciprocal rank fusion, so the
+blend holds exactly the papers that match the words, the meaning, or both,
+and ``search_hits`` says which for each. This module only returns paper ids;
+the caller fetches rows through ``selectors``.
 """
 
 # ruff: noqa: S608 - SQL here interpolates only module constants (table, column names); user text is always a parameter.
@@ -51,6 +56,13 @@ logger = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
 RRF_K = 60  # the constant from Cormack et al. 2009; damps the head of each list
+# Semantic relevance floor, measured on the recorded feeds (155 papers) with every title word as a query
+# (docs/web.md, "Search relevance"): the cosine of a query to a paper that does not contain its word is
+# below 0.15 in 99.3% of pairs, while 88% of the papers that contain the word score at least 0.15.
+SEMANTIC_FLOOR = 0.15
+# ... and at least half the best match's cosine: a title query scores ~0.94 with its own paper and at most
+# 0.43 with any paper sharing no word with it, so a strong match does not drag in the topic's neighbours.
+SEMANTIC_RELATIVE = 0.5
 MODES = ("blend", "keyword", "semantic")
 
 FTS_TABLE = "recommender_paper_fts"
@@ -228,11 +240,50 @@ CHUNK = 5_000
 WORD_PATTERN = r"(?u)\b\w\w+\b"
 
 
+INDEX_VERSION = 2  # part of the archive signature: a change of tokenisation rebuilds every cached index
+_WORD_RE = re.compile(WORD_PATTERN)
+
+
+def _singular(word: str) -> str:
+    """Fold an English plural onto its singular ("transformers" -> "transformer", "studies" -> "study").
+
+    The keyword index stems (Porter, FTS5 / PostgreSQL); without this the
+    semantic index knew "transformer" and "transformers" as unrelated words.
+    """
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def lsa_tokens(text: str) -> list[str]:
+    """Lower-cased words of two or more characters, English stop words dropped, plurals folded."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return [_singular(w) for w in _WORD_RE.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
+
+
+def word_fingerprint(word: str) -> int:
+    """A 64-bit hash of a word, independent of the hashing trick's columns (collisions: ~n²/2⁶⁴)."""
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _known(vocabulary: np.ndarray, word: str) -> bool:
+    at = int(np.searchsorted(vocabulary, word_fingerprint(word)))
+    return at < len(vocabulary) and int(vocabulary[at]) == word_fingerprint(word)
+
+
+def _vocabulary(texts) -> np.ndarray:
+    words = {w for text in texts for w in lsa_tokens(text)}
+    return np.unique(np.fromiter((word_fingerprint(w) for w in words), dtype=np.int64, count=len(words)))
+
+
 def _hasher():
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(
-        n_features=N_FEATURES, alternate_sign=False, norm=None, stop_words="english", token_pattern=WORD_PATTERN
+        n_features=N_FEATURES, alternate_sign=False, norm=None, tokenizer=lsa_tokens, token_pattern=None
     )
 
 
@@ -246,6 +297,7 @@ class LsaIndex:
     idf: np.ndarray  # float32 idf of those columns
     components: np.ndarray  # float32 (k, len(cols))
     signature: str
+    vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # sorted word fingerprints
     _col_pos: np.ndarray | None = field(default=None, repr=False)
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -257,7 +309,10 @@ class LsaIndex:
             pos = np.full(N_FEATURES, -1, dtype=np.int64)
             pos[self.cols] = np.arange(len(self.cols))
             self._col_pos = pos
-        counts = _hasher().transform([text])
+        # Only words the index was fitted on: a made-up word would otherwise take the column of a
+        # real word it collides with in the hash space (a few percent of them on a small archive).
+        known = [t for t in lsa_tokens(text) if _known(self.vocabulary, t)]
+        counts = _hasher().transform([" ".join(known)])
         where = self._col_pos[counts.indices]
         keep = where >= 0
         where, tf = where[keep], counts.data[keep].astype(np.float32)
@@ -269,12 +324,21 @@ class LsaIndex:
         return (v / norm if norm else v).astype(np.float32)
 
     def search(self, query: str, n: int) -> list[int]:
+        """The papers at or above the relevance floor, most similar first (none for an unknown vocabulary)."""
         if not len(self.ids) or not query_terms(query):
             return []
         q = self.embed_query(query)
         if not q.any():
             return []
-        return self._top(self.vectors @ q, n, exclude=None)
+        scores = self.vectors @ q
+        floor = max(SEMANTIC_FLOOR, SEMANTIC_RELATIVE * float(scores.max()))
+        scores[scores < floor] = -np.inf
+        return self._top(scores, n, exclude=None)
+
+    def scores(self, query: str) -> dict[int, float]:
+        """``{paper id: cosine}`` of ``query`` with every paper (tests and diagnostics)."""
+        q = self.embed_query(query)
+        return dict(zip(self.ids.tolist(), (self.vectors @ q).tolist(), strict=True))
 
     def similar(self, paper_id: int, n: int) -> list[int]:
         rows = np.flatnonzero(self.ids == paper_id)
@@ -320,7 +384,8 @@ def lsa_build(*, signature: str = "") -> LsaIndex:
         return LsaIndex(np.zeros(0, np.int64), empty, np.zeros(1, np.int64), np.ones(1, np.float32), empty.T, signature)
     rng = np.random.default_rng(0)
     sample = rng.choice(len(ids), size=min(FIT_SAMPLE, len(ids)), replace=False)
-    counts = hasher.transform([texts[i] for i in sample]).tocsc()
+    fit_texts = [texts[i] for i in sample]
+    counts = hasher.transform(fit_texts).tocsc()
     df = np.diff(counts.indptr)
     cols = np.flatnonzero(df).astype(np.int64)
     idf = (np.log((1 + len(sample)) / (1 + df[cols])) + 1.0).astype(np.float32)
@@ -336,13 +401,15 @@ def lsa_build(*, signature: str = "") -> LsaIndex:
         [_project(hasher.transform(texts[i : i + CHUNK]), cols, idf, components) for i in range(0, len(texts), CHUNK)]
     )
     logger.info("LSA index: %d papers, %d dims in %.1fs", len(ids), k, time.monotonic() - started)
-    return LsaIndex(np.asarray(ids, np.int64), vectors, cols, idf, components, signature)
+    vocabulary = _vocabulary(fit_texts)
+    return LsaIndex(np.asarray(ids, np.int64), vectors, cols, idf, components, signature, vocabulary)
 
 
 def _archive_signature() -> str:
     # Two index look-ups. A deleted paper does not change it: results skip ids that no longer exist.
     agg = Paper.objects.aggregate(max_id=Max("id"), changed=Max("modified_at"))
-    return f"{_db_key()}-{agg['max_id']}-{agg['changed'].timestamp() if agg['changed'] else 0}"
+    changed = agg["changed"].timestamp() if agg["changed"] else 0
+    return f"v{INDEX_VERSION}-{_db_key()}-{agg['max_id']}-{changed}"
 
 
 def _cache_dir() -> Path:
@@ -359,7 +426,7 @@ def _load(signature: str) -> LsaIndex | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
-            return LsaIndex(f["ids"], f["vectors"], f["cols"], f["idf"], f["components"], signature)
+            return LsaIndex(f["ids"], f["vectors"], f["cols"], f["idf"], f["components"], signature, f["vocabulary"])
     except (OSError, ValueError, KeyError):
         logger.warning("ignoring unreadable search cache %s", path)
         return None
@@ -369,7 +436,15 @@ def _save(index: LsaIndex) -> None:
     path = _cache_path(index.signature)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, ids=index.ids, vectors=index.vectors, cols=index.cols, idf=index.idf, components=index.components)
+    np.savez(
+        tmp,
+        ids=index.ids,
+        vectors=index.vectors,
+        cols=index.cols,
+        idf=index.idf,
+        components=index.components,
+        vocabulary=index.vocabulary,
+    )
     os.replace(tmp, path)  # atomic: other workers never read half a file
     # Files are content-addressed by signature; prune the ones nobody used for an hour.
     for old in path.parent.glob("lsa-*.npz"):
@@ -427,10 +502,38 @@ def rrf(rankings: list[list[int]], *, k: int = RRF_K) -> list[int]:
     return sorted(scores, key=lambda pid: (-scores[pid], -pid))
 
 
+@dataclass(frozen=True)
+class Hit:
+    """One search result and what it matched: the query's words (keyword index), its meaning (semantic), or both."""
+
+    paper_id: int
+    words: bool
+    meaning: bool
+
+    @property
+    def label(self) -> str:
+        return " · ".join(name for name, on in (("matched words", self.words), ("similar meaning", self.meaning)) if on)
+
+
+def search_hits(*, query: str, mode: str = "blend", n: int = 100) -> list[Hit]:
+    """Results for ``query`` best first, each saying what it matched.
+
+    Keyword and semantic mode rank by their own index; the blend fuses both
+    lists (reciprocal rank fusion), so it holds exactly the papers that match
+    the words or the meaning. Both lists are computed in every mode so that
+    each result can say whether it matched the other way too.
+    """
+    words = keyword_search(query=query, n=n)
+    meaning = semantic_search(query=query, n=n)
+    ranked = {"keyword": words, "semantic": meaning}.get(mode) or rrf([words, meaning])[:n]
+    in_words, in_meaning = set(words), set(meaning)
+    return [Hit(pid, pid in in_words, pid in in_meaning) for pid in ranked]
+
+
 def search(*, query: str, mode: str = "blend", n: int = 100) -> list[int]:
     """Paper ids for ``query`` best first: keyword, semantic, or both fused."""
     if mode == "keyword":
         return keyword_search(query=query, n=n)
     if mode == "semantic":
         return semantic_search(query=query, n=n)
-    return rrf([keyword_search(query=query, n=n), semantic_search(query=query, n=n)])[:n]
+    return [hit.paper_id for hit in search_hits(query=query, mode=mode, n=n)]

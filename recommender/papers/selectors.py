@@ -12,9 +12,11 @@ import re
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Max, Min, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Max, Min, QuerySet
 
 from ..models import Interaction, InteractionKind, Paper, PaperTranslation
+from . import taxonomy
 
 # Fields a listing card needs (the rest of a Paper row can be large).
 CARD_FIELDS = (
@@ -55,10 +57,28 @@ COMMON_CATEGORIES = (
 CATEGORY_RE = re.compile(r"^[a-z][a-z\-]{0,15}(\.[A-Za-z][A-Za-z\-]{0,15})?$")
 
 
+CATEGORY_COUNTS_SECONDS = 600  # popularity order changes slowly; one GROUP BY per ten minutes
+
+
+def category_counts() -> dict[str, int]:
+    """Papers per primary category in the catalogue (one indexed GROUP BY, cached)."""
+    counts = cache.get("papers:category-counts")
+    if counts is None:
+        rows = Paper.objects.exclude(primary_category="").values_list("primary_category").annotate(n=Count("pk"))
+        counts = {code: n for code, n in rows.order_by() if CATEGORY_RE.match(code)}
+        cache.set("papers:category-counts", counts, CATEGORY_COUNTS_SECONDS)
+    return counts
+
+
 def category_choices() -> list[str]:
-    """Categories users can pick: the ingested ones first, then common neighbours."""
+    """Categories users can pick: the ingested ones, common neighbours, and any the catalogue holds."""
     ingested = list(settings.PAPERBOY.get("INGEST_CATEGORIES", []))
-    return ingested + [c for c in COMMON_CATEGORIES if c not in ingested]
+    return list(dict.fromkeys([*ingested, *COMMON_CATEGORIES, *sorted(category_counts())]))
+
+
+def category_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """``category_choices`` named and grouped by archive, most papers first (forms, filters)."""
+    return taxonomy.grouped(category_choices(), category_counts())
 
 
 def _cards(qs: QuerySet) -> QuerySet:

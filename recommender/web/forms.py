@@ -5,15 +5,17 @@ Forms validate and normalise; the views hand ``cleaned_data`` to services.
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from ..models import Frequency
 from ..papers.search import MAX_QUERY_CHARS, MODES
-from ..papers.selectors import CATEGORY_RE, category_choices
+from ..papers.selectors import CATEGORY_RE, category_groups
 from ..summaries import languages as digest_languages
 
 WEEKDAYS = [
@@ -49,12 +51,59 @@ class SubscribeForm(forms.Form):
 
 
 def _category_field(label: str = "Categories") -> forms.MultipleChoiceField:
+    # A callable: the offered categories and their popularity order follow the catalogue, not import time.
     return forms.MultipleChoiceField(
-        label=label,
-        choices=[(c, c) for c in category_choices()],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
+        label=label, choices=category_groups, widget=forms.CheckboxSelectMultiple, required=False
     )
+
+
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """IANA zones offered in the list: ``Area/City`` names (no ``Etc/GMT+3`` or legacy aliases), and UTC."""
+    names = zoneinfo.available_timezones()
+    return ("UTC", *sorted(z for z in names if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))))
+
+
+class TimeZoneInput(forms.TextInput):
+    """A text field with a searchable list of IANA zones (``<input list>`` + ``<datalist>``).
+
+    ``static/js/timezone.js`` fills in the browser's zone where the field still
+    holds the default; without JavaScript it stays a plain text field.
+    """
+
+    def __init__(self, attrs=None):
+        super().__init__({"autocomplete": "off", "spellcheck": "false", "data-browser-zone": "", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or name}-list"
+        field = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">', ((z,) for z in time_zone_names()))
+        return format_html('{}<datalist id="{}">{}</datalist>', field, list_id, options)
+
+
+def _time_zone_field(*, saved: bool) -> forms.CharField:
+    """``saved``: the value is the reader's own choice (preferences), so the browser's zone is only offered.
+
+    Onboarding may leave it out (a page rendered before the field existed): the saved zone then stays.
+    """
+    return forms.CharField(
+        label="Time zone",
+        max_length=64,
+        required=saved,
+        help_text="Type to search, e.g. Europe/Paris or America/New_York.",
+        widget=TimeZoneInput({"data-keep-default": ""} if saved else None),
+    )
+
+
+def _clean_time_zone(value: str) -> str:
+    name = value.strip()
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError("Unknown time zone: use an IANA name such as Europe/Paris.")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError("Unknown time zone.") from exc
+    return name
 
 
 class RuleListField(forms.CharField):
@@ -92,12 +141,7 @@ class PreferencesForm(forms.Form):
     frequency = forms.ChoiceField(choices=Frequency.choices, widget=forms.RadioSelect)
     weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int, label="Weekday (weekly digests)")
     send_time = forms.TimeField(label="Local send time", widget=forms.TimeInput(attrs={"type": "time"}))
-    time_zone = forms.CharField(
-        label="Time zone",
-        max_length=64,
-        help_text="IANA name, e.g. Europe/Paris or America/New_York",
-        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
-    )
+    time_zone = _time_zone_field(saved=True)
     papers_per_email = forms.IntegerField(label="Papers per email", min_value=1, max_value=50)
     categories = _category_field()
     include_keywords = RuleListField(label="Always include keywords")
@@ -107,14 +151,7 @@ class PreferencesForm(forms.Form):
     language = forms.ChoiceField(choices=LANGUAGES, label="Digest language")
 
     def clean_time_zone(self) -> str:
-        name = self.cleaned_data["time_zone"].strip()
-        if name not in zoneinfo.available_timezones():
-            raise ValidationError("Unknown time zone: use an IANA name such as Europe/Paris.")
-        try:
-            zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValidationError("Unknown time zone.") from exc
-        return name
+        return _clean_time_zone(self.cleaned_data["time_zone"])
 
     def clean_categories(self) -> list[str]:
         return [c for c in self.cleaned_data["categories"] if CATEGORY_RE.match(c)]
@@ -122,6 +159,15 @@ class PreferencesForm(forms.Form):
 
 class OnboardingCategoriesForm(forms.Form):
     categories = _category_field("Which areas do you follow?")
+    time_zone = _time_zone_field(saved=False)
+
+    def clean_time_zone(self) -> str:
+        value = self.cleaned_data["time_zone"]
+        return _clean_time_zone(value) if value.strip() else ""
+
+    def changes(self) -> dict:
+        """The profile fields to save: the categories, and the time zone when one was given."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "time_zone" or value}
 
     def clean_categories(self) -> list[str]:
         chosen = self.cleaned_data["categories"]

@@ -96,7 +96,7 @@ def _listing_context(request, page, **extra) -> dict:
     return {
         "page": page,
         "papers": _with_marks(request, page.object_list),
-        "categories": selectors.category_choices(),
+        "category_groups": selectors.category_groups(),  # named and grouped (papers/taxonomy.py)
         "category": _category(request),
         **extra,
     }
@@ -216,9 +216,11 @@ def search_view(request):
         if form.is_valid():
             query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
         if query:
-            ids = paper_search.search(query=query, mode=mode, n=SEARCH_RESULTS)
-            page = _page(request, ids, SEARCH_PAGE_SIZE)
+            hits = {h.paper_id: h for h in paper_search.search_hits(query=query, mode=mode, n=SEARCH_RESULTS)}
+            page = _page(request, list(hits), SEARCH_PAGE_SIZE)
             page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
+            for paper in page.object_list:
+                paper.matched = hits[paper.id].label  # "matched words", "similar meaning" or both
         ctx = {
             "form": form,
             "query": query,
@@ -372,16 +374,9 @@ def preferences(request):
             "form": form,
             "profile": profile,
             "feed_url": feed_url,
-            "time_zones": _common_time_zones(),
             "next_digest": next_digest_label(profile),
         },
     )
-
-
-def _common_time_zones() -> list[str]:
-    import zoneinfo
-
-    return sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
 
 
 @login_required
@@ -445,10 +440,11 @@ def onboarding(request):
     if request.method == "POST":
         form = OnboardingCategoriesForm(request.POST)
         if form.is_valid():
-            profile_update(profile=profile, categories=form.cleaned_data["categories"])
+            profile_update(profile=profile, **form.changes())  # categories and time zone
             return redirect("web:onboarding_rate")
     else:
-        form = OnboardingCategoriesForm(initial={"categories": profile.categories or []})
+        initial = {"categories": profile.categories or [], "time_zone": profile.time_zone}
+        form = OnboardingCategoriesForm(initial=initial)
     return render(request, "web/onboarding.html", {"form": form, "step": 1})
 
 
