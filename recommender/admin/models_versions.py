@@ -166,7 +166,7 @@ class ModelVersionAdmin(OperatorActionsMixin, admin.ModelAdmin):
         except TrainingError as exc:
             self.message_user(request, f"Cannot activate: {exc}", messages.ERROR)
             return False
-        log_operation(request=request, obj=version, message="Activated (now served)")
+        self.log_change(request, version, "Activated (now served)")
         self.message_user(request, f"{version} is now served.", messages.SUCCESS)
         return True
 

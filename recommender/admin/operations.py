@@ -72,7 +72,11 @@ def action_confirmation(
 
 
 def log_operation(*, request: HttpRequest, message: str, obj=None, model=None) -> LogEntry:
-    """Write ``message`` to the admin log, about ``obj`` (or about ``model`` when there is no object)."""
+    """Write ``message`` to the admin log about ``model`` when no object exists yet (``Ingest now``, ``Train now``).
+
+    About an object, an admin calls ``ModelAdmin.log_change(request, obj, message)`` instead; ``obj`` is still
+    accepted here for code outside a ModelAdmin method.
+    """
     model = model or type(obj)
     return LogEntry.objects.create(
         user_id=request.user.pk,

@@ -30,7 +30,7 @@ from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, Int
 from ..schedules import TASK_DIGEST_TICK
 from ..validators import json_without_nul
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
-from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
+from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, task_enqueue
 from .services import delivery_reopen_for_now, digest_test_send, subscriber_deactivate
 
 User = get_user_model()
@@ -335,7 +335,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 self.message_user(request, f"{profile.user.email}: no digest now ({skipped}).", messages.WARNING)
                 continue
             sent += 1
-            log_operation(request=request, obj=profile, message=f"Sent a test digest to {to}")
+            self.log_change(request, profile, f"Sent a test digest to {to}")
         if sent:
             self.message_user(request, f"Sent {sent} test digest(s) to {to}.", messages.SUCCESS)
         return None
@@ -363,7 +363,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
             delivery = delivery_reopen_for_now(user=profile.user, now=now)
             if delivery.status != DeliveryStatus.PENDING:  # a worker is sending it right now
                 continue
-            log_operation(request=request, obj=profile, message=f"Resend digest {delivery.period_key}")
+            self.log_change(request, profile, f"Resend digest {delivery.period_key}")
             user_ids.append(profile.user_id)
         deliveries_send(modeladmin=self, request=request, user_ids=user_ids)
         return None
@@ -389,7 +389,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         for profile in queryset.select_related("user"):
             deleted = interactions_reset(user=profile.user)
             total += deleted
-            log_operation(request=request, obj=profile, message=f"Reset recommendations ({deleted} interactions)")
+            self.log_change(request, profile, f"Reset recommendations ({deleted} interactions)")
         self.message_user(request, f"Deleted {total} interactions.", messages.SUCCESS)
         return None
 
@@ -411,7 +411,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         count = 0
         for profile in queryset.select_related("user"):
             count += subscriber_deactivate(user=profile.user)
-            log_operation(request=request, obj=profile, message="Deactivated")
+            self.log_change(request, profile, "Deactivated")
         self.message_user(request, f"Deactivated {count} subscriber(s).", messages.SUCCESS)
         return None
 
