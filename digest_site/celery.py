@@ -14,6 +14,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest_site.settings")
 app = Celery("digest_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    ["recommender.ingest", "recommender.training", "recommender.digest", "recommender.summaries"],
+    [
+        "recommender.ingest",
+        "recommender.training",
+        "recommender.digest",
+        "recommender.summaries",
+        "recommender.library",
+    ],
     related_name="tasks",
 )

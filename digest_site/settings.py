@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     "recommender.training.*": {"queue": "train"},
     "recommender.digest.*": {"queue": "send"},
     "recommender.summaries.*": {"queue": "ingest"},
+    "recommender.library.*": {"queue": "ingest"},  # fetching the ids a library import lacks
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -232,6 +233,14 @@ PAPERBOY = {
     "USER_AGENT": env.str("INGEST_USER_AGENT", default="Paperboy/0.1 (mailto:admin@paperboy.localhost)"),
     "INGEST_CATEGORIES": env.list("INGEST_CATEGORIES", default=["cs.AI", "cs.CL", "cs.LG", "cs.CV", "stat.ML"]),
     "INGEST_MAX_BYTES": env.int("INGEST_MAX_BYTES", default=50 * 1024 * 1024),
+    # Base URLs of the external sources, so tests and mirrors can point them elsewhere.
+    "ARXIV_API_URL": env.str("ARXIV_API_URL", default="https://export.arxiv.org/api/query"),
+    "ARXIV_RSS_URL": env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/"),
+    "ARXIV_OAI_URL": env.str("ARXIV_OAI_URL", default="https://oaipmh.arxiv.org/oai"),
+    "HF_DAILY_URL": env.str("HF_API_URL", default="https://huggingface.co/api").rstrip("/") + "/daily_papers",
+    # Library import (recommender/library): largest upload and most entries accepted in one import.
+    "LIBRARY_MAX_BYTES": env.int("LIBRARY_MAX_BYTES", default=5 * 1024 * 1024),
+    "LIBRARY_MAX_ENTRIES": env.int("LIBRARY_MAX_ENTRIES", default=10_000),
     # arXiv announcement days without a listing (YYYY-MM-DD,...): recommender/ingest/announce.py.
     "ARXIV_HOLIDAYS": env.list("ARXIV_HOLIDAYS", default=[]),
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=500),

@@ -229,6 +229,7 @@ class InteractionSource(models.TextChoices):
     WEB = "web", "Web"
     EMAIL = "email", "Email"
     ONBOARDING = "onboarding", "Onboarding"
+    IMPORT = "import", "Library import"  # recommender/library: BibTeX, RIS, CSV, ids, "my own papers"
 
 
 class Interaction(models.Model):

@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from ..arxiv_ids import ArxivIdConverter, ArxivVersionedIdConverter
-from . import feeds, resume, views
+from . import feeds, library, resume, views
 
 # Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
 register_converter(ArxivIdConverter, "arxiv_id")
@@ -29,5 +29,7 @@ urlpatterns = [
     path("account/export.csv", views.ratings_export, {"fmt": "csv"}, name="export_csv"),
     path("account/export.json", views.ratings_export, {"fmt": "json"}, name="export_json"),
     path("account/delete/", views.account_delete, name="delete"),
+    path("account/import/", library.library_import_view, name="library_import"),
+    path("account/import/mine/", library.library_mine_view, name="library_mine"),
     path("feed/<str:token>/atom.xml", feeds.personal_feed, name="feed"),
 ]

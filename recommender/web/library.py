@@ -1,0 +1,159 @@
+"""Account pages for library import: upload or paste a library, and find "my own papers" on arXiv.
+
+Thin views over ``recommender.library.services``. An import is one POST
+(CSRF-protected, rate-limited per user, size-capped before reading); its report
+is kept in the session and shown after a redirect, so reloading the result
+page never imports twice. "My own papers" is two POSTs: the author search
+shows what arXiv lists under a name, and only the ids ticked in the second
+POST are saved.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from .. import arxiv_ids
+from ..ingest.entries import IngestError
+from ..library import services
+from ..library.author import AuthorQueryError, author_search
+from ..library.parsers import FORMATS, LibraryError
+from ..models import Paper
+from .ratelimit import rate_limit_hit
+
+logger = logging.getLogger(__name__)
+
+IMPORT_LIMIT = (20, 3600)  # imports per user per hour
+AUTHOR_LIMIT = (10, 3600)  # author searches per user per hour (each is one arXiv API call)
+MAX_PASTE_CHARS = 1_000_000
+SESSION_KEY = "library_report"
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(required=False, label="Library file (.bib, .ris, .csv or .txt)")
+    text = forms.CharField(
+        required=False,
+        max_length=MAX_PASTE_CHARS,
+        label="Or paste arXiv ids, abs/pdf links or BibTeX",
+        widget=forms.Textarea(attrs={"rows": 6, "placeholder": "2403.02233\nhttps://arxiv.org/abs/hep-th/9901001v2"}),
+    )
+    format = forms.ChoiceField(
+        required=False, choices=[("", "Detect")] + [(f, f.upper() if f != "text" else "Text") for f in FORMATS]
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not (data.get("text") or "").strip():
+            raise forms.ValidationError("Choose a file or paste something to import.")
+        return data
+
+
+def _next(request) -> str:
+    from .views import safe_next
+
+    return safe_next(request, fallback="")
+
+
+def _limited(request, scope: str, limit: tuple[int, int]):
+    count, period = limit
+    if rate_limit_hit(scope=scope, key=str(request.user.pk), limit=count, period=period):
+        response = render(request, "web/rate_limited.html", status=429)
+        response["Retry-After"] = str(period)
+        return response
+    return None
+
+
+def _upload_bytes(upload, max_bytes: int) -> bytes:
+    """The upload's bytes, refusing an oversize file from its declared size before reading it."""
+    if upload.size is not None and upload.size > max_bytes:
+        raise LibraryError(
+            f"The file is {upload.size / 1e6:.1f} MB; one import takes at most {max_bytes / 1e6:.1f} MB. Split it."
+        )
+    return upload.read(max_bytes + 1)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def library_import_view(request):
+    next_url = _next(request)
+    if request.method == "GET":
+        report = request.session.pop(SESSION_KEY, None) if request.GET.get("done") else None
+        return render(
+            request,
+            "web/library_import.html",
+            {"form": ImportForm(), "report": report, "next": next_url, "limits": services.limits()},
+        )
+    limited = _limited(request, "library-import", IMPORT_LIMIT)
+    if limited:
+        return limited
+    form = ImportForm(request.POST, request.FILES)
+    error = ""
+    if form.is_valid():
+        upload = form.cleaned_data.get("file")
+        try:
+            if upload:
+                data, name = _upload_bytes(upload, services.limits()["max_bytes"]), upload.name or ""
+            else:
+                data, name = form.cleaned_data["text"].encode(), ""
+            report = services.library_import(
+                user=request.user, data=data, filename=name, kind=form.cleaned_data.get("format") or ""
+            )
+        except LibraryError as exc:
+            error = str(exc)
+        else:
+            request.session[SESSION_KEY] = report.as_dict()
+            target = reverse("web:library_import") + "?done=1"
+            return redirect(target + (f"&next={next_url}" if next_url else ""))
+    context = {"form": form, "error": error, "next": next_url, "limits": services.limits()}
+    return render(request, "web/library_import.html", context, status=400)
+
+
+def _confirm(request):
+    chosen = [i for i in request.POST.getlist("arxiv_id") if arxiv_ids.is_arxiv_id(i)][: 2 * 50]
+    if not chosen:
+        messages.error(request, "Tick at least one paper to add it to your library.")
+        return redirect("web:library_mine")
+    report = services.ids_import(user=request.user, arxiv_ids=chosen)
+    request.session[SESSION_KEY] = report.as_dict()
+    return redirect(reverse("web:library_import") + "?done=1")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def library_mine_view(request):
+    """GET: the name form. POST ``name``: what arXiv lists under it (nothing saved). POST ``confirm``: save ticked."""
+    if request.method == "POST" and request.POST.get("confirm"):
+        return _confirm(request)
+    context = {"name": "", "found": None, "error": ""}
+    if request.method == "POST":
+        limited = _limited(request, "library-author", AUTHOR_LIMIT)
+        if limited:
+            return limited
+        context["name"] = name = (request.POST.get("name") or "").strip()[:100]
+        try:
+            entries = author_search(name=name)
+        except AuthorQueryError as exc:
+            context["error"] = str(exc)
+        except IngestError as exc:
+            logger.info("author search failed: %s", exc)
+            context["error"] = "arXiv did not answer just now; please try again in a minute."
+        else:
+            known = set(
+                Paper.objects.filter(arxiv_id__in=[e.arxiv_id for e in entries]).values_list("arxiv_id", flat=True)
+            )
+            context["found"] = [
+                {
+                    "arxiv_id": e.arxiv_id,
+                    "title": e.title,
+                    "authors": ", ".join(e.authors[:8]),
+                    "known": e.arxiv_id in known,
+                }
+                for e in entries
+            ]
+    return render(request, "web/library_mine.html", context, status=400 if context["error"] else 200)
