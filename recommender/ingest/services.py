@@ -28,8 +28,6 @@ Merge rules (a row gathers what every source says):
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import logging
 import socket
@@ -46,10 +44,10 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from ..models import FeedState, IngestRun, Paper, RunStatus
+from ..summaries.extractive import summarize
 from . import announce, arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from .entries import IngestError, PaperEntry, PermanentIngestError, TransientIngestError
 from .fetch import FetchResult, fetch
-from .tldr import contribution_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -118,22 +116,6 @@ class UpsertCounts:
 
 def _setting(name: str, default):
     return settings.PAPERBOY.get(name, default)
-
-
-# --- TL;DR -----------------------------------------------------------------------------
-
-
-def _summariser() -> Callable[[str], str]:
-    """Prefer the summaries app's extractive summariser when it exists; else our fallback."""
-    if importlib.util.find_spec("recommender.summaries") and importlib.util.find_spec(
-        "recommender.summaries.extractive"
-    ):
-        module = importlib.import_module("recommender.summaries.extractive")
-        for name in ("extractive_tldr", "tldr_extract", "tldr", "summarize", "summarise"):
-            candidate = getattr(module, name, None)
-            if callable(candidate):
-                return lambda text, fn=candidate: fn(text) or ""
-    return contribution_sentence
 
 
 # --- merging ---------------------------------------------------------------------------
@@ -339,13 +321,12 @@ def paper_tldr_fill(*, arxiv_ids: list[str]) -> int:
     data, and keeping them out of the transaction keeps it short. A paper whose
     fill is interrupted keeps an empty ``tldr``, which the next ingestion fills.
     """
-    summarise = _summariser()
     written = 0
     for ids in _chunks(list(arxiv_ids), CHUNK_SIZE):
         papers = list(Paper.objects.filter(arxiv_id__in=ids).only("id", "abstract", "tldr"))
         changed = []
         for paper in papers:
-            tldr = summarise(paper.abstract) if paper.abstract else ""
+            tldr = (summarize(paper.abstract) or "") if paper.abstract else ""
             if tldr != paper.tldr:
                 paper.tldr = tldr
                 changed.append(paper)

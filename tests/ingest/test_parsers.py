@@ -8,7 +8,6 @@ import pytest
 
 from recommender.ingest import arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from recommender.ingest.entries import DocumentError, SourceError, split_arxiv_id, split_authors
-from recommender.ingest.tldr import contribution_sentence
 
 
 def test_rss_real_feed(feeds):
@@ -179,10 +178,3 @@ def test_split_authors():
     assert split_authors("A. One, B. Two, and C. Three") == ["A. One", "B. Two", "C. Three"]
     assert split_authors("N.C. Summers and F.M. Nunes") == ["N.C. Summers", "F.M. Nunes"]
     assert split_authors("Ann Lee (MIT, CSAIL), Bo Chen") == ["Ann Lee", "Bo Chen"]
-
-
-def test_contribution_sentence():
-    abstract = "Deep nets (e.g. ResNets) are large. In this work, we propose a pruning rule. It works."
-    assert contribution_sentence(abstract) == "In this work, we propose a pruning rule."
-    assert contribution_sentence("No cue here. Still none.") == "No cue here."
-    assert len(contribution_sentence("We show " + "very " * 200 + "much.")) <= 300

@@ -206,3 +206,17 @@ def test_sample_feed_ingests_and_is_idempotent():
     again = ingest_sample(day=dt.date(2026, 11, 16))
     assert all(r.created == r.updated == 0 for r in again)
     assert IngestRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 4
+
+
+@pytest.mark.parametrize("source,folder", [("arxiv-rss", "arxiv-rss"), ("arxiv-api", "arxiv-api")])
+def test_every_ingested_tldr_is_the_summaries_apps(feeds, source, folder):
+    """One summariser: each recorded paper's TL;DR is ``summaries.extractive.summarize`` of its abstract."""
+    from recommender.summaries.extractive import summarize
+
+    for path in sorted((feeds / folder).glob("*.xml")):
+        if not path.name.startswith("error_"):
+            ingest_run(source=source, path=path)
+    papers = list(Paper.objects.exclude(abstract=""))
+    assert papers
+    for paper in papers:
+        assert paper.tldr == (summarize(paper.abstract) or ""), paper.arxiv_id
