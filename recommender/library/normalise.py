@@ -8,6 +8,7 @@ TeX too, and the user's entries) go through the same function.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -38,6 +39,8 @@ _DROP_RE = re.compile(
 )
 _ACCENT_RE = re.compile(r"\\[^A-Za-z\s]")  # \' \" \^ \` \~ \= \. \& \% ...
 _COMMAND_RE = re.compile(r"\\([A-Za-z]+)")  # anything else: keep its name (\alpha -> alpha, \LaTeX -> latex)
+_TEX_ESCAPE_RE = re.compile(r"\\([&%#$_])")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>]{0,40}>")  # <i>, </sub>: web pages leak markup into titles
 _NON_WORD_RE = re.compile(r"[\W_]+", re.UNICODE)
 _GREEK = {
     "α": "alpha",
@@ -75,8 +78,9 @@ def fold(text: str) -> str:
 
 
 def title_key(title: str) -> str:
-    """The comparable form of a title: TeX stripped, folded, punctuation to single spaces."""
-    text = strip_tex((title or "")[:MAX_TITLE_CHARS])
+    """The comparable form of a title: TeX and HTML (entities, tags) stripped, folded, punctuation to spaces."""
+    text = _TEX_ESCAPE_RE.sub(r"\1", (title or "")[:MAX_TITLE_CHARS])  # \& -> &, so &#8211; is an entity again
+    text = strip_tex(_TAG_RE.sub(" ", html.unescape(text)))
     return " ".join(_NON_WORD_RE.sub(" ", fold(text)).split())
 
 

@@ -38,6 +38,7 @@ from .baselines import EASE, ALSRanker, PopularRanker, RandomRanker, SVMTfidf
 from .bootstrap import N_RESAMPLES, paired_bootstrap
 from .datasets import Dataset, DatasetError, load_dataset, make_cold_split, make_p_split
 from .hybrid import HybridRecommender
+from .import_protocol import evaluate_import
 from .knn import ItemKNNCBF, ItemKNNCF, ItemKNNCFCBF, RP3beta
 from .protocols import DIGEST_BATCH, Task, cold_task, digest_task, fit_ranker, subset_content, warm_task
 
@@ -291,6 +292,7 @@ PROTOCOLS = {
     "cold": evaluate_cold,
     "digest": evaluate_digest,
     "cold+digest": evaluate_cold_digest,
+    "import": evaluate_import,  # a titles-only library import vs warm P10 (import_protocol.py)
 }
 
 
