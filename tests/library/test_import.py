@@ -124,6 +124,8 @@ def test_import_page_upload_report_and_paste(catalogue):
     client = _client(user)
     url = reverse("web:library_import")
     assert client.get(url).status_code == 200
+    onboarding = client.get(reverse("web:onboarding_rate")).content.decode()
+    assert "Import your library (BibTeX, RIS, CSV)" in onboarding and url in onboarding
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("mine.bib", _bib(catalogue[:4]), content_type="application/x-bibtex")
