@@ -1,8 +1,9 @@
 """The summary backend interface and the registry that picks one.
 
 A backend is any object with ``name`` and ``summarize(abstract, *, language)``.
-Backends are named by dotted path in ``settings.PAPERBOY["SUMMARY_BACKEND"]``
-(default: the extractive one), so a later LLM backend needs no change here.
+A caller may name one by dotted path; the default is the extractive one. Whether
+TL;DRs come from the LLM is the one setting ``SUMMARY_BACKEND`` ("auto" or
+"extractive", read by ``summaries/services.py``), not a second one here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
 DEFAULT_BACKEND = "recommender.summaries.extractive.ExtractiveBackend"
@@ -29,9 +29,8 @@ def _load(path: str) -> SummaryBackend:
 
 
 def get_backend(path: str | None = None) -> SummaryBackend:
-    """Return the configured backend (instances are cached per process)."""
-    path = path or getattr(settings, "PAPERBOY", {}).get("SUMMARY_BACKEND") or DEFAULT_BACKEND
-    return _load(path)
+    """Return the backend at dotted ``path`` (default: extractive); instances are cached per process."""
+    return _load(path or DEFAULT_BACKEND)
 
 
 def summarize(abstract: str, *, language: str = "en", backend: str | None = None) -> str:

@@ -136,3 +136,12 @@ def test_snippet_counts_cjk_as_two_columns_and_cuts_between_characters():
     assert cut.endswith("…") and len(cut) <= 20 and zh.startswith(cut[:-1])
     cut = snippet("We propose a method for writing intermediate results to disk.", 40)
     assert cut == "We propose a method for writing…"
+
+
+def test_the_summary_backend_is_not_a_second_setting(settings):
+    """``SUMMARY_BACKEND`` ("auto" / "extractive") is the one setting; no ``PAPERBOY["SUMMARY_BACKEND"]`` beside it."""
+    from recommender.summaries import get_backend
+
+    assert "SUMMARY_BACKEND" not in settings.PAPERBOY
+    settings.PAPERBOY = {**settings.PAPERBOY, "SUMMARY_BACKEND": "no.such.Backend"}
+    assert get_backend().name == "extractive"
