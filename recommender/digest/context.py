@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
 from ..summaries import extractive, summarize
@@ -69,13 +69,8 @@ def absolute(path: str) -> str:
 
 
 def preferences_url() -> str:
-    """The subscriber's preferences page (whichever name the site gives it)."""
-    for name in ("web:preferences", "web:settings", "web:account"):
-        try:
-            return absolute(reverse(name))
-        except NoReverseMatch:
-            continue
-    return absolute("/")
+    """The subscriber's preferences page."""
+    return absolute(reverse("web:preferences"))
 
 
 def authors_display(authors: list[str]) -> str:

@@ -9,7 +9,7 @@ import datetime as dt
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Paper, Profile, Suppression
@@ -127,7 +127,3 @@ def trending_pool(*, limit: int = TRENDING_POOL) -> list[tuple[int, set[str]]]:
         .values_list("pk", "categories", "primary_category")[:limit]
     )
     return [(pk, set(cats.split()) | ({primary} if primary else set())) for pk, cats, primary in rows]
-
-
-def last_digest_at(*, user_id: int) -> dt.datetime | None:
-    return DigestDelivery.objects.filter(user_id=user_id, status=DeliveryStatus.SENT).aggregate(m=Max("sent_at"))["m"]

@@ -110,3 +110,11 @@ def test_fragments_are_byte_for_byte_the_whole_render(papers_today, trending_old
         assert "<img src=x" not in fast.html and "&lt;img src=x onerror=alert(1)&gt; &amp; you" in fast.html
         assert "\x00" not in fast.html + fast.text
         assert "/d/c/" in fast.html and "/d/f/" in fast.text
+
+
+def test_preferences_link_is_the_preferences_page(settings):
+    from django.urls import reverse
+
+    from recommender.digest.context import preferences_url
+
+    assert preferences_url() == settings.SITE_URL + reverse("web:preferences")
