@@ -24,6 +24,7 @@ from .normalise import split_authors
 
 FORMATS = ("bibtex", "ris", "csv", "text")
 MAX_FIELD_CHARS = 20_000  # a longer field is cut before searching it for an id
+MAX_ENTRY_CHARS = 256_000  # one BibTeX entry (abstracts included) is a few kB; the parser is slow on megabytes
 
 _ID = arxiv_ids.ID_PATTERN
 # An id with its context: an arXiv URL, the arXiv DOI prefix, or "arXiv:". Safe in any field.
@@ -165,7 +166,9 @@ def parse_bibtex(text: str, *, max_entries: int) -> list[LibraryEntry]:
     import bibtexparser
     from bibtexparser.model import DuplicateBlockKeyBlock, Entry
 
-    _check_count(len(_BIB_START_RE.findall(text)), max_entries)
+    starts = [m.start() for m in _BIB_START_RE.finditer(text)]
+    _check_count(len(starts), max_entries)
+    _check_entry_sizes(text, starts)
     try:
         library = bibtexparser.parse_string(text)
     except Exception as exc:  # the parser's own errors are not a documented hierarchy
@@ -176,10 +179,23 @@ def parse_bibtex(text: str, *, max_entries: int) -> list[LibraryEntry]:
             blocks.append(block.ignore_error_block)  # a repeated key is a duplicate, not a broken file
             continue
         line = (block.start_line or 0) + 1
-        reason = " ".join(str(getattr(block, "error", "") or "syntax error").split())[:200]
+        error = getattr(block, "error", None)
+        reason = " ".join(str(error or "").split())[:200] or type(error).__name__.replace("Error", " error").lower()
         raise LibraryError(f"The BibTeX file could not be read: the block at line {line} is broken ({reason}).")
     _check_count(len(blocks), max_entries)
     return [_bib_entry(block) for block in blocks]
+
+
+def _check_entry_sizes(text: str, starts: list[int]) -> None:
+    """Refuse an entry longer than ``MAX_ENTRY_CHARS``: no real one is, and the parser's time grows with it."""
+    bounds = [*starts, len(text)]
+    for begin, end in zip(bounds, bounds[1:], strict=False):
+        if end - begin > MAX_ENTRY_CHARS:
+            line = text.count("\n", 0, begin) + 1
+            raise LibraryError(
+                f"The BibTeX entry at line {line} is {(end - begin) / 1e3:.0f} kB long; entries of more than "
+                f"{MAX_ENTRY_CHARS // 1000} kB are refused (this is not an export of a reference manager)."
+            )
 
 
 def _bib_entry(block) -> LibraryEntry:

@@ -17,12 +17,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from .. import arxiv_ids
 from ..ingest.entries import IngestError
 from ..library import services
-from ..library.author import AuthorQueryError, author_search
+from ..library.author import MAX_RESULTS, AuthorQueryError, author_search
 from ..library.parsers import FORMATS, LibraryError
 from ..models import Paper
 from .ratelimit import rate_limit_hit
@@ -109,13 +110,13 @@ def library_import_view(request):
         else:
             request.session[SESSION_KEY] = report.as_dict()
             target = reverse("web:library_import") + "?done=1"
-            return redirect(target + (f"&next={next_url}" if next_url else ""))
+            return redirect(target + (f"&{urlencode({'next': next_url})}" if next_url else ""))
     context = {"form": form, "error": error, "next": next_url, "limits": services.limits()}
     return render(request, "web/library_import.html", context, status=400)
 
 
 def _confirm(request):
-    chosen = [i for i in request.POST.getlist("arxiv_id") if arxiv_ids.is_arxiv_id(i)][: 2 * 50]
+    chosen = [i for i in request.POST.getlist("arxiv_id") if arxiv_ids.is_arxiv_id(i)][:MAX_RESULTS]
     if not chosen:
         messages.error(request, "Tick at least one paper to add it to your library.")
         return redirect("web:library_mine")

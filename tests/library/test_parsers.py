@@ -161,3 +161,25 @@ def test_hostile_tex_is_cheap_and_inert(title):
     for entry in entries:
         assert len(title_key(entry.title)) <= 1000
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"@article{k, title={" + b"a" * 4_900_000,
+        b"@article{k, title=" + b"{" * 1_000_000 + b"}" * 1_000_000 + b"}",
+        b"@article{k, " + b"f=x, " * 500_000 + b"}",
+    ],
+)
+def test_megabyte_entries_are_refused_before_parsing(data):
+    t0 = time.perf_counter()
+    with pytest.raises(LibraryError, match="kB"):
+        parse(data)
+    assert time.perf_counter() - t0 < 2
+
+
+def test_broken_block_error_names_the_line_and_a_reason():
+    with pytest.raises(LibraryError) as exc:
+        parse("@misc{ok, title={Fine}}\n\n@article{k, title={never closed}\n")
+    message = str(exc.value)
+    assert "line 3" in message and "()" not in message
