@@ -280,6 +280,9 @@ class DigestDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    planned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the plan phase stored this digest's selection"
+    )
     modified_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -291,6 +294,36 @@ class DigestDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.period_key} {self.status}"
+
+
+class DeliveredSection(models.TextChoices):
+    PAPERS = "papers", "For you"
+    TRENDING = "trending", "Trending"
+
+
+class DeliveredPaper(models.Model):
+    """One paper of one planned digest: the plan phase writes these, the send phase and every reader use them.
+
+    ``user`` repeats ``delivery.user`` so that "was this paper ever sent to this user" is one index probe on
+    (user, paper) instead of loading every delivery the user ever had.
+    """
+
+    delivery = models.ForeignKey(DigestDelivery, on_delete=models.CASCADE, related_name="delivered")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    section = models.CharField(max_length=16, choices=DeliveredSection.choices, default=DeliveredSection.PAPERS)
+    rank = models.PositiveSmallIntegerField(help_text="Position within the section, 1 first")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "section", "rank"], name="uniq_delivered_section_rank"),
+            models.UniqueConstraint(fields=["delivery", "paper"], name="uniq_delivered_paper"),
+        ]
+        indexes = [models.Index(fields=["user", "paper"], name="delivered_user_paper_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} {self.section} #{self.rank} {self.paper_id}"
 
 
 class RunStatus(models.TextChoices):
