@@ -106,7 +106,7 @@ def _clear_cache(_services_wired):
     """Every test starts with an empty Django cache and no model loaded by the serving layer."""
     from django.core.cache import cache
 
-    from recommender.training import serving
+    from recommender import serving
 
     cache.clear()
     serving.reset_cache()

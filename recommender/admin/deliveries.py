@@ -32,7 +32,7 @@ STATUS_COLOURS = {"sent": "#2e7d32", "failed": "#ba2121", "skipped": "#777", "se
 def delivery_content(*, delivery: DigestDelivery):
     """Rebuild the ``DigestContent`` of a stored delivery (same papers, order, reasons and language)."""
     from ..digest.context import DigestBatch, digest_build, preferences_url
-    from ..training.serving import Recommendation
+    from ..serving import Recommendation
 
     user = delivery.user
     profile = Profile.objects.filter(user=user).first()

@@ -18,10 +18,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
+from ..serving import Recommendation, recommend_for_users
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
-from ..training.serving import Recommendation, recommend_for_users
 from . import selectors
 from .schedule import zone
 from .tokens import (

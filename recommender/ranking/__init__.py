@@ -6,11 +6,12 @@ confidences. Baselines, datasets and evaluation protocols live next to it so
 that the published numbers are produced by the code that ships.
 """
 
-from .hybrid import REASON_NONE, REASON_TRENDING, HybridRecommender
+from .hybrid import REASON_NONE, REASON_TRENDING, HybridRecommender, PreparedCandidates
 from .weights import KIND_WEIGHTS, build_matrices
 
 __all__ = [
     "HybridRecommender",
+    "PreparedCandidates",
     "KIND_WEIGHTS",
     "REASON_NONE",
     "REASON_TRENDING",

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..models import ModelStatus, ModelVersion
 from ..ranking import HybridRecommender
-from ..ranking.persistence import load_arrays, save_arrays
+from ..ranking.artifact import artifact_pack, artifact_unpack
 from .dataset import TrainingData, split_holdout, training_data_load
 
 logger = logging.getLogger(__name__)
@@ -38,21 +38,6 @@ DEFAULT_PARAMS: dict = {"factors": 64, "iterations": 15, "n_components": 128, "m
 
 class TrainingError(Exception):
     """Training cannot produce a model (e.g. no interactions yet)."""
-
-
-def artifact_pack(model: HybridRecommender, *, user_ids: np.ndarray, paper_ids: np.ndarray) -> bytes:
-    """Serialise the model plus the id maps the Django side needs to serve it."""
-    arrays = model.to_arrays()
-    arrays["pb_user_ids"] = np.asarray(user_ids, dtype=np.int64)
-    arrays["pb_paper_ids"] = np.asarray(paper_ids, dtype=np.int64)
-    return save_arrays(arrays)
-
-
-def artifact_unpack(data: bytes) -> tuple[HybridRecommender, np.ndarray, np.ndarray]:
-    arrays = load_arrays(bytes(data))
-    user_ids = arrays.pop("pb_user_ids")
-    paper_ids = arrays.pop("pb_paper_ids")
-    return HybridRecommender.from_arrays(arrays), user_ids, paper_ids
 
 
 def holdout_metrics(

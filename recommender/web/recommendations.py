@@ -1,6 +1,6 @@
 """The signed-in user's ranking for the web (For you, the personal feed), with a fallback.
 
-The ranking is the digest's: ``recommender.training.serving.recommend_for_users``.
+The ranking is the digest's: ``recommender.serving.recommend_for_users``.
 Until a model is trained (or if serving fails) the page still shows something
 useful and says why: trending papers in the user's categories that they have
 not rated yet.
@@ -27,7 +27,7 @@ def picks_for(*, user, n: int = 20) -> list[Pick]:
     """The user's top ``n`` papers with the one-line reason for each."""
     recs = []
     try:
-        from ..training.serving import recommend_for_users
+        from ..serving import recommend_for_users
     except ImportError:
         recommend_for_users = None
     if recommend_for_users is not None:

@@ -252,7 +252,7 @@ def _similar_ids(paper, hidden: set[int]) -> list[int]:
 
 def _similar_ids_uncached(paper, hidden: set[int]) -> list[int]:
     try:
-        from ..training.serving import similar_papers
+        from ..serving import similar_papers
     except ImportError:
         similar_papers = None
     ids: list[int] = []

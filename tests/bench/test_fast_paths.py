@@ -14,7 +14,7 @@ import numpy as np
 from django.core.mail import EmailMultiAlternatives
 
 from recommender.digest.mime import DigestEmail
-from recommender.training.serving import _matches
+from recommender.serving.candidates import matches as _matches
 
 
 def _reference_matches(terms, texts):

@@ -241,8 +241,6 @@ def test_user_without_profile_gets_no_content_opinion(model, world):
     empty = sp.csr_matrix((1, world.interactions.shape[1]))
     P = empty.tocsr()
     cand = np.arange(50)
-    cand_tfidf = model.item_tfidf_[cand]
-    S, G = model._graphs(cand_tfidf)
-    V = model._candidate_factors(cand, S)
-    knn, cen, cf = model._components(P, P, np.zeros((1, model.item_factors_.shape[1])), None, cand, cand_tfidf, S, V, G)
+    prepared = model.prepare_candidates(cand, centroid=True)
+    knn, cen, cf = model.score_terms(P, P, np.zeros((1, model.item_factors_.shape[1])), prepared)
     assert not knn.any() and not cen.any() and not cf.any()

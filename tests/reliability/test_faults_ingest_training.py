@@ -17,11 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from recommender import serving
 from recommender.ingest.entries import IngestError, TransientIngestError
 from recommender.ingest.services import ingest_run
 from recommender.interactions.services import interaction_record
 from recommender.models import FeedState, IngestRun, ModelStatus, ModelVersion, Paper, RunStatus
-from recommender.training import serving
 from recommender.training.services import model_train
 from tests.factories import make_paper, make_subscriber
 

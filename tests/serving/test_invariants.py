@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from recommender import serving
 from recommender.demo import demo_users_create
 from recommender.digest.context import TRENDING_PER_DIGEST, digest_batch_build, digest_build
 from recommender.digest.selectors import papers_already_sent, papers_announced_after, trending_pool, watermarks
@@ -36,7 +37,6 @@ from recommender.ingest.services import ingest_sample
 from recommender.models import Interaction, Paper, Profile
 from recommender.papers import search
 from recommender.papers.trending import trending_refresh
-from recommender.training import serving
 from recommender.training.services import model_train
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from recommender import serving
 from recommender.interactions.services import interaction_record
 from recommender.models import ModelStatus, ModelVersion
-from recommender.training import serving
 from recommender.training.services import TrainingError, model_activate, model_train
 from tests.factories import make_paper, make_subscriber
 

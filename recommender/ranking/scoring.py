@@ -1,0 +1,178 @@
+"""The hybrid's score terms, as functions over fitted arrays (no model object, no state).
+
+Score of user ``u`` for candidate ``j`` is a blend of z-scored terms (see ``hybrid.py``); each
+function here computes one of them for a block of users and a set of candidates, from plain
+arrays: the training papers' tf-idf rows and ALS factors, the candidates' tf-idf rows, the sparse
+content-neighbour graph ``S`` (training papers x candidates) and, when affordable, every cosine
+``G``. ``HybridRecommender`` and the blend validation call the same functions, so what is
+validated is what is served.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .neighbours import neighbour_matrix
+
+REASON_TRENDING = -1
+"""Reason code: the item is recommended mainly because of the external prior."""
+REASON_NONE = -2
+"""Reason code: no positive item of the user to point at (e.g. brand-new user)."""
+DENSE_COSINES_MAX = 3e7
+"""Cells (training papers x candidates) up to which every cosine is kept as a dense array."""
+
+
+def half(a: np.ndarray) -> np.ndarray:
+    """Round to float16 precision but keep float32, so a fitted and a loaded model agree."""
+    return np.asarray(a).astype(np.float16).astype(np.float32)
+
+
+def mean_row(X: sp.csr_matrix) -> np.ndarray:
+    """Mean of the rows of a sparse matrix, as a dense float32 vector."""
+    return np.asarray(X.mean(axis=0), dtype=np.float32).ravel()
+
+
+def zscore(s: np.ndarray) -> np.ndarray:
+    """Per-row standardisation over the candidates (constant rows become 0)."""
+    mean = s.mean(axis=1, keepdims=True)
+    std = s.std(axis=1, keepdims=True)
+    return (s - mean) / np.where(std > 1e-12, std, 1.0)
+
+
+def neighbour_graphs(item_tfidf: sp.csr_matrix, cand_tfidf: sp.csr_matrix, *, k: int, power: float, centroid: bool):
+    """``(S, G)``: the top-``k`` neighbour graph sharpened by ``power`` (training papers x candidates)
+    and, when the centroid term is on and the matrix affordable, every cosine as a dense array (else
+    None: the centroid term then goes through user profiles)."""
+    n_items, m = item_tfidf.shape[0], cand_tfidf.shape[0]
+    G = np.empty((n_items, m), dtype=np.float32) if centroid and n_items * m <= DENSE_COSINES_MAX else None
+    return neighbour_matrix(item_tfidf, cand_tfidf, k, power, dense=G), G
+
+
+def known_mask(candidates: np.ndarray, n_items: int) -> np.ndarray:
+    """Candidates that are training papers (the others are new: content only)."""
+    return (candidates >= 0) & (candidates < n_items)
+
+
+def candidate_factors(
+    item_factors: np.ndarray, item_counts: np.ndarray, candidates: np.ndarray, S: sp.csr_matrix, smoothing: float
+) -> np.ndarray:
+    """Item factors for candidates: ALS for warm papers, content neighbours' for the rest.
+
+    A candidate's content estimate is the similarity-weighted mean of the ALS factors of its
+    content neighbours with readers ("papers that read like this one are liked by readers like
+    these"). Warm papers blend their own factor with that estimate by evidence:
+    ``(c_j v_j + smoothing * v_hat_j) / (c_j + smoothing)``.
+    """
+    # only neighbours with readers carry a factor (the others' are ~0 and would only shrink)
+    S = (sp.diags((item_counts > 0).astype(np.float32)) @ S).tocsr()
+    mass = np.asarray(S.sum(axis=0)).ravel()
+    V_hat = ((S.T @ item_factors) / np.maximum(mass, 1e-12)[:, None]).astype(np.float32)
+    known = np.flatnonzero(known_mask(candidates, len(item_counts)))
+    if len(known):
+        ids = candidates[known]
+        c = item_counts[ids].astype(np.float32)[:, None]
+        k = np.float32(smoothing)
+        own = item_factors[ids]
+        V_hat[known] = np.where(c > 0, (c * own + k * V_hat[known]) / np.maximum(c + k, 1e-12), V_hat[known])
+    return V_hat
+
+
+def popularity_z(item_counts: np.ndarray, candidates: np.ndarray, S: sp.csr_matrix) -> np.ndarray:
+    """z-scored log readership per candidate (1 x m).
+
+    Papers with readers: their own ``log(1 + count)``. Papers without (new ones): the
+    similarity-weighted mean over their content neighbours (themselves excluded), i.e. how many
+    readers papers like this one get.
+    """
+    m = len(candidates)
+    known = known_mask(candidates, len(item_counts))
+    counts = np.zeros(m, dtype=np.int64)
+    counts[known] = item_counts[candidates[known]]
+    logc = np.log1p(item_counts).astype(np.float32)
+    S = S.tocoo()
+    keep = ~(known[S.col] & (S.row == np.where(known, candidates, -1)[S.col]))
+    w = np.bincount(S.col[keep], weights=S.data[keep], minlength=m)
+    num = np.bincount(S.col[keep], weights=S.data[keep] * logc[S.row[keep]], minlength=m)
+    pop = np.where(counts > 0, np.log1p(counts), num / np.maximum(w, 1e-12))
+    return zscore(pop[None, :].astype(np.float32))
+
+
+def knn_term(P: sp.csr_matrix, N: sp.csr_matrix, S: sp.csr_matrix, negative_weight: float) -> np.ndarray:
+    """``sum_i r_ui s_ij - g sum_i n_ui s_ij`` over the neighbour graph (users x candidates)."""
+    knn = np.asarray((P @ S).todense(), dtype=np.float32)
+    if N.nnz:
+        knn -= negative_weight * np.asarray((N @ S).todense(), dtype=np.float32)
+    return knn
+
+
+def category_term(Q: sp.csr_matrix | None, cand_tfidf: sp.csr_matrix, category_weight: float) -> np.ndarray | None:
+    """Cosine of each candidate with the user's onboarding categories as text (None without them)."""
+    if Q is None:
+        return None
+    return category_weight * np.asarray((Q @ cand_tfidf.T).todense(), dtype=np.float32)
+
+
+def centroid_term(
+    P: sp.csr_matrix,
+    N: sp.csr_matrix,
+    cand_tfidf: sp.csr_matrix,
+    *,
+    G: np.ndarray | None,
+    item_tfidf: sp.csr_matrix,
+    mean_scores: np.ndarray,
+    negative_weight: float,
+    contrast: float,
+    categories: np.ndarray | None,
+    category_mass: float,
+) -> np.ndarray:
+    """Mean liked tf-idf (minus ``contrast`` x the mean paper) dotted with each candidate.
+
+    Every feature of every liked paper counts (no neighbour cut-off), so it keeps ranking far
+    down the list, where a single liked paper has no neighbours left; the mean liked paper minus
+    the mean paper is about the direction a balanced linear SVM learns (cf. arxiv-sanity). A user
+    with no profile (nothing liked, no categories) gets 0: no opinion.
+    """
+    C = (P - negative_weight * N).tocsr() if N.nnz else P
+    if G is not None:
+        cen = np.asarray(C @ G, dtype=np.float32)
+    else:
+        cen = np.asarray(((C @ item_tfidf).tocsr() @ cand_tfidf.T).todense(), dtype=np.float32)
+    if categories is not None:
+        cen += categories
+    mass = np.asarray(P.sum(axis=1), dtype=np.float32) + category_mass
+    cen /= np.maximum(mass, 1e-12)
+    if contrast:
+        cen -= contrast * mean_scores[None, :]
+    cen[mass.ravel() <= 0] = 0.0
+    return cen
+
+
+def cf_term(U: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Collaborative score ``U_u . V_j``."""
+    return U @ V.T
+
+
+def pick_reasons(
+    P: sp.csr_matrix,
+    pos: np.ndarray,
+    cand_emb: np.ndarray,
+    item_embeddings: np.ndarray,
+    personal: np.ndarray,
+    prior_term: np.ndarray | None,
+    valid: np.ndarray,
+) -> np.ndarray:
+    """Per pick: the user's liked paper closest in content, or ``REASON_TRENDING`` when the prior
+    outweighed everything personal, or ``REASON_NONE``."""
+    out = np.full(pos.shape, REASON_NONE, dtype=np.int64)
+    for r in range(pos.shape[0]):
+        liked = P.indices[P.indptr[r] : P.indptr[r + 1]]
+        if len(liked):
+            sims = cand_emb[pos[r]] @ item_embeddings[liked].T
+            out[r] = liked[np.argmax(sims, axis=1)]
+        if prior_term is not None:
+            pt = prior_term[min(r, prior_term.shape[0] - 1), pos[r]]
+            trending = (pt > 0) & (pt > personal[r, pos[r]])
+            out[r, trending] = REASON_TRENDING
+    out[~valid] = REASON_NONE
+    return out

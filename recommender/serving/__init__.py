@@ -1,0 +1,23 @@
+"""Serving: one ranking for the web and the digest, from the active model version.
+
+``active.py`` keeps the active model loaded per process (and warms it at worker start);
+``candidates.py`` says which papers are candidates and caches their user-independent work;
+``services.py`` ranks (``recommend_for_users``), finds similar papers and words the reasons.
+"""
+
+from .active import ActiveModel, active_model, warm_up
+from .candidates import CANDIDATE_MEMO_BYTES, CANDIDATE_MEMO_SIZE, candidate_ids_default
+from .services import Recommendation, recommend_for_users, reset_cache, similar_papers
+
+__all__ = [
+    "CANDIDATE_MEMO_BYTES",
+    "CANDIDATE_MEMO_SIZE",
+    "ActiveModel",
+    "Recommendation",
+    "active_model",
+    "candidate_ids_default",
+    "recommend_for_users",
+    "reset_cache",
+    "similar_papers",
+    "warm_up",
+]
