@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from ..ingest.tasks import ingest_source
 from ..models import IngestRun
-from ..schedules import TASK_INGEST
 from .operations import OperatorActionsMixin, log_operation, task_enqueue
 from .papers import SOURCES
 
@@ -102,7 +102,7 @@ class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
             if source not in sources:
                 messages.error(request, f"Unknown source {source!r}.")
             else:
-                task_enqueue(name=TASK_INGEST, kwargs={"source": source})
+                task_enqueue(ingest_source, source=source)
                 log_operation(request=request, model=IngestRun, message=f"Ingest now: enqueued {source}")
                 messages.success(
                     request, f"Ingestion of {source} is queued; its run appears here when a worker starts it."

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ..models import ModelStatus, ModelVersion
-from ..schedules import TASK_TRAIN
+from ..training.tasks import train_model
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
 
 ACTIVATION_POLICIES = [
@@ -196,7 +196,7 @@ class ModelVersionAdmin(OperatorActionsMixin, admin.ModelAdmin):
             if policy not in policies:
                 messages.error(request, "Unknown activation policy.")
             else:
-                task_enqueue(name=TASK_TRAIN, kwargs={"activate": policy})
+                task_enqueue(train_model, activate=policy)
                 log_operation(request=request, model=ModelVersion, message=f"Train now: enqueued ({policy})")
                 messages.success(request, "Training is queued; the new version appears here when a worker starts it.")
             return HttpResponseRedirect(reverse("admin:recommender_modelversion_changelist"))

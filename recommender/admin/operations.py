@@ -8,6 +8,8 @@ history page of the object (or the log on the admin index) says who did it.
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_permission_codename
@@ -88,9 +90,10 @@ def log_operation(*, request: HttpRequest, message: str, obj=None, model=None) -
     )
 
 
-def task_enqueue(*, name: str, kwargs: dict | None = None) -> None:
-    """Send Celery task ``name`` once the current transaction commits (the worker must see our rows)."""
-    from digest_site.celery import app
+def task_enqueue(task, /, **kwargs) -> None:
+    """Send Celery ``task`` with ``kwargs`` once the current transaction commits (the worker must see our rows).
 
-    payload = dict(kwargs or {})
-    transaction.on_commit(lambda: app.send_task(name, kwargs=payload))
+    Celery's ``task.delay_on_commit(**kwargs)``, registered with ``robust=True``.
+    """
+    # robust: with the broker unreachable the error is logged (and /healthz says "broker: down"), not a 500.
+    transaction.on_commit(functools.partial(task.delay, **kwargs), robust=True)

@@ -26,8 +26,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from ..digest import tasks as digest_tasks
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
-from ..schedules import TASK_DIGEST_TICK
 from ..validators import json_without_nul
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, task_enqueue
@@ -36,7 +36,6 @@ from .services import delivery_reopen_for_now, digest_test_send, subscriber_deac
 User = get_user_model()
 logger = logging.getLogger(__name__)
 
-TASK_SEND_BATCH = TASK_DIGEST_TICK.rsplit(".", 1)[0] + ".digest_send_batch"
 # Up to this many digests are sent during the admin request, so the operator
 # sees the outcome at once; larger selections go to the send queue.
 SEND_INLINE_MAX = 20
@@ -433,7 +432,7 @@ def deliveries_send(*, modeladmin, request, user_ids: list[int]) -> None:
         )
         return
     for batch in batches(user_ids):
-        task_enqueue(name=TASK_SEND_BATCH, kwargs={"user_ids": batch})
+        task_enqueue(digest_tasks.digest_send_batch, user_ids=batch)
     modeladmin.message_user(request, f"Queued {len(user_ids)} digests for the send workers.", messages.SUCCESS)
 
 
