@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from ..models import Interaction, Paper
 from ..papers import selectors
+from ..ranking.weights import NEGATIVE_KINDS
+from ..serving import recommend_for_users
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +29,9 @@ def picks_for(*, user, n: int = 20) -> list[Pick]:
     """The user's top ``n`` papers with the one-line reason for each."""
     recs = []
     try:
-        from ..serving import recommend_for_users
-    except ImportError:
-        recommend_for_users = None
-    if recommend_for_users is not None:
-        try:
-            recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
-        except Exception:  # a broken model must not take the page down; the fallback below still ranks
-            logger.exception("recommend_for_users failed for user %s", user.id)
+        recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
+    except Exception:  # a broken model must not take the page down; the fallback below still ranks
+        logger.exception("recommend_for_users failed for user %s", user.id)
     if recs:
         papers = selectors.papers_by_ids(ids=[r.paper_id for r in recs])
         reasons = {r.paper_id: r.reason for r in recs}
@@ -46,8 +43,6 @@ def hidden_ids(*, user) -> set[int]:
     """Papers ``user`` voted down or marked not interested: no list shown to them includes these."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    from ..ranking.weights import NEGATIVE_KINDS
-
     return set(Interaction.objects.filter(user=user, kind__in=NEGATIVE_KINDS).values_list("paper_id", flat=True))
 
 

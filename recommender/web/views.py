@@ -35,6 +35,7 @@ from ..interactions.services import interaction_record, interaction_undo, intera
 from ..models import InteractionKind, InteractionSource
 from ..papers import search as paper_search
 from ..papers import selectors, trending
+from ..serving import similar_papers
 from ..subscriptions.services import profile_ensure, profile_update
 from .forms import (
     DeleteAccountForm,
@@ -252,15 +253,9 @@ def _similar_ids(paper, hidden: set[int]) -> list[int]:
 
 def _similar_ids_uncached(paper, hidden: set[int]) -> list[int]:
     try:
-        from ..serving import similar_papers
-    except ImportError:
-        similar_papers = None
-    ids: list[int] = []
-    if similar_papers is not None:
-        try:
-            ids = list(similar_papers(paper_id=paper.id, n=5, exclude_ids=hidden))
-        except Exception:  # no trained model yet: the content index below answers instead
-            ids = []
+        ids = list(similar_papers(paper_id=paper.id, n=5, exclude_ids=hidden))
+    except Exception:  # no trained model yet: the content index below answers instead
+        ids = []
     if ids:
         return ids
     return [i for i in paper_search.similar_by_content(paper_id=paper.id, n=5 + len(hidden)) if i not in hidden][:5]
