@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
 
+from .papers.search import search_index_ensure
+from .schedules import schedules_ensure
 from .subscriptions import services as subscription_services
 
 
@@ -50,8 +52,6 @@ def _authentication_step(sender, request, user, method, **kwargs):
 @receiver(post_migrate, dispatch_uid="paperboy_schedules_ensure")
 def _schedules_ensure(sender, app_config=None, **kwargs):
     if app_config is not None and app_config.name == "recommender":
-        from .schedules import schedules_ensure
-
         schedules_ensure()
 
 
@@ -61,7 +61,5 @@ def _search_index_ensure(sender, app_config=None, using="default", **kwargs):
     # full-text triggers: re-create them after every migrate (a no-op when present).
     if app_config is not None and app_config.name == "recommender":
         from django.db import connections
-
-        from .papers.search import search_index_ensure
 
         search_index_ensure(using=connections[using])

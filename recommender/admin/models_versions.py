@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ..models import ModelStatus, ModelVersion
+from ..training.services import TrainingError, model_activate
 from ..training.tasks import train_model
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation, task_enqueue
 
@@ -159,8 +160,6 @@ class ModelVersionAdmin(OperatorActionsMixin, admin.ModelAdmin):
         return None
 
     def _activate(self, request, version: ModelVersion) -> bool:
-        from ..training.services import TrainingError, model_activate
-
         try:
             model_activate(version=version)
         except TrainingError as exc:

@@ -20,7 +20,7 @@ from django.db.models.functions import Cast
 from django.utils.html import format_html
 
 from ..arxiv_ids import is_arxiv_id
-from ..models import Paper
+from ..models import Interaction, Paper
 from ..validators import json_without_nul
 from .links import admin_changelist_url, paper_public_url
 
@@ -196,8 +196,6 @@ class PaperAdmin(admin.ModelAdmin):
 
     @admin.display(description="votes and clicks")
     def votes_link(self, obj: Paper):
-        from ..models import Interaction
-
         if obj.pk is None:
             return "-"
         return format_html(

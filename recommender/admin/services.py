@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ..digest.context import digest_build
+from ..digest.services import delivery_open_for_now, digest_message
 from ..models import DeliveryStatus, DigestDelivery
 from ..subscriptions.services import profile_ensure, profile_reschedule
 
@@ -39,8 +41,6 @@ def delivery_reopen(*, delivery_id: int, only_failed: bool = False) -> bool:
 
 def delivery_reopen_for_now(*, user, now: dt.datetime) -> DigestDelivery:
     """The user's delivery for the current period, created or reopened as pending."""
-    from ..digest.services import delivery_open_for_now
-
     delivery = delivery_open_for_now(user=user, now=now)
     delivery_reopen(delivery_id=delivery.pk)
     delivery.refresh_from_db()
@@ -52,9 +52,6 @@ def digest_test_send(*, user, to: str, now: dt.datetime | None = None) -> str:
 
     Nothing is recorded: the subscriber's own delivery for the period is untouched.
     """
-    from ..digest.context import digest_build
-    from ..digest.services import digest_message
-
     # Inert links (and List-Unsubscribe): the test email goes to someone else and must never act for the subscriber.
     content = digest_build(user=user, now=now or timezone.now(), inert_links=True)
     if content.skip_reason:

@@ -27,7 +27,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ..digest import tasks as digest_tasks
+from ..digest.services import batches, digest_preview, digest_send_batch
+from ..interactions.services import interactions_reset
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
+from ..subscriptions.services import profile_reschedule
 from ..validators import json_without_nul
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, task_enqueue
@@ -180,8 +183,6 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         return False  # subscribers sign up, or are created from the user page
 
     def save_model(self, request, obj, form, change):
-        from ..subscriptions.services import profile_reschedule
-
         super().save_model(request, obj, form, change)
         # Schedule or suppression may have changed: the tick reads next_digest_at.
         profile_reschedule(profile=obj)
@@ -263,8 +264,6 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         """
         if not self.has_view_permission(request) or not self.has_preview_permission(request):
             raise PermissionDenied
-        from ..digest.services import digest_preview
-
         profile = get_object_or_404(Profile.objects.select_related("user"), pk=pk)
         inert = profile.user_id != request.user.pk
         content, rendered = digest_preview(user=profile.user, now=timezone.now(), inert_links=inert)
@@ -382,8 +381,6 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 ],
                 button="Yes, forget them",
             )
-        from ..interactions.services import interactions_reset
-
         total = 0
         for profile in queryset.select_related("user"):
             deleted = interactions_reset(user=profile.user)
@@ -417,8 +414,6 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
 
 def deliveries_send(*, modeladmin, request, user_ids: list[int]) -> None:
     """Send the open deliveries of ``user_ids``: inline for a few, through the send queue for many."""
-    from ..digest.services import batches, digest_send_batch
-
     if not user_ids:
         return
     if len(user_ids) <= SEND_INLINE_MAX:

@@ -44,7 +44,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from ..models import FeedState, IngestRun, Paper, RunStatus
+from ..papers.trending import trending_refresh
 from ..summaries.extractive import summarize
+from ..summaries.tasks import summaries_fill_after_commit
 from . import announce, arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from .entries import IngestError, PaperEntry, PermanentIngestError, TransientIngestError
 from .fetch import FetchResult, fetch
@@ -664,12 +666,8 @@ def ingest_run(
             logger.exception("tldr fill after ingest %s failed", source)
     if counts.changed_ids or counts.tldr_ids:
         # LLM TL;DRs and translations, once per paper and language (only when a model is configured).
-        from ..summaries.tasks import summaries_fill_after_commit
-
         summaries_fill_after_commit(arxiv_ids=[*counts.changed_ids, *counts.tldr_ids])
     if counts.changed and refresh_trending:
-        from ..papers.trending import trending_refresh
-
         try:
             trending_refresh()
         except Exception:  # the papers are in; a stale trending score is not worth failing the run

@@ -17,6 +17,7 @@ from celery import shared_task
 
 from ..schedules import TASK_INGEST
 from .entries import PermanentIngestError, TransientIngestError
+from .services import ingest_run
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ def ingest_source(
     limit: int | None = 1000,
 ) -> dict:
     """Ingest ``source`` ("arxiv-rss", "hf-daily", ...); return the run's counts."""
-    from .services import ingest_run
 
     try:
         run = ingest_run(

@@ -14,6 +14,9 @@ import time
 from celery import shared_task
 from django.db import DatabaseError, transaction
 
+from .llm import configured
+from .services import summaries_fill as fill
+
 logger = logging.getLogger(__name__)
 
 TASK_SUMMARIES_FILL = "recommender.summaries.tasks.summaries_fill"
@@ -35,7 +38,6 @@ def summaries_fill(arxiv_ids: list[str] | None = None, languages: list[str] | No
     A fill stops taking new papers after ``RUN_SECONDS`` (well inside the task time limit, even
     with a slow model) and enqueues the rest as a new task, so a big day is done in slices.
     """
-    from .services import summaries_fill as fill
 
     result = fill(arxiv_ids=arxiv_ids, languages=languages, deadline=time.monotonic() + RUN_SECONDS)
     if result.remaining and not (result.budget_exhausted or result.stopped):
@@ -49,7 +51,6 @@ def summaries_fill_after_commit(*, arxiv_ids: list[str]) -> None:
     Only when a model is configured: without one the extractive TL;DRs written
     at ingestion are all there is, and there is nothing to translate with.
     """
-    from .llm import configured
 
     if not (arxiv_ids and configured()):
         return

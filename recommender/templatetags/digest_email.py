@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from django import template
 
+from ..summaries.extractive import snippet as cut
+
 register = template.Library()
 
 SKELETON = "pb_digest_skeleton"  # context key set by the fast path only: the marker's prefix and suffix
@@ -60,6 +62,5 @@ def detailed_papers(count: int) -> int:
 @register.filter
 def snippet(value, max_chars: int = 120) -> str:
     """``value`` cut at a sentence or word boundary to at most ``max_chars`` (TeX spans kept whole)."""
-    from ..summaries.extractive import snippet as cut
 
     return cut(str(value or ""), int(max_chars))

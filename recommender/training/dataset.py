@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from django.utils import timezone
 
 from ..models import Interaction, Paper
-from ..ranking.weights import KIND_WEIGHTS, build_matrices
+from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS, build_matrices
 
 # Recent papers are part of every training set even without interactions, so
 # the content encoder has seen today's vocabulary and their columns exist for
@@ -71,7 +71,6 @@ def split_holdout(data: TrainingData, *, fraction: float = 0.2, min_positives: i
     set of columns to recover. Users with fewer than ``min_positives``
     positives keep everything in training.
     """
-    from ..ranking.weights import NEGATIVE_KINDS
 
     by_user: dict[int, list[tuple[float, int]]] = {}
     for u, i, k, t in data.events:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from recommender.ingest.services import papers_announced_on_fill
+from recommender.papers.trending import trending_refresh
 
 
 class Command(BaseCommand):
@@ -17,7 +18,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         filled = papers_announced_on_fill()
         if filled:
-            from recommender.papers.trending import trending_refresh
-
             trending_refresh()  # newly dated papers may be recent enough to trend
         self.stdout.write(f"{filled} paper(s) given an announcement day")

@@ -15,6 +15,8 @@ from django.utils import timezone
 from recommender.digest.context import digest_build
 from recommender.digest.render import _cache, render_digest
 from recommender.summaries.languages import SUPPORTED
+from recommender.summaries.llm import configured
+from recommender.summaries.services import summaries_fill
 
 
 class Command(BaseCommand):
@@ -55,9 +57,6 @@ class Command(BaseCommand):
             self.stdout.write(rendered.html)
 
     def _fill(self, content, language: str) -> None:
-        from recommender.summaries.llm import configured
-        from recommender.summaries.services import summaries_fill
-
         if not configured():
             self.stderr.write("No LLM configured (LLM_BASE_URL, LLM_MODEL): the digest stays in English.")
             return
