@@ -20,11 +20,11 @@ from django.db.models.functions import Cast
 from django.utils.html import format_html
 
 from ..arxiv_ids import is_arxiv_id
+from ..ingest.services import SOURCES
 from ..models import Interaction, Paper
 from ..validators import json_without_nul
 from .links import admin_changelist_url, paper_public_url
 
-SOURCES = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
 CATEGORY_CHOICES_TTL = 600
 
 
