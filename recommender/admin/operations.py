@@ -8,8 +8,6 @@ history page of the object (or the log on the admin index) says who did it.
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_permission_codename
@@ -95,5 +93,11 @@ def task_enqueue(task, /, **kwargs) -> None:
 
     Celery's ``task.delay_on_commit(**kwargs)``, registered with ``robust=True``.
     """
+
+    def publish():
+        task.delay(**kwargs)
+
     # robust: with the broker unreachable the error is logged (and /healthz says "broker: down"), not a 500.
-    transaction.on_commit(functools.partial(task.delay, **kwargs), robust=True)
+    # A function, not functools.partial: Django's robust on_commit logs ``func.__qualname__``, which a partial
+    # lacks (AttributeError, hence the 500 again).
+    transaction.on_commit(publish, robust=True)
