@@ -90,7 +90,7 @@ def recommend_for_users(
     liked_titles = _titles_for({int(x) for x in reasons.ravel() if x >= 0})
     out: dict[int, list[Recommendation]] = {}
     for r, uid in enumerate(user_ids):
-        kinds = {pid: kind for pid, kind in sorted(events.get(uid, []), key=lambda e: KIND_WEIGHTS.get(e[1], 0))}
+        kinds = _strongest_positive(events.get(uid, []))
         wanted = set(profiles[uid].categories) if uid in profiles else set()
         recs = []
         for pos, score, reason in zip(ids[r], scores[r], reasons[r], strict=True):
@@ -202,17 +202,27 @@ def _short(title: str, limit: int = 70) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
+def _strongest_positive(events: list[tuple[int, str]]) -> dict[int, str]:
+    """Paper id -> the strongest positive thing the reader did with it (a thumbs-down is never "liked")."""
+    positive = [(pid, kind) for pid, kind in events if kind in VERBS and kind not in NEGATIVE_KINDS]
+    return {pid: kind for pid, kind in sorted(positive, key=lambda e: KIND_WEIGHTS.get(e[1], 0))}
+
+
 def reason_text(reason: int, cands: Candidates, pos: int, liked_titles, kinds, wanted) -> str:
-    """The one line shown with a pick (``reason``: a liked paper id or a ``REASON_*`` code)."""
-    if reason >= 0 and reason in liked_titles:
-        verb = VERBS.get(kinds.get(reason, ""), "liked")
-        return f"Similar to “{_short(liked_titles[reason])}” you {verb}"
-    category = cands.primary[pos]
+    """The one line shown with a pick: true for this reader, and saying what it is based on.
+
+    ``reason`` is a paper the reader acted on (named with what they did), or a ``REASON_*`` code. A
+    category is named only when it is one of the reader's fields; a reader with none is told the
+    pick comes from what readers upvote this week.
+    """
+    if reason >= 0 and reason in liked_titles and reason in kinds:
+        return f"Similar to “{_short(liked_titles[reason])}” you {VERBS[kinds[reason]]}"
+    mine = sorted(cands.categories[pos] & wanted)
     if reason == REASON_TRENDING:
-        return f"Trending in {category}" if category else "Trending this week"
-    if wanted and (cands.categories[pos] & wanted):
-        return f"New in {sorted(cands.categories[pos] & wanted)[0]}, one of your fields"
-    return f"Popular in {category}" if category else "Popular this week"
+        return f"Trending in {mine[0]}, one of your fields" if mine else "Trending: upvoted by many readers this week"
+    if mine:
+        return f"New in {mine[0]}, one of your fields"
+    return "Popular with readers this week"
 
 
 # --- similar papers ---------------------------------------------------------------------
