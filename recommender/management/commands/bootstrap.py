@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from ...demo import demo_readers_due_soon
 from ...models import Interaction, ModelVersion, Paper
 from ...papers.trending import trending_refresh
 from ...subscriptions.services import profile_confirm
@@ -30,12 +31,15 @@ class Command(BaseCommand):
     def handle(self, *args, offline, demo_users, **options):
         self._admin()
         self._papers(offline=offline)
-        if not Interaction.objects.exists() and Paper.objects.exists():
+        seeded = not Interaction.objects.exists() and Paper.objects.exists()
+        if seeded:
             call_command("seed_demo", users=demo_users, stdout=self.stdout)
         trending_refresh()
         if Interaction.objects.exists() and not ModelVersion.objects.filter(is_active=True).exists():
             call_command("train", activate="always", stdout=self.stdout)
         self._first_digest()
+        if seeded:
+            self._demo_digests_soon()
         self.stdout.write(
             f"\nPaperboy is ready: {settings.SITE_URL}/  (admin: {settings.SITE_URL}/admin/, "
             f"captured mail: {settings.SITE_URL}/outbox/)"
@@ -81,6 +85,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"arXiv is unreachable ({reason}); loading the bundled sample feed instead")
         runs = ingest.ingest_sample()
         self.stdout.write(f"sample feed: {sum(r.created for r in runs)} papers")
+
+    def _demo_digests_soon(self):
+        """A few demo readers due in 2-8 minutes: the beat, the worker and SMTP at work, seen in the outbox."""
+        due = demo_readers_due_soon()
+        if due:
+            self.stdout.write(
+                f"scheduled digests: {len(due)} demo readers are due in 2-8 minutes; the beat tick sends them "
+                f"(look at {settings.SITE_URL}/outbox/ about 10 minutes after start)"
+            )
 
     def _first_digest(self):
         email = os.environ.get("ADMIN_EMAIL", "admin@paperboy.localhost")
