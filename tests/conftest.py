@@ -34,6 +34,22 @@ def service_unavailable(message: str):
     pytest.skip(message)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """End with one line per skip reason and its count: on a fresh clone they are what a reader must fetch."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section(f"{sum(reasons.values())} skipped tests by reason")
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.line(f"{count:5d} × {reason}")
+    terminalreporter.line('How to get what they need: README.md, "Tests that need ../shared/data or Chromium".')
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

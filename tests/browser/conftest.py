@@ -28,7 +28,7 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        service_unavailable("Python Playwright is not installed")
+        service_unavailable("Python Playwright is not installed (make install, or pip install -e '.[dev]')")
     # Playwright's sync API refuses to start inside a running asyncio loop; Django's
     # async-safety check must also tolerate the live server's DB access from this thread.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
