@@ -79,6 +79,11 @@ class Paper(models.Model):
     tldr_model = models.CharField(max_length=128, blank=True)
     tldr_source_hash = models.CharField(max_length=32, blank=True)
     local_upvotes = models.IntegerField(default=0, help_text="Upvotes by Paperboy users (denormalised)")
+    # A reader who put the paper in front of the community ("submitted by", recommender/papers/submit.py).
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="submitted_papers"
+    )
+    community_submitted_at = models.DateTimeField(null=True, blank=True)
     trending_score = models.FloatField(default=0.0, db_index=True, help_text="See recommender/papers/trending.py")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -162,6 +167,13 @@ class Suppression(models.TextChoices):
     COMPLAINED = "complained", "Complained (spam report)"
 
 
+class EmptyDay(models.TextChoices):
+    """What a subscriber gets on a day with nothing new for them (issue 16)."""
+
+    NOTHING = "nothing", "Send nothing"
+    NOTE = "note", 'Send a short "nothing new today" note'
+
+
 def _new_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -188,6 +200,11 @@ class Profile(models.Model):
     suppressed_at = models.DateTimeField(null=True, blank=True)
     # Precomputed next send moment (UTC) so the beat tick is one indexed query.
     next_digest_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A pause (recommender/subscriptions/pause.py): no digest from ``paused_from`` until the instant
+    # ``paused_until`` (local midnight of the day it comes back); then it resumes by itself.
+    paused_from = models.DateTimeField(null=True, blank=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    empty_day = models.CharField(max_length=8, choices=EmptyDay.choices, default=EmptyDay.NOTHING)
     feed_token = models.CharField(max_length=64, unique=True, default=_new_token)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -324,6 +341,58 @@ class DeliveredPaper(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.section} #{self.rank} {self.paper_id}"
+
+
+class PaperUpdateKind(models.TextChoices):
+    VERSION = "version", "New arXiv version"
+    CODE = "code", "Code repository"
+    UPVOTES = "upvotes", "Community upvotes"
+
+
+class PaperUpdate(models.Model):
+    """One follow-up event on a paper a reader saved or upvoted, reported once in one digest.
+
+    ``key`` names the event ("v2", the repository URL, the upvote step): the unique
+    (user, paper, kind, key) makes a second report of the same event impossible.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=PaperUpdateKind.choices)
+    key = models.CharField(max_length=255)
+    text = models.TextField(blank=True)
+    delivery = models.ForeignKey(DigestDelivery, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "paper", "kind", "key"], name="uniq_paper_update_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.paper_id} {self.kind} {self.key}"
+
+
+class PaperFollow(models.Model):
+    """What a reader last knew of a paper they saved or upvoted, and whether they stopped its updates.
+
+    Written the first time the digest looks at the pair (the baseline: nothing before it is news) and
+    moved on with every event reported; ``stopped_at`` is the email's "stop updates on this paper".
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveSmallIntegerField(default=1)
+    upvotes = models.IntegerField(default=0)
+    github_repo = models.URLField(max_length=500, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "paper"], name="uniq_paper_follow")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows {self.paper_id}"
 
 
 class RunStatus(models.TextChoices):

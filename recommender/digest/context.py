@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
 from ..serving import Recommendation, recommend_for_users
+from ..subscriptions.pause import pause_footer
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
@@ -403,6 +404,9 @@ def digest_build(
         "unsubscribe_url": unsubscribe,
         "postal_address": settings.SENDER_POSTAL_ADDRESS,
     }
+    pause_note = pause_footer(profile, now=now)
+    if pause_note:  # a key only when there is a note: every other digest keeps its skeleton shape
+        content.context["pause_note"] = pause_note
     content.paper_ids = [r.paper_id for r in recs]
     content.trending_ids = trending_ids
     content.reasons = {str(r.paper_id): r.reason for r in recs}

@@ -33,8 +33,13 @@ def sendable_profiles() -> QuerySet[Profile]:
 
 
 def subscribers_due(*, now: dt.datetime) -> QuerySet[Profile]:
-    """Profiles whose precomputed ``next_digest_at`` has come (one indexed query)."""
-    return sendable_profiles().filter(next_digest_at__lte=now).order_by("next_digest_at", "pk")
+    """Profiles whose precomputed ``next_digest_at`` has come (one indexed query), except those paused now."""
+    return (
+        sendable_profiles()
+        .filter(next_digest_at__lte=now)
+        .exclude(paused_from__lte=now, paused_until__gt=now)
+        .order_by("next_digest_at", "pk")
+    )
 
 
 def deliveries_stranded(*, now: dt.datetime) -> QuerySet[DigestDelivery]:

@@ -14,8 +14,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from ..digest.schedule import next_send_at
 from ..models import Profile, Suppression
+from .pause import next_moment_after_pause
 
 User = get_user_model()
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -28,9 +28,9 @@ def profile_ensure(*, user) -> Profile:
 
 
 def profile_reschedule(*, profile: Profile, after=None, save: bool = True) -> Profile:
-    """Recompute when this subscriber is next due (None if not sendable)."""
+    """Recompute when this subscriber is next due (None if not sendable; never inside a pause)."""
     after = after or timezone.now()
-    profile.next_digest_at = next_send_at(profile, after=after) if profile.is_sendable else None
+    profile.next_digest_at = next_moment_after_pause(profile, after=after) if profile.is_sendable else None
     if save:
         profile.save(update_fields=["next_digest_at", "modified_at"])
     return profile

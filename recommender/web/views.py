@@ -44,6 +44,7 @@ from .forms import (
     SearchForm,
     SubscribeForm,
 )
+from .pause import pause_form
 from .ratelimit import client_ip, rate_limit_hit
 from .recommendations import hidden_ids, picks_for
 from .resume import next_digest_label
@@ -370,6 +371,7 @@ def preferences(request):
             "profile": profile,
             "feed_url": feed_url,
             "next_digest": next_digest_label(profile),
+            "pause_form": pause_form(profile=profile),
         },
     )
 
