@@ -148,7 +148,7 @@ def saves_record(*, user, paper_ids: list[int]) -> tuple[int, int]:
 
 
 def _queue_fetch(*, user_id: int, arxiv_ids: list[str]) -> None:
-    from .tasks import library_fetch
+    from .tasks import library_fetch  # here: tasks imports this module
 
     for start in range(0, len(arxiv_ids), FETCH_BATCH):
         batch = arxiv_ids[start : start + FETCH_BATCH]

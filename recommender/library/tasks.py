@@ -22,8 +22,10 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from ..ingest.entries import PermanentIngestError, TransientIngestError
+from ..ingest.services import DEFAULT_URLS, ingest_run
 from ..ingest.tasks import MAX_RETRIES, retry_countdown
 from ..models import Paper
+from .services import saves_record
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,6 @@ def id_list_url(arxiv_ids: list[str]) -> str:
 
 def api_url(**params) -> str:
     """``ARXIV_API_URL`` with ``params`` added to (or replacing) its query."""
-    from ..ingest.services import DEFAULT_URLS
 
     parts = urllib.parse.urlsplit(settings.PAPERBOY.get("ARXIV_API_URL", DEFAULT_URLS["arxiv-api"]))
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
@@ -64,8 +65,6 @@ def api_url(**params) -> str:
 
 def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
     """Fetch what is missing of ``arxiv_ids``, then save every one now in the catalogue for ``user_id``."""
-    from ..ingest.services import ingest_run
-    from .services import saves_record
 
     known = set(Paper.objects.filter(arxiv_id__in=arxiv_ids).values_list("arxiv_id", flat=True))
     missing = [i for i in dict.fromkeys(arxiv_ids) if i not in known]

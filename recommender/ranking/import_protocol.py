@@ -74,7 +74,7 @@ def import_rows(titles: Sequence[str], train: sp.csr_matrix) -> tuple[sp.csr_mat
 
 def evaluate_import(ds: Dataset, methods: Sequence[str], cfg) -> list[dict]:
     """Warm P10 on the true rows, then on the rows a titles-only import recovers; same users, same test."""
-    from . import evaluation, tuning
+    from . import evaluation, tuning  # here: evaluation imports this module for its protocol table
 
     if ds.content_kind != "titles":
         raise DatasetError("the import protocol matches titles: run it with --content titles (titles.txt)")

@@ -21,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from digest_site.celery import app
+
 TIMEOUT_SECONDS = 0.5
 
 
@@ -48,8 +50,6 @@ def _cache() -> str:
 
 
 def _broker() -> str:
-    from digest_site.celery import app
-
     timeouts = {"socket_connect_timeout": TIMEOUT_SECONDS, "socket_timeout": TIMEOUT_SECONDS}
     with Connection(app.conf.broker_url, connect_timeout=TIMEOUT_SECONDS, transport_options=timeouts) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=TIMEOUT_SECONDS * 2)

@@ -27,6 +27,7 @@ from ..library.author import MAX_RESULTS, AuthorQueryError, author_search
 from ..library.parsers import FORMATS, LibraryError
 from ..models import Paper
 from .ratelimit import rate_limit_hit
+from .views import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ class ImportForm(forms.Form):
 
 
 def _next(request) -> str:
-    from .views import safe_next
-
     return safe_next(request, fallback="")
 
 

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from recommender.ingest.entries import IngestError
 from recommender.library import services
 from recommender.library.parsers import FORMATS, LibraryError
+from recommender.library.tasks import library_fetch_run
 
 
 class Command(BaseCommand):
@@ -47,8 +48,6 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _import_waiting(self, user, data, file, format, topic):
-        from recommender.library.tasks import library_fetch_run
-
         report = services.library_import(user=user, data=data, filename=file, kind=format, topic=topic, fetch=False)
         for start in range(0, len(report.queued), services.FETCH_BATCH):
             batch = report.queued[start : start + services.FETCH_BATCH]
