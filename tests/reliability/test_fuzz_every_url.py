@@ -180,8 +180,8 @@ def test_the_url_conf_is_fully_enumerated():
 
 @pytest.mark.slow
 def test_every_url_pattern_with_real_values_and_a_hostile_body(world):
-    """Each pattern with real path values, GET then an unreadable POST, anonymous and as the user the pattern is for
-    (staff for the admin, a subscriber elsewhere): a deterministic sweep (about 500 requests)."""
+    """Each pattern with real path values, GET then an unreadable POST, as a superuser for the admin and anonymous
+    and as a subscriber elsewhere: a deterministic sweep (about 400 requests)."""
     real = world["real"]
 
     def fill(route):
@@ -192,7 +192,7 @@ def test_every_url_pattern_with_real_values_and_a_hostile_body(world):
         return "/" + PARAM.sub(value, route)
 
     for route in PATTERNS:
-        for who in ("anonymous", "admin") if route.startswith("admin/") else ("anonymous", "member"):
+        for who in ("admin",) if route.startswith("admin/") else ("anonymous", "member"):
             base = {"path": fill(route), "who": who, "csrf": True}
             send(world, {**base, "method": "GET", "content_type": "", "body": b""})
             send(world, {**base, "method": "POST", "content_type": f"{FORM}; charset=utf-16", "body": b"a=1"})
@@ -204,7 +204,7 @@ def test_arbitrary_requests_on_every_url_pattern_never_answer_500(world, setting
     settings.DEBUG = debug
 
     @hsettings(
-        max_examples=300 if not debug else 100,
+        max_examples=200 if not debug else 60,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
