@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from . import paper_links
+
 
 class AnnounceType(models.TextChoices):
     NEW = "new", "New"
@@ -119,9 +121,7 @@ class Paper(models.Model):
     @property
     def code_url(self) -> str:
         """The code link shown on the page and in the email and followed by the click redirect ("" if none)."""
-        from .paper_links import code_url
-
-        return code_url(self.github_repo)
+        return paper_links.code_url(self.github_repo)
 
     @property
     def upvotes(self) -> int:
