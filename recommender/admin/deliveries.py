@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from ..digest.outcomes import SKIP_NOT_SENDABLE_PREFIX, delivery_outcome
 from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
 from .links import admin_change_url
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
@@ -75,6 +76,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "sent_at",
         "attempts",
         "problem",
+        "reason",
         "view_email",
     )
     list_filter = ("status", "created_at", "sent_at", "language")
@@ -97,6 +99,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "message_id",
         "error",
         "skip_reason",
+        "reason",
         "attempts",
         "created_at",
         "claimed_at",
@@ -152,6 +155,13 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
             return ""
         text = text if len(text) <= 100 else text[:99] + "…"
         return format_html('<span title="{}">{}</span>', obj.error or obj.skip_reason, text)
+
+    @admin.display(description="reason (as the reader sees it)")
+    def reason(self, obj):
+        """The plain-words reason of the reader's "My digests" page (``digest.outcomes``), for the same row."""
+        # Only a "not sendable" skip reads the subscriber's state (one query then, none for the other rows).
+        profile = getattr(obj.user, "profile", None) if obj.skip_reason.startswith(SKIP_NOT_SENDABLE_PREFIX) else None
+        return delivery_outcome(delivery=obj, profile=profile).text
 
     @admin.display(description="email")
     def view_email(self, obj):

@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from ..arxiv_ids import ArxivIdConverter, ArxivVersionedIdConverter
-from . import feeds, library, pause, resume, views
+from . import digests, feeds, library, pause, resume, views
 
 # Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
 register_converter(ArxivIdConverter, "arxiv_id")
@@ -24,6 +24,8 @@ urlpatterns = [
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/resume/", resume.resume, name="resume"),
     path("account/resume/<str:token>/", resume.resume_confirm, name="resume_confirm"),
+    path("account/digests/", digests.my_digests, name="my_digests"),
+    path("account/digests/<int:delivery_id>/", digests.my_digest, name="my_digest"),
     path("account/pause/", pause.pause, name="pause"),
     path("account/unpause/", pause.unpause, name="unpause"),
     path("account/feed-token/", views.feed_token_regenerate, name="feed_token"),

@@ -1,0 +1,59 @@
+"""My digests (``/account/digests/``): every period's digest, sent or not, and why, in plain words.
+
+The reasons come from ``digest.outcomes.delivery_outcome``, the function the admin's delivery log uses
+too; a sent digest opens exactly as it was sent (``outcomes.delivery_as_sent``: its stored selection).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from ..digest.outcomes import delivery_as_sent, delivery_outcome, stopped_reason
+from ..digest.render import render_digest
+from ..digest.schedule import period_key
+from ..models import DeliveryStatus, DigestDelivery
+from ..subscriptions.services import profile_ensure
+
+ROWS_SHOWN = 120
+
+
+@login_required
+@require_GET
+def my_digests(request):
+    profile = profile_ensure(user=request.user)
+    current = period_key(profile, at=timezone.now())
+    deliveries = (
+        DigestDelivery.objects.filter(user=request.user)
+        .exclude(period_key__gt=current)  # periods still to come (a pause writes them ahead)
+        .order_by("-period_key", "-pk")[:ROWS_SHOWN]
+    )
+    rows = [
+        {
+            "delivery": d,
+            "outcome": delivery_outcome(delivery=d, profile=profile),
+            "can_open": d.status == DeliveryStatus.SENT and not d.skip_reason,
+        }
+        for d in deliveries
+    ]
+    return render(
+        request, "web/my_digests.html", {"rows": rows, "profile": profile, "stopped": stopped_reason(profile)}
+    )
+
+
+@login_required
+@require_GET
+def my_digest(request, delivery_id: int):
+    delivery = get_object_or_404(DigestDelivery, pk=delivery_id, user=request.user)
+    if delivery.status != DeliveryStatus.SENT or delivery.skip_reason:
+        raise Http404("only a sent digest can be opened")
+    content = delivery_as_sent(delivery=delivery)
+    rendered = render_digest(content.context) if not content.skip_reason else None
+    return render(
+        request,
+        "web/my_digest.html",
+        {"delivery": delivery, "rendered": rendered, "skip_reason": content.skip_reason},
+    )
