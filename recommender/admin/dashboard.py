@@ -131,7 +131,9 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         series=[
             (s.label.lower(), COLOURS[s.value], [by_day.get(d, {}).get(s.value, 0) for d in days]) for s in statuses
         ],
-        title="Digests per day",
+        title=f"Digests per day, last {DAYS} days",
+        x_label="day (created)",
+        y_label="digests",
     )
     delivery_legend = charts.legend([(s.label.lower(), COLOURS[s.value], []) for s in statuses])
 
@@ -148,7 +150,12 @@ def dashboard_context(*, now: dt.datetime) -> dict:
     voters = sum(v.get("vote", 0) for v in engagement.values())
     engagement_series = [("click-through", COLOURS["click"], click_rates), ("voted", COLOURS["vote"], vote_rates)]
     engagement_chart = charts.line_chart(
-        labels=labels, series=engagement_series, title="Email engagement per day", percent=True
+        labels=labels,
+        series=engagement_series,
+        title="Email engagement per day: subscribers who clicked or voted, per digest sent",
+        percent=True,
+        x_label="day",
+        y_label="share of digests sent",
     )
 
     versions = list(
@@ -163,7 +170,13 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         (key, colour, [(v["metrics"] or {}).get(key) for v in versions])
         for key, colour in (("ndcg@10", "#6a1b9a"), ("recall@10", "#00838f"), ("recall@50", "#9e9d24"))
     ]
-    model_chart = charts.line_chart(labels=version_labels, series=model_series, title="Model metrics by version")
+    model_chart = charts.line_chart(
+        labels=version_labels,
+        series=model_series,
+        title="Offline metrics of each trained model version",
+        x_label="model version (oldest to newest)",
+        y_label="metric value (0-1)",
+    )
     active = ModelVersion.objects.defer("artifact").filter(is_active=True).first()
 
     return {

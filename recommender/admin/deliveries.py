@@ -11,6 +11,7 @@ is left out.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -18,16 +19,79 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
-from ..digest.outcomes import SKIP_NOT_SENDABLE_PREFIX, delivery_outcome
 from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
-from .links import admin_change_url
+from .links import admin_change_url, paper_public_url, short_datetime
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
 from .services import delivery_reopen
 from .subscribers import deliveries_send
 
+SUBJECT_CHARS = 90
+PROBLEM_CHARS = 70
+
+
 STATUS_COLOURS = {"sent": "#2e7d32", "failed": "#ba2121", "skipped": "#777", "sending": "#b26a00", "pending": "#555"}
+
+
+@dataclass(frozen=True)
+class DeliveryItems:
+    """What a delivery listed: paper ids in the order sent, the trending section's ids, the reason per paper."""
+
+    papers: list[int]
+    trending: list[int]
+    reasons: dict[int, str]
+
+
+def delivery_items(*, delivery: DigestDelivery) -> DeliveryItems:
+    """The one place that reads a delivery's stored lists (JSON columns ``papers``, ``trending``, ``reasons``).
+
+    Everything in the admin goes through here, so moving those lists to rows changes only this function.
+    """
+    reasons = {}
+    for key, reason in (delivery.reasons or {}).items():
+        try:
+            reasons[int(key)] = str(reason)
+        except (TypeError, ValueError):
+            continue
+    return DeliveryItems(
+        papers=[int(p) for p in delivery.papers or []],
+        trending=[int(p) for p in delivery.trending or []],
+        reasons=reasons,
+    )
+
+
+def _paper_rows(ids: list[int], papers: dict[int, Paper], reasons: dict[int, str]):
+    for pid in ids:
+        paper = papers.get(pid)
+        if paper is None:
+            yield format_html("<li>paper #{} (deleted since)</li>", pid)
+            continue
+        public = paper_public_url(paper.arxiv_id)
+        yield format_html(
+            '<li><a href="{}">{}</a> <span class="quiet">· {}{}</span>{}</li>',
+            admin_change_url(paper),
+            paper.title,
+            format_html('<a href="{}">{}</a>', public, paper.arxiv_id) if public else paper.arxiv_id,
+            format_html(" · {}", paper.primary_category) if paper.primary_category else "",
+            format_html('<br><span class="quiet">why: {}</span>', reasons[pid]) if reasons.get(pid) else "",
+        )
+
+
+def delivery_sections(*, delivery: DigestDelivery) -> list[tuple[str, object]]:
+    """``[(section heading, HTML list of linked titles)]`` for the delivery's detail page (one query)."""
+    items = delivery_items(delivery=delivery)
+    papers = Paper.objects.only("id", "arxiv_id", "title", "primary_category").in_bulk(items.papers + items.trending)
+    sections = []
+    for heading, ids in (("Papers (in the order sent)", items.papers), ("Trending", items.trending)):
+        rows = list(_paper_rows(ids, papers, items.reasons))
+        body = format_html(
+            '<ol class="pb-papers" style="margin:0;padding-left:1.6em">{}</ol>',
+            format_html_join("", "{}", ((r,) for r in rows)),
+        )
+        sections.append((heading, body if rows else "-"))
+    return sections
 
 
 def delivery_content(*, delivery: DigestDelivery):
@@ -38,9 +102,8 @@ def delivery_content(*, delivery: DigestDelivery):
     user = delivery.user
     profile = Profile.objects.filter(user=user).first()
     moment = delivery.sent_at or delivery.claimed_at or delivery.created_at
-    paper_ids = [int(p) for p in delivery.papers or []]
-    trending_ids = [int(p) for p in delivery.trending or []]
-    reasons = delivery.reasons or {}
+    items = delivery_items(delivery=delivery)
+    paper_ids, trending_ids, reasons = items.papers, items.trending, items.reasons
     papers = {p.pk: p for p in Paper.objects.filter(pk__in=paper_ids + trending_ids)}
     day = moment.date()
     batch = DigestBatch(
@@ -52,7 +115,7 @@ def delivery_content(*, delivery: DigestDelivery):
         watermarks={user.pk: day - dt.timedelta(days=1)},
         sent_before={},
         recommendations={
-            user.pk: [Recommendation(paper_id=pid, score=0.0, reason=reasons.get(str(pid), "")) for pid in paper_ids]
+            user.pk: [Recommendation(paper_id=pid, score=0.0, reason=reasons.get(pid, "")) for pid in paper_ids]
         },
         # Categories of the subscriber's own, so the builder keeps exactly the stored trending papers.
         trending=[(pid, set(profile.categories or []) if profile else set()) for pid in trending_ids if pid in papers],
@@ -66,17 +129,17 @@ def delivery_content(*, delivery: DigestDelivery):
 
 @admin.register(DigestDelivery)
 class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
+    # Dates as one short unbreakable line, so Subject keeps the room it needs at 1280 px (issue 18).
     list_display = (
-        "created_at",
+        "created",
         "user_email",
-        "period_key",
+        "period",
         "status_badge",
         "paper_count",
         "short_subject",
-        "sent_at",
+        "sent",
         "attempts",
         "problem",
-        "reason",
         "view_email",
     )
     list_filter = ("status", "created_at", "sent_at", "language")
@@ -93,13 +156,10 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "status",
         "subject",
         "paper_list",
-        "trending",
-        "reasons",
         "language",
         "message_id",
         "error",
         "skip_reason",
-        "reason",
         "attempts",
         "created_at",
         "claimed_at",
@@ -136,36 +196,47 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
             '<strong style="color:{}">{}</strong>', STATUS_COLOURS.get(obj.status, "#555"), obj.get_status_display()
         )
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return short_datetime(obj.created_at)
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, obj):
+        """The time alone when sent the day the delivery was created (the usual case)."""
+        if obj.sent_at and timezone.localtime(obj.sent_at).date() == timezone.localtime(obj.created_at).date():
+            return timezone.localtime(obj.sent_at).strftime("%H:%M")
+        return short_datetime(obj.sent_at)
+
+    @admin.display(description="period", ordering="period_key")
+    def period(self, obj):
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.period_key)
+
     @admin.display(description="subject", ordering="subject")
-    def short_subject(self, obj) -> str:
-        return obj.subject if len(obj.subject) <= 60 else obj.subject[:59] + "…"
+    def short_subject(self, obj):
+        text = obj.subject if len(obj.subject) <= SUBJECT_CHARS else obj.subject[: SUBJECT_CHARS - 1] + "…"
+        return format_html('<span style="display:block;min-width:18em" title="{}">{}</span>', obj.subject, text)
 
     @admin.display(description="papers")
     def paper_count(self, obj) -> int:
-        return len(obj.papers or [])
+        return len(delivery_items(delivery=obj).papers)
 
-    @admin.display(description="papers (in order)")
-    def paper_list(self, obj) -> str:
-        return ", ".join(str(p) for p in obj.papers or []) or "-"
+    @admin.display(description="papers")
+    def paper_list(self, obj):
+        return format_html_join("", '<h3 class="pb-section">{}</h3>{}', delivery_sections(delivery=obj))
 
     @admin.display(description="error / skip reason")
     def problem(self, obj):
         text = obj.error or obj.skip_reason
         if not text:
             return ""
-        text = text if len(text) <= 100 else text[:99] + "…"
-        return format_html('<span title="{}">{}</span>', obj.error or obj.skip_reason, text)
-
-    @admin.display(description="reason (as the reader sees it)")
-    def reason(self, obj):
-        """The plain-words reason of the reader's "My digests" page (``digest.outcomes``), for the same row."""
-        # Only a "not sendable" skip reads the subscriber's state (one query then, none for the other rows).
-        profile = getattr(obj.user, "profile", None) if obj.skip_reason.startswith(SKIP_NOT_SENDABLE_PREFIX) else None
-        return delivery_outcome(delivery=obj, profile=profile).text
+        text = text if len(text) <= PROBLEM_CHARS else text[: PROBLEM_CHARS - 1] + "…"
+        return format_html(
+            '<span style="display:block;max-width:13em" title="{}">{}</span>', obj.error or obj.skip_reason, text
+        )
 
     @admin.display(description="email")
     def view_email(self, obj):
-        if not obj.papers:
+        if not delivery_items(delivery=obj).papers:
             return "-"
         return format_html('<a href="{}">view</a>', reverse("admin:recommender_digestdelivery_email", args=[obj.pk]))
 
@@ -188,7 +259,8 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
 
         delivery = get_object_or_404(DigestDelivery.objects.select_related("user"), pk=pk)
         rendered, skip_reason, paper_count = None, "", 0
-        if delivery.papers:
+        sent_ids = delivery_items(delivery=delivery).papers
+        if sent_ids:
             content = delivery_content(delivery=delivery)
             skip_reason = content.skip_reason
             paper_count = len(content.paper_ids)
@@ -196,7 +268,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 rendered = render_digest(content.context)
         else:
             skip_reason = delivery.skip_reason or "this delivery holds no papers"
-        missing = len(delivery.papers or []) - paper_count if rendered else 0
+        missing = len(sent_ids) - paper_count if rendered else 0
         note = f"Re-rendered from the stored papers and reasons ({delivery.get_status_display().lower()})."
         if missing:
             note += f" {missing} paper(s) no longer exist and are left out."

@@ -7,6 +7,8 @@ confirmation page, and records who asked in the admin log.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -17,6 +19,7 @@ from django.utils.html import format_html
 from ..ingest.services import SOURCES
 from ..ingest.tasks import ingest_source
 from ..models import IngestRun
+from .links import short_datetime
 from .operations import OperatorActionsMixin, log_operation, task_enqueue
 
 
@@ -28,8 +31,8 @@ def ingest_sources() -> tuple[str, ...]:
 @admin.register(IngestRun)
 class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
     list_display = (
-        "started_at",
-        "source",
+        "started",
+        "source_name",
         "short_params",
         "status",
         "entries",
@@ -69,17 +72,29 @@ class IngestRunAdmin(OperatorActionsMixin, admin.ModelAdmin):
         seconds = obj.duration_s
         return "-" if seconds is None else f"{seconds:.1f} s"
 
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: IngestRun):
+        return short_datetime(obj.started_at)
+
+    @admin.display(description="source", ordering="source")
+    def source_name(self, obj: IngestRun):
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.source)
+
     @admin.display(description="parameters")
-    def short_params(self, obj: IngestRun) -> str:
-        text = ", ".join(f"{k}={v}" for k, v in (obj.params or {}).items())
-        return text if len(text) <= 60 else text[:59] + "…"
+    def short_params(self, obj: IngestRun):
+        # A file path shows by its name (the full value is the tooltip): it kept the list wider than 1280 px.
+        params = obj.params or {}
+        text = ", ".join(f"{k}={Path(v).name if k in ('file', 'path') else v}" for k, v in params.items())
+        full = ", ".join(f"{k}={v}" for k, v in params.items())
+        text = text if len(text) <= 40 else text[:39] + "…"
+        return format_html('<span style="display:block;max-width:16em" title="{}">{}</span>', full, text or "-")
 
     @admin.display(description="error")
     def short_error(self, obj: IngestRun):
         if not obj.error:
             return ""
         text = obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
-        return format_html('<span style="color:#ba2121">{}</span>', text)
+        return format_html('<span style="color:#ba2121;display:block;max-width:20em">{}</span>', text)
 
     def get_urls(self):
         urls = [

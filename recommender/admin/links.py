@@ -7,6 +7,7 @@ staff digest preview); the admin must keep working while they evolve.
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 
@@ -42,3 +43,12 @@ def digest_preview_url(user_id: int) -> str | None:
 
 def link(url: str, text: str):
     return format_html('<a href="{}">{}</a>', url, text)
+
+
+def short_datetime(value):
+    """``2026-11-22 07:58`` (local time) on one unbreakable line, a dash when unset: list columns stay narrow."""
+    if value is None:
+        return "-"
+    return format_html(
+        '<span style="white-space:nowrap">{}</span>', timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    )
