@@ -220,6 +220,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommender.ingest.*": {"queue": "ingest"},
     "recommender.training.*": {"queue": "train"},
+    # The digest's plan phase (the tick: ranking, the model in memory) apart from its send phase (no model).
+    "recommender.digest.tasks.digest_tick": {"queue": "plan"},
     "recommender.digest.*": {"queue": "send"},
     "recommender.summaries.*": {"queue": "ingest"},
     "recommender.library.*": {"queue": "ingest"},  # fetching the ids a library import lacks
@@ -244,6 +246,8 @@ PAPERBOY = {
     # arXiv announcement days without a listing (YYYY-MM-DD,...): recommender/ingest/announce.py.
     "ARXIV_HOLIDAYS": env.list("ARXIV_HOLIDAYS", default=[]),
     "DIGEST_BATCH_SIZE": env.int("DIGEST_BATCH_SIZE", default=500),
+    # Subscribers ranked per recommend_for_users call in the plan phase (recommender/digest/planning.py).
+    "DIGEST_PLAN_CHUNK": env.int("DIGEST_PLAN_CHUNK", default=2000),
     # Seconds a claimed digest may stay "sending" before the tick reconciles it (docs/digest.md).
     "DIGEST_LEASE_SECONDS": env.int("DIGEST_LEASE_SECONDS", default=300),
     # Consecutive connection failures or in-doubt results that stop a send batch (the circuit breaker).

@@ -216,7 +216,7 @@ def celery_worker(redis_url, transactional_db):
 
     from digest_site.celery import app
 
-    queues = ["default", "ingest", "train", "send"]
+    queues = ["default", "ingest", "train", "plan", "send"]
     with start_worker(
         app,
         pool="threads",
@@ -298,7 +298,7 @@ def worker_process_factory(redis_url, transactional_db, settings):
         database_url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{host}:{port}/{db['NAME']}"
     started: list[WorkerProcess] = []
 
-    def make(*, queues: str = "default,ingest,train,send", concurrency: int = 1, extra_env: dict | None = None):
+    def make(*, queues: str = "default,ingest,train,plan,send", concurrency: int = 1, extra_env: dict | None = None):
         env = {
             **os.environ,
             "DATABASE_URL": database_url,

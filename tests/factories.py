@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections import defaultdict
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from recommender.models import Paper, Profile
+from recommender.models import DeliveredPaper, DigestDelivery, Paper, Profile
 from recommender.subscriptions.services import profile_confirm
 
 _ids = itertools.count(1)
@@ -58,3 +59,21 @@ def make_subscriber(email: str, *, password: str | None = None, confirmed: bool 
             setattr(user.profile, k, v)
         user.profile.save()
     return user
+
+
+def make_delivery(
+    user, *, period_key: str, papers=(), trending=(), reasons: dict | None = None, **fields
+) -> DigestDelivery:
+    """A delivery with its plan rows (``DeliveredPaper``), as the plan phase stores them; ``planned_at`` set."""
+    reasons = defaultdict(str, {int(k): v for k, v in (reasons or {}).items()})
+    fields.setdefault("planned_at", timezone.now())
+    delivery = DigestDelivery.objects.create(user=user, period_key=period_key, **fields)
+    rows = [
+        DeliveredPaper(delivery=delivery, user=user, paper_id=pid, section="papers", rank=i, reason=reasons[pid])
+        for i, pid in enumerate(papers, start=1)
+    ] + [
+        DeliveredPaper(delivery=delivery, user=user, paper_id=pid, section="trending", rank=i)
+        for i, pid in enumerate(trending, start=1)
+    ]
+    DeliveredPaper.objects.bulk_create(rows)
+    return delivery

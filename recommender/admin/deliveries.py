@@ -10,7 +10,6 @@ is left out.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
@@ -22,7 +21,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from ..models import DeliveryStatus, DigestDelivery, Paper, Profile
+from ..digest.outcomes import SKIP_NOT_SENDABLE_PREFIX, delivery_outcome
+from ..models import DeliveredSection, DeliveryStatus, DigestDelivery, Paper
 from .links import admin_change_url, paper_public_url, short_datetime
 from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
 from .services import delivery_reopen
@@ -45,21 +45,17 @@ class DeliveryItems:
 
 
 def delivery_items(*, delivery: DigestDelivery) -> DeliveryItems:
-    """The one place that reads a delivery's stored lists (JSON columns ``papers``, ``trending``, ``reasons``).
+    """The one place that reads what a delivery listed: its plan rows (``DeliveredPaper``, docs/digest.md).
 
-    Everything in the admin goes through here, so moving those lists to rows changes only this function.
+    Everything in the admin goes through here. ``delivery.delivered.all()`` uses the rows prefetched by the
+    changelist's queryset (one query per page), else one query.
     """
-    reasons = {}
-    for key, reason in (delivery.reasons or {}).items():
-        try:
-            reasons[int(key)] = str(reason)
-        except (TypeError, ValueError):
-            continue
-    return DeliveryItems(
-        papers=[int(p) for p in delivery.papers or []],
-        trending=[int(p) for p in delivery.trending or []],
-        reasons=reasons,
-    )
+    papers, trending, reasons = [], [], {}
+    for row in sorted(delivery.delivered.all(), key=lambda r: (r.section, r.rank)):
+        (papers if row.section == DeliveredSection.PAPERS else trending).append(row.paper_id)
+        if row.reason:
+            reasons[row.paper_id] = row.reason
+    return DeliveryItems(papers=papers, trending=trending, reasons=reasons)
 
 
 def _paper_rows(ids: list[int], papers: dict[int, Paper], reasons: dict[int, str]):
@@ -95,36 +91,13 @@ def delivery_sections(*, delivery: DigestDelivery) -> list[tuple[str, object]]:
 
 
 def delivery_content(*, delivery: DigestDelivery):
-    """Rebuild the ``DigestContent`` of a stored delivery (same papers, order, reasons and language)."""
-    from ..digest.context import DigestBatch, digest_build, preferences_url
-    from ..serving import Recommendation
+    """Rebuild the ``DigestContent`` of a stored delivery from its plan rows (same papers, order, reasons, language).
 
-    user = delivery.user
-    profile = Profile.objects.filter(user=user).first()
-    moment = delivery.sent_at or delivery.claimed_at or delivery.created_at
-    items = delivery_items(delivery=delivery)
-    paper_ids, trending_ids, reasons = items.papers, items.trending, items.reasons
-    papers = {p.pk: p for p in Paper.objects.filter(pk__in=paper_ids + trending_ids)}
-    day = moment.date()
-    batch = DigestBatch(
-        now=moment,
-        profiles={user.pk: profile} if profile else {},
-        users={user.pk: user},
-        # One paper "announced" after the watermark tells the builder there is something new.
-        new_papers={pid: day for pid in paper_ids},
-        watermarks={user.pk: day - dt.timedelta(days=1)},
-        sent_before={},
-        recommendations={
-            user.pk: [Recommendation(paper_id=pid, score=0.0, reason=reasons.get(pid, "")) for pid in paper_ids]
-        },
-        # Categories of the subscriber's own, so the builder keeps exactly the stored trending papers.
-        trending=[(pid, set(profile.categories or []) if profile else set()) for pid in trending_ids if pid in papers],
-        papers=papers,
-        preferences_url=preferences_url(),
-    )
-    if profile is not None and len(paper_ids) > profile.papers_per_email:
-        profile.papers_per_email = len(paper_ids)  # in memory only: show everything that was sent
-    return digest_build(user=user, now=moment, batch=batch, language=delivery.language or None, inert_links=True)
+    Never ranked again; links are inert (an operator reads it, not the subscriber).
+    """
+    from ..digest.context import digest_build_planned
+
+    return digest_build_planned(delivery=delivery, inert_links=True)
 
 
 @admin.register(DigestDelivery)
@@ -140,6 +113,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "sent",
         "attempts",
         "problem",
+        "reason",
         "view_email",
     )
     list_filter = ("status", "created_at", "sent_at", "language")
@@ -160,6 +134,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "message_id",
         "error",
         "skip_reason",
+        "reason",
         "attempts",
         "created_at",
         "claimed_at",
@@ -168,6 +143,10 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "view_email",
     )
     fields = readonly_fields
+
+    def get_queryset(self, request):
+        # The plan rows of a page in one query (paper_count and view_email read them per row).
+        return super().get_queryset(request).prefetch_related("delivered")
 
     def has_add_permission(self, request):
         return False
@@ -233,6 +212,13 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         return format_html(
             '<span style="display:block;max-width:13em" title="{}">{}</span>', obj.error or obj.skip_reason, text
         )
+
+    @admin.display(description="reason (as the reader sees it)")
+    def reason(self, obj):
+        """The plain-words reason of the reader's "My digests" page (``digest.outcomes``), for the same row."""
+        # Only a "not sendable" skip reads the subscriber's state (one query then, none for the other rows).
+        profile = getattr(obj.user, "profile", None) if obj.skip_reason.startswith(SKIP_NOT_SENDABLE_PREFIX) else None
+        return delivery_outcome(delivery=obj, profile=profile).text
 
     @admin.display(description="email")
     def view_email(self, obj):

@@ -18,25 +18,31 @@ from django.utils import timezone
 
 from ..digest.context import digest_build
 from ..digest.services import delivery_open_for_now, digest_message
-from ..models import DeliveryStatus, DigestDelivery
+from ..models import DeliveredPaper, DeliveryStatus, DigestDelivery
 from ..subscriptions.services import profile_ensure, profile_reschedule
 
 REOPENABLE = (DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED, DeliveryStatus.PENDING)
 
 
 def delivery_reopen(*, delivery_id: int, only_failed: bool = False) -> bool:
-    """Put a finished delivery back to pending so the next send claims it; never one a worker holds."""
+    """Put a finished delivery back to pending so the next send claims it; never one a worker holds.
+
+    Its selection is dropped (plan rows, ``planned_at``): the plan phase ranks it again from now.
+    """
     statuses = (DeliveryStatus.FAILED,) if only_failed else REOPENABLE
-    return bool(
-        DigestDelivery.objects.filter(pk=delivery_id, status__in=statuses).update(
+    with transaction.atomic():
+        reopened = DigestDelivery.objects.filter(pk=delivery_id, status__in=statuses).update(
             status=DeliveryStatus.PENDING,
             error="",
             skip_reason="",
             message_id="",
             claimed_at=None,
+            planned_at=None,
             modified_at=timezone.now(),
         )
-    )
+        if reopened:
+            DeliveredPaper.objects.filter(delivery_id=delivery_id).delete()
+    return bool(reopened)
 
 
 def delivery_reopen_for_now(*, user, now: dt.datetime) -> DigestDelivery:

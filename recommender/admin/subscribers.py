@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ..digest import tasks as digest_tasks
+from ..digest.planning import deliveries_plan
 from ..digest.services import batches, digest_preview, digest_send_batch
 from ..interactions.services import interactions_reset
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
@@ -416,6 +417,7 @@ def deliveries_send(*, modeladmin, request, user_ids: list[int]) -> None:
     """Send the open deliveries of ``user_ids``: inline for a few, through the send queue for many."""
     if not user_ids:
         return
+    deliveries_plan(now=timezone.now(), user_ids=user_ids)  # the plan phase first: send tasks never rank
     if len(user_ids) <= SEND_INLINE_MAX:
         result = digest_send_batch(user_ids=user_ids, now=timezone.now())
         level = messages.SUCCESS if not (result.failed or result.retry) else messages.WARNING

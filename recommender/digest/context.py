@@ -1,24 +1,33 @@
 """The digest context builder: what one subscriber's digest says, shared by email and web preview.
 
-Two levels, as in Zulip's digest: ``digest_batch_build`` computes what a
-batch of subscribers shares (new papers, rankings for everyone in one
-``recommend_for_users`` call, the trending pool, paper rows and TL;DRs), and
-``digest_build`` turns that into one subscriber's template context, or a skip
-reason when there is nothing worth sending. Building never writes to the
-database and never touches the network.
+Two levels, as in Zulip's digest: a ``DigestBatch`` holds what a batch of
+subscribers shares (paper rows, TL;DRs, link prefixes), and one subscriber's
+template context is made from it. Two steps per digest, which the two phases
+run apart (docs/digest.md, "Sending: two phases"):
+
+- ``digest_select`` (plan phase): which papers, in which order, with which
+  reason, or a skip reason; over a batch from ``digest_batch_build``, which
+  ranks everyone in one ``recommend_for_users`` call. The selection is stored
+  as ``DeliveredPaper`` rows (``planning``).
+- ``digest_compose`` (send phase, previews, the admin): the template context
+  of a stored selection, over a batch from ``digest_batch_planned``, which
+  reads the rows and never ranks: the ranking modules are not even imported.
+
+``digest_build`` is both steps at once (previews of a digest not planned yet,
+tests). Building never writes to the database and never touches the network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from ..models import Frequency, Interaction, Paper, PaperTranslation, Profile
-from ..serving import Recommendation, recommend_for_users
+from ..models import DeliveredPaper, DeliveredSection, Frequency, Interaction, Paper, PaperTranslation, Profile
 from ..subscriptions.pause import pause_footer
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
@@ -32,6 +41,9 @@ from .tokens import (
     feedback_token,
     unsubscribe_token,
 )
+
+if TYPE_CHECKING:  # the send path must not import the ranking (no model in send workers)
+    from ..serving import Recommendation
 
 TRENDING_PER_DIGEST = 3
 AUTHORS_SHOWN = 3
@@ -82,6 +94,19 @@ def authors_display(authors: list[str]) -> str:
     return f"{', '.join(authors[:AUTHORS_SHOWN])} et al. ({len(authors)} authors)"
 
 
+@dataclass(frozen=True)
+class Selection:
+    """One digest's papers, as the plan phase stores them (``DeliveredPaper`` rows) and the send phase reads them.
+
+    ``papers``: (paper id, the ranker's reason) in rank order; ``trending``: paper ids in order. A selection
+    with a ``skip_reason`` has no papers: the delivery is recorded skipped and nothing is sent.
+    """
+
+    papers: tuple[tuple[int, str], ...] = ()
+    trending: tuple[int, ...] = ()
+    skip_reason: str = ""
+
+
 @dataclass
 class DigestBatch:
     """What a batch of subscribers shares; built once, read by every ``digest_build``."""
@@ -102,6 +127,8 @@ class DigestBatch:
     translations: dict[str, dict[int, PaperTranslation]] = field(default_factory=dict)
     # Papers each subscriber voted on, saved, hid or opened: For you never shows them, nor does Trending.
     acted_on: dict[int, set[int]] = field(default_factory=dict)
+    # Stored selections (``digest_batch_planned``): delivery id -> its plan rows.
+    selections: dict[int, Selection] = field(default_factory=dict)
 
     def tldr(self, paper: Paper, language: str) -> str:
         key = (paper.pk, language)
@@ -133,16 +160,23 @@ class DigestContent:
     subject: str = ""
 
 
-def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
-    """Compute everything a batch of subscribers shares (a handful of queries for the whole batch)."""
+def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: bool = True) -> DigestBatch:
+    """Compute everything a batch of subscribers shares, ranking included (a handful of queries for the batch).
+
+    ``paper_rows=False`` (the plan phase, which stores ids only) skips loading the papers' text.
+    """
+    from ..serving import recommend_for_users  # here, not at the top: the send path never imports the ranking
+
     user_ids = [int(u) for u in user_ids]
     User = get_user_model()
     profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
     marks = selectors.watermarks(user_ids=user_ids, profiles=profiles, now=now)
-    sent_before = selectors.papers_already_sent(user_ids=user_ids)
     oldest = min(marks.values()) if marks else now.date()
     new_papers = selectors.papers_announced_after(day=oldest, until=now.date()) if marks else {}
+    trending = selectors.trending_pool()
+    # Only candidates and trending papers can be excluded for having been sent: one index probe per pair.
+    sent_before = selectors.papers_already_sent(user_ids=user_ids, among=[*new_papers, *(p for p, _ in trending)])
     exclude = {
         uid: sent_before.get(uid, set()) | {pid for pid, day in new_papers.items() if day <= marks[uid]}
         for uid in user_ids
@@ -153,12 +187,11 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
         if new_papers
         else {}
     )
-    trending = selectors.trending_pool()
     acted_on: dict[int, set[int]] = {}
     for uid, pid in Interaction.objects.filter(user_id__in=user_ids).values_list("user_id", "paper_id"):
         acted_on.setdefault(uid, set()).add(pid)
     wanted = {r.paper_id for recs in recommendations.values() for r in recs} | {pid for pid, _ in trending}
-    papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)}
+    papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)} if paper_rows else {}
     return DigestBatch(
         now=now,
         profiles=profiles,
@@ -172,6 +205,57 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime) -> DigestBatch:
         preferences_url=preferences_url(),
         acted_on=acted_on,
     )
+
+
+def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> DigestBatch:
+    """What a batch of planned deliveries (delivery id -> user id) shares, read from their plan rows; no ranking.
+
+    Four queries for the whole batch: profiles with users, plan rows, paper rows (TL;DRs are stored or made
+    on demand per paper, translations read when a second language is needed).
+    """
+    user_ids = sorted(set(deliveries.values()))
+    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
+    users = {uid: p.user for uid, p in profiles.items()}
+    missing = [uid for uid in user_ids if uid not in users]
+    if missing:
+        users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=missing)})
+    selections = selections_of(delivery_ids=list(deliveries))
+    wanted = {pid for s in selections.values() for pid, _ in s.papers} | {
+        pid for s in selections.values() for pid in s.trending
+    }
+    papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)}
+    return DigestBatch(
+        now=now,
+        profiles=profiles,
+        users=users,
+        new_papers={},
+        watermarks={},
+        sent_before={},
+        recommendations={},
+        trending=[],
+        papers=papers,
+        preferences_url=preferences_url(),
+        selections=selections,
+    )
+
+
+def selections_of(*, delivery_ids: list[int]) -> dict[int, Selection]:
+    """The stored selection of each delivery (one query); a delivery without rows is absent."""
+    rows: dict[int, dict[str, list]] = {}
+    for delivery_id, section, paper_id, reason in (
+        DeliveredPaper.objects.filter(delivery_id__in=delivery_ids)
+        .order_by("delivery_id", "section", "rank")
+        .values_list("delivery_id", "section", "paper_id", "reason")
+    ):
+        entry = rows.setdefault(delivery_id, {DeliveredSection.PAPERS: [], DeliveredSection.TRENDING: []})
+        entry[section].append((paper_id, reason))
+    return {
+        delivery_id: Selection(
+            papers=tuple(entry[DeliveredSection.PAPERS]),
+            trending=tuple(pid for pid, _ in entry[DeliveredSection.TRENDING]),
+        )
+        for delivery_id, entry in rows.items()
+    }
 
 
 def _token_url(batch: DigestBatch, name: str, token: str) -> str:
@@ -307,6 +391,28 @@ def _subject(*, date_label: str, top_title: str, count: int) -> str:
     return f"{date_label}: {title}{more}"
 
 
+def digest_select(*, user_id: int, batch: DigestBatch) -> Selection:
+    """Which papers ``user_id``'s digest lists (the plan phase's decision), or why there is none.
+
+    For you: the ranker's picks among the papers announced after the watermark, up to the subscriber's
+    papers per email. Trending: up to three community favourites in their fields that are not listed,
+    were not sent before and were not acted on. No paper appears twice.
+    """
+    profile = batch.profiles.get(user_id)
+    if not any(day > batch.watermarks.get(user_id, batch.now.date()) for day in batch.new_papers.values()):
+        return Selection(skip_reason=SKIP_NOTHING_ANNOUNCED)
+    limit = profile.papers_per_email if profile else 10
+    recs = batch.recommendations.get(user_id, [])[:limit]
+    if batch.papers:  # a batch with paper rows drops papers deleted since the ranking
+        recs = [r for r in recs if r.paper_id in batch.papers]
+    if not recs:
+        return Selection(skip_reason=SKIP_NOTHING_MATCHED)
+    listed = {r.paper_id for r in recs} | batch.sent_before.get(user_id, set()) | batch.acted_on.get(user_id, set())
+    wanted = set(profile.categories or []) if profile else set()
+    trending = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)]
+    return Selection(papers=tuple((r.paper_id, r.reason) for r in recs), trending=tuple(trending[:TRENDING_PER_DIGEST]))
+
+
 def digest_build(
     *,
     user,
@@ -316,25 +422,62 @@ def digest_build(
     delivery_id: int | None = None,
     inert_links: bool = False,
 ) -> DigestContent:
-    """Return ``user``'s digest for the moment ``now``, or a ``DigestContent`` with a skip reason.
+    """Return ``user``'s digest for the moment ``now`` ranked now (``digest_select`` + ``digest_compose``).
+
+    See ``digest_compose`` for ``delivery_id`` and ``inert_links``.
+    """
+    batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
+    selection = digest_select(user_id=user.pk, batch=batch)
+    return digest_compose(
+        user=user,
+        now=now,
+        batch=batch,
+        selection=selection,
+        language=language,
+        delivery_id=delivery_id,
+        inert_links=inert_links,
+    )
+
+
+def digest_build_planned(*, delivery, inert_links: bool = False, language: str | None = None) -> DigestContent:
+    """The digest of a planned delivery, from its stored rows (admin "view email", previews): never ranked again."""
+    moment = delivery.sent_at or delivery.claimed_at or delivery.planned_at or delivery.created_at
+    batch = digest_batch_planned(deliveries={delivery.pk: delivery.user_id}, now=moment)
+    selection = batch.selections.get(delivery.pk) or Selection(skip_reason=delivery.skip_reason or SKIP_NOTHING_MATCHED)
+    return digest_compose(
+        user=batch.users.get(delivery.user_id) or delivery.user,
+        now=moment,
+        batch=batch,
+        selection=selection,
+        language=language or delivery.language or None,
+        delivery_id=None if inert_links else delivery.pk,
+        inert_links=inert_links,
+    )
+
+
+def digest_compose(
+    *,
+    user,
+    now: dt.datetime,
+    batch: DigestBatch,
+    selection: Selection,
+    language: str | None = None,
+    delivery_id: int | None = None,
+    inert_links: bool = False,
+) -> DigestContent:
+    """Return the template context of ``selection`` for ``user`` at ``now``, or its skip reason.
 
     With ``delivery_id`` (sending) the links carry one signed token per purpose for the whole email
     (``tokens.delivery_click_token``); without it (previews) one token per link. With ``inert_links``
     (anyone but ``user`` will read it: staff previews, test digests) no link carries a token: each points
     at the preview-only page, which acts for nobody.
     """
-    batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
     profile = batch.profiles.get(user.pk)
     language = digest_languages.normalise(language or (profile.language if profile else None))
     content = DigestContent(user=user, profile=profile, language=language)
-    if not any(day > batch.watermarks.get(user.pk, now.date()) for day in batch.new_papers.values()):
-        content.skip_reason = SKIP_NOTHING_ANNOUNCED
-        return content
-    limit = profile.papers_per_email if profile else 10
-    recs = batch.recommendations.get(user.pk, [])[:limit]
-    recs = [r for r in recs if r.paper_id in batch.papers]
-    if not recs:
-        content.skip_reason = SKIP_NOTHING_MATCHED
+    picks = [(pid, reason) for pid, reason in selection.papers if pid in batch.papers]
+    if selection.skip_reason or not picks:
+        content.skip_reason = selection.skip_reason or SKIP_NOTHING_MATCHED
         return content
 
     bases = _delivery_link_bases(batch, user_id=user.pk, delivery_id=delivery_id) if delivery_id is not None else None
@@ -342,21 +485,18 @@ def digest_build(
     items = [
         _paper_item(
             batch=batch,
-            paper=batch.papers[r.paper_id],
+            paper=batch.papers[pid],
             user_id=user.pk,
             rank=i,
-            reason=r.reason,
+            reason=reason,
             language=language,
             bases=bases,
             inert=inert,
         )
-        for i, r in enumerate(recs, start=1)
+        for i, (pid, reason) in enumerate(picks, start=1)
     ]
-    listed = {r.paper_id for r in recs} | batch.sent_before.get(user.pk, set()) | batch.acted_on.get(user.pk, set())
     wanted = set(profile.categories or []) if profile else set()
-    trending_ids = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)][
-        :TRENDING_PER_DIGEST
-    ]
+    trending_ids = [pid for pid in selection.trending if pid in batch.papers]
     trending = [
         _paper_item(
             batch=batch,
@@ -407,8 +547,8 @@ def digest_build(
     pause_note = pause_footer(profile, now=now)
     if pause_note:  # a key only when there is a note: every other digest keeps its skeleton shape
         content.context["pause_note"] = pause_note
-    content.paper_ids = [r.paper_id for r in recs]
+    content.paper_ids = [pid for pid, _ in picks]
     content.trending_ids = trending_ids
-    content.reasons = {str(r.paper_id): r.reason for r in recs}
+    content.reasons = {str(pid): reason for pid, reason in picks}
     content.subject = subject
     return content

@@ -9,10 +9,19 @@ import datetime as dt
 from collections import defaultdict
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from ..models import DeliveryStatus, DigestDelivery, Frequency, Paper, Profile, Suppression
+from ..models import (
+    DeliveredPaper,
+    DeliveredSection,
+    DeliveryStatus,
+    DigestDelivery,
+    Frequency,
+    Paper,
+    Profile,
+    Suppression,
+)
 
 # How far back a first digest looks for papers (no previous digest to start from).
 FIRST_LOOKBACK_DAYS = {Frequency.DAILY: 2, Frequency.WEEKLY: 7}
@@ -61,21 +70,37 @@ def deliveries_in_doubt(*, now: dt.datetime) -> QuerySet[DigestDelivery]:
 
 
 def deliveries_open(*, user_ids: list[int]) -> QuerySet[DigestDelivery]:
-    """Deliveries of these users that a send task may still claim."""
+    """Planned deliveries of these users that a send task may still claim (an unplanned one waits for the plan)."""
     return DigestDelivery.objects.filter(
-        user_id__in=user_ids, status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+        user_id__in=user_ids, status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING], planned_at__isnull=False
     ).order_by("pk")
 
 
-def papers_already_sent(*, user_ids: list[int]) -> dict[int, set[int]]:
-    """Paper ids each user got in earlier digests (For you and Trending)."""
+def deliveries_unplanned(*, now: dt.datetime) -> QuerySet[DigestDelivery]:
+    """Open deliveries whose selection is not stored yet: the plan phase's work, resumed after a crash.
+
+    Pending ones, and "sending" ones never handed to the mail server whose lease ran out (claimed by a
+    worker of the previous release, which ranked in the send task, and lost).
+    """
+    stale = now - dt.timedelta(seconds=lease_seconds())
+    return DigestDelivery.objects.filter(
+        Q(status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING, claimed_at__lte=stale, message_id=""),
+        planned_at__isnull=True,
+    ).order_by("pk")
+
+
+def papers_already_sent(*, user_ids: list[int], among: list[int] | None = None) -> dict[int, set[int]]:
+    """Paper ids each user got in earlier sent digests (For you and Trending), from the plan rows.
+
+    ``among`` limits the answer to those papers (the candidates and the trending pool): the (user, paper)
+    index answers it without reading everything a user was ever sent.
+    """
     sent: dict[int, set[int]] = defaultdict(set)
-    rows = DigestDelivery.objects.filter(user_id__in=user_ids, status=DeliveryStatus.SENT).values_list(
-        "user_id", "papers", "trending"
-    )
-    for uid, papers, trending in rows:
-        sent[uid].update(int(p) for p in papers or [])
-        sent[uid].update(int(p) for p in trending or [])
+    rows = DeliveredPaper.objects.filter(user_id__in=user_ids, delivery__status=DeliveryStatus.SENT)
+    if among is not None:
+        rows = rows.filter(paper_id__in=sorted(set(among)))
+    for uid, pid in rows.values_list("user_id", "paper_id"):
+        sent[uid].add(pid)
     return sent
 
 
@@ -87,27 +112,28 @@ def watermarks(*, user_ids: list[int], profiles: dict[int, Profile], now: dt.dat
     (not from the send time) means papers ingested after an early-morning
     digest are still new the next day.
     """
-    last: dict[int, list[int]] = {}
+    last: dict[int, int] = {}  # user id -> their last sent delivery
+    sent_day: dict[int, dt.date] = {}
     rows = (
         DigestDelivery.objects.filter(user_id__in=user_ids, status=DeliveryStatus.SENT)
         .order_by("user_id", "-sent_at")
-        .values_list("user_id", "papers", "sent_at")
+        .values_list("user_id", "pk", "sent_at")
     )
-    sent_day: dict[int, dt.date] = {}
-    for uid, papers, sent_at in rows:
+    for uid, pk, sent_at in rows:
         if uid not in last:
-            last[uid] = [int(p) for p in papers or []]
+            last[uid] = pk
             sent_day[uid] = (sent_at or now).date()
     days = dict(
-        Paper.objects.filter(pk__in={p for ps in last.values() for p in ps})
-        .annotate(day=Coalesce("announced_on", "hf_published_on"))
-        .values_list("pk", "day")
+        DeliveredPaper.objects.filter(delivery_id__in=list(last.values()), section=DeliveredSection.PAPERS)
+        .values("delivery_id")
+        .annotate(day=Max(Coalesce("paper__announced_on", "paper__hf_published_on")))
+        .values_list("delivery_id", "day")
     )
     result = {}
     for uid in user_ids:
         if uid in last:
-            known = [days[p] for p in last[uid] if days.get(p)]
-            result[uid] = max(known) if known else sent_day[uid] - dt.timedelta(days=1)
+            known = days.get(last[uid])
+            result[uid] = known if known else sent_day[uid] - dt.timedelta(days=1)
         else:
             profile = profiles.get(uid)
             lookback = FIRST_LOOKBACK_DAYS.get(profile.frequency if profile else Frequency.DAILY, 2)

@@ -5,8 +5,9 @@ Exactly once per subscriber and period
 1. ``digest_plan`` (the beat tick) creates one ``DigestDelivery`` row per
    (user, period) for every subscriber due (the unique key makes a second
    tick a no-op) and moves their ``next_digest_at`` to the next moment, in
-   one transaction.
-2. ``digest_send_batch`` claims each row with a conditional UPDATE
+   one transaction; then ``planning.deliveries_plan`` ranks them in bulk and
+   stores each selection as ``DeliveredPaper`` rows (``planned_at`` set).
+2. ``digest_send_batch`` (no ranking: it reads the rows) claims each row with a conditional UPDATE
    (pending -> sending, ``claimed_at`` = now): only one worker can win it.
 3. It records the deterministic ``Message-ID`` (``message_id`` set =
    "handed over") at the commit point of the transfer: over SMTP after the
@@ -50,8 +51,17 @@ from django.utils import timezone
 
 from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.services import profile_reschedule
-from . import selectors
-from .context import DigestBatch, DigestContent, absolute, digest_batch_build, digest_build
+from . import planning, selectors
+from .context import (
+    DigestBatch,
+    DigestContent,
+    Selection,
+    absolute,
+    digest_batch_planned,
+    digest_build,
+    digest_build_planned,
+    digest_compose,
+)
 from .handover import HandoverAborted, HandoverInDoubt, HandoverNotSent, send_with_handover
 from .mime import DigestEmail, RawDigestMessage
 from .render import render_digest
@@ -82,9 +92,25 @@ def naive_render() -> bool:
 # --- phase 1: the tick --------------------------------------------------------------
 
 
-def digest_plan(*, now: dt.datetime) -> list[int]:
-    """Create deliveries for everyone due at ``now``, reschedule them; return user ids with open deliveries."""
+def digest_plan(*, now: dt.datetime, on_planned: Callable[[list[int]], None] | None = None) -> list[int]:
+    """The tick: open deliveries for everyone due, plan every unplanned one; return user ids to send to.
+
+    ``on_planned(user_ids)`` is called after each planned chunk commits (the tick enqueues their sends
+    there); the returned list also holds the users whose planned deliveries a lost task left behind.
+    """
     deliveries_reconcile()
+    deliveries_open_due(now=now)
+    result = planning.deliveries_plan(now=now, on_planned=on_planned)
+    stranded = (
+        selectors.deliveries_stranded(now=timezone.now())
+        .filter(planned_at__isnull=False)
+        .values_list("user_id", flat=True)
+    )
+    return sorted(set(result.planned) | set(stranded))
+
+
+def deliveries_open_due(*, now: dt.datetime) -> list[int]:
+    """Create one pending delivery per subscriber due at ``now`` and reschedule them, in one transaction."""
     with transaction.atomic():
         due = list(
             selectors.subscribers_due(now=now).select_for_update(skip_locked=True, of=("self",)).select_related("user")
@@ -101,8 +127,7 @@ def digest_plan(*, now: dt.datetime) -> list[int]:
             profile.modified_at = modified
         # One UPDATE per 1,000 profiles instead of one per profile (a 100k-subscriber morning).
         Profile.objects.bulk_update(due, ["next_digest_at", "modified_at"], batch_size=1000)
-    stranded = selectors.deliveries_stranded(now=timezone.now()).values_list("user_id", flat=True)
-    return sorted({p.user_id for p in due} | set(stranded))
+    return [p.user_id for p in due]
 
 
 def batches(user_ids: list[int], size: int | None = None) -> list[list[int]]:
@@ -487,7 +512,7 @@ def digest_send_batch(
     open_rows = list(selectors.deliveries_open(user_ids=user_ids).values_list("pk", "user_id"))
     if not open_rows:
         return result
-    batch = digest_batch_build(user_ids=sorted({uid for _, uid in open_rows}), now=now)
+    batch = digest_batch_planned(deliveries=dict(open_rows), now=now)
     connection = BatchConnection(get_connection())
     handover = _HandOver()
     breaker = CircuitBreaker(breaker_limit())
@@ -574,11 +599,12 @@ def _send_one(
     user = batch.users.get(user_id)
     profile = batch.profiles.get(user_id)
     if user is None or profile is None or not profile.is_sendable:
-        delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason="subscriber not sendable (unsubscribed)")
+        delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason=planning.SKIP_NOT_SENDABLE)
         result.skipped.append(user_id)
         return ""
     try:
-        content = digest_build(user=user, now=batch.now, batch=batch, delivery_id=delivery_id)
+        selection = batch.selections.get(delivery_id) or Selection(skip_reason=planning.SKIP_NOTHING_LEFT)
+        content = digest_compose(user=user, now=batch.now, batch=batch, selection=selection, delivery_id=delivery_id)
         if content.skip_reason:
             delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason=content.skip_reason)
             result.skipped.append(user_id)
@@ -668,10 +694,26 @@ def _send_failed(
     return repr(exc) if error_is_connection_failure(exc) else ""
 
 
+def _planned_delivery_for_now(*, user, now: dt.datetime) -> DigestDelivery | None:
+    profile = Profile.objects.filter(user=user).first()
+    if profile is None:
+        return None
+    return (
+        DigestDelivery.objects.filter(
+            user=user, period_key=period_key(profile, at=now), planned_at__isnull=False, delivered__isnull=False
+        )
+        .select_related("user")
+        .first()
+    )
+
+
 def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDelivery, BatchResult]:
     """Send ``user``'s digest for the current period right away (never twice for one period)."""
     now = now or timezone.now()
     delivery = delivery_open_for_now(user=user, now=now)
+    if delivery.planned_at is None:
+        planning.deliveries_plan(now=now, delivery_ids=[delivery.pk])
+        delivery.refresh_from_db()
     result = (
         digest_send_batch(user_ids=[user.pk], now=now) if delivery.status == DeliveryStatus.PENDING else BatchResult()
     )
@@ -680,8 +722,16 @@ def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDeli
 
 
 def digest_preview(*, user, now: dt.datetime | None = None, naive: bool = False, inert_links: bool = False):
-    """Return ``(content, rendered)`` for a preview; nothing is recorded (``inert_links``: see ``digest_build``)."""
+    """Return ``(content, rendered)`` for a preview; nothing is recorded (``inert_links``: see ``digest_build``).
+
+    When the current period's digest is planned, the preview is that digest, from its rows (what was or will
+    be sent); before that, it is ranked now.
+    """
     now = now or timezone.now()
-    content = digest_build(user=user, now=now, inert_links=inert_links)
+    planned = _planned_delivery_for_now(user=user, now=now)
+    if planned is not None:
+        content = digest_build_planned(delivery=planned, inert_links=inert_links)
+    else:
+        content = digest_build(user=user, now=now, inert_links=inert_links)
     rendered = render_digest(content.context, naive=naive) if not content.skip_reason else None
     return content, rendered

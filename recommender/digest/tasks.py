@@ -22,12 +22,22 @@ class DigestRetry(Exception):
 
 @shared_task(name="recommender.digest.tasks.digest_tick", ignore_result=True)
 def digest_tick(now: str | None = None) -> int:
-    """Decide who is due and enqueue their digests in batches; return how many users were enqueued."""
+    """The plan phase (queue ``plan``): who is due, rank and store their digests, enqueue the sends.
+
+    Each planned chunk's batches are enqueued as soon as it commits, so sending overlaps the planning of
+    the next chunks; then the batches a lost task left behind. Returns how many users were enqueued.
+    """
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
-    user_ids = services.digest_plan(now=moment)
-    for batch in services.batches(user_ids):
-        transaction.on_commit(lambda b=batch: digest_send_batch.delay(user_ids=b, now=moment.isoformat()))
-    return len(user_ids)
+    enqueued: set[int] = set()
+
+    def enqueue(user_ids: list[int]) -> None:
+        fresh = [uid for uid in user_ids if uid not in enqueued]
+        enqueued.update(fresh)
+        for batch in services.batches(fresh):
+            transaction.on_commit(lambda b=batch: digest_send_batch.delay(user_ids=b, now=moment.isoformat()))
+
+    enqueue(services.digest_plan(now=moment, on_planned=enqueue))
+    return len(enqueued)
 
 
 @shared_task(
@@ -41,7 +51,10 @@ def digest_tick(now: str | None = None) -> int:
     max_retries=6,
 )
 def digest_send_batch(self, user_ids: list[int], now: str | None = None) -> dict:
-    """Send one batch; rows already sent are skipped on a retry because claims are atomic."""
+    """The send phase (queue ``send``): send one batch of planned digests; never ranks, never loads a model.
+
+    Rows already sent are skipped on a retry because claims are atomic.
+    """
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
     final = self.request.retries >= self.max_retries
     result = services.digest_send_batch(user_ids=user_ids, now=moment, final_attempt=final)

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..interactions.services import interaction_record
-from ..models import DigestDelivery, InteractionSource, Paper, Suppression
+from ..models import DeliveredPaper, InteractionSource, Paper, Suppression
 from ..subscriptions.services import profile_ensure, profile_suppress
 from .services import digest_preview
 from .tokens import (
@@ -60,8 +60,8 @@ def _delivery_link(generator, token: str, paper_id: int) -> dict | None:
     data = generator.check_token(token)
     if data is None or not isinstance(data.get("u"), int) or not isinstance(data.get("d"), int):
         return None
-    row = DigestDelivery.objects.filter(pk=data["d"], user_id=data["u"]).values_list("papers", "trending").first()
-    if row is None or paper_id not in {*(row[0] or []), *(row[1] or [])}:
+    # One probe of the plan rows' unique (delivery, paper) index; the user must be the delivery's too.
+    if not DeliveredPaper.objects.filter(delivery_id=data["d"], user_id=data["u"], paper_id=paper_id).exists():
         return None
     return {**data, "p": paper_id}
 

@@ -142,11 +142,12 @@ def test_preview_for_user_and_staff(client, papers_today, django_user_model):
 
 def test_per_email_links_work_only_for_the_papers_of_that_delivery(client, user, paper):
     from recommender.digest.tokens import delivery_click_token, delivery_feedback_token
-    from recommender.models import DigestDelivery
+    from tests.factories import make_delivery
 
     other_paper = make_paper(category="cs.LG")
     trend = make_paper(category="cs.LG")
-    delivery = DigestDelivery.objects.create(user=user, period_key="2026-11-22", papers=[paper.pk], trending=[trend.pk])
+    # The links are checked against the plan rows (DeliveredPaper), not the legacy JSON lists.
+    delivery = make_delivery(user, period_key="2026-11-22", papers=[paper.pk], trending=[trend.pk])
     click = delivery_click_token.make_token(u=user.pk, d=delivery.pk)
     vote = delivery_feedback_token.make_token(u=user.pk, d=delivery.pk)
 

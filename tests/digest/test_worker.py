@@ -59,7 +59,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_digest_exactly_once(
     users = _subscribers(50, "crash")
     smtp_server.reply_for = lambda envelope: time.sleep(0.08)  # a slow server: the batch takes seconds
     env = {"DIGEST_LEASE_SECONDS": "2"}
-    worker = worker_process_factory(queues="send", extra_env=env)
+    worker = worker_process_factory(queues="plan,send", extra_env=env)
     digest_tick.delay()
     try:
         smtp_server.wait_for(15, timeout=60)
@@ -69,7 +69,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_digest_exactly_once(
     at_kill = len(smtp_server.messages)
     assert at_kill < 50, "the batch finished before the kill; make it slower"
     time.sleep(2.5)  # let the lease of the in-flight claim expire
-    restarted = worker_process_factory(queues="send", extra_env=env)
+    restarted = worker_process_factory(queues="plan,send", extra_env=env)
     digest_tick.delay()  # the next beat tick reconciles and re-enqueues what was left
     try:
         _wait(

@@ -59,7 +59,7 @@ def test_sigkill_mid_fanout_of_1000_then_restart_sends_each_exactly_once(
     env = {"DIGEST_LEASE_SECONDS": "2", "DIGEST_BATCH_SIZE": "100"}
     # A slightly slow server so the kill lands mid-batch, not between batches.
     smtp_server.reply_for = lambda envelope: time.sleep(0.003)
-    workers = [worker_process_factory(queues="send", concurrency=2, extra_env=env)]
+    workers = [worker_process_factory(queues="plan,send", concurrency=2, extra_env=env)]
     started = time.monotonic()
     tasks.digest_tick.delay()
     try:
@@ -70,7 +70,7 @@ def test_sigkill_mid_fanout_of_1000_then_restart_sends_each_exactly_once(
     at_kill = len(smtp_server.messages)
     assert at_kill < 1000, "the fan-out finished before the kill"
     time.sleep(2.5)  # the lease of the claims in flight expires
-    workers.append(worker_process_factory(queues="send", concurrency=2, extra_env=env))
+    workers.append(worker_process_factory(queues="plan,send", concurrency=2, extra_env=env))
     tasks.digest_tick.delay()  # the next beat tick re-enqueues what the dead worker held
     try:
         wait_until(_settled(1000), timeout=100, what="1,000 deliveries to settle")
@@ -115,7 +115,7 @@ def test_redis_restart_mid_fanout_then_duplicate_ticks_and_a_replayed_batch(
         users = bulk_subscribers(120, prefix="r")
         env = {"REDIS_URL": url, "DIGEST_LEASE_SECONDS": "2", "DIGEST_BATCH_SIZE": "10"}
         smtp_server.reply_for = lambda envelope: time.sleep(0.03)  # 12 batches of ~0.5 s each
-        worker = worker_process_factory(queues="send", concurrency=1, extra_env=env)
+        worker = worker_process_factory(queues="plan,send", concurrency=1, extra_env=env)
         now = timezone.now().isoformat()
         _send_to(url, tasks.digest_tick, now=now)
         smtp_server.wait_for(15, timeout=45)
@@ -199,7 +199,7 @@ def test_unreachable_database_at_a_tick_fails_loudly_and_the_next_tick_catches_u
     worker_process_factory, smtp_server, fresh_papers
 ):
     users = bulk_subscribers(5, prefix="d")
-    broken = worker_process_factory(queues="send", extra_env={"DATABASE_URL": _unreachable_database_url()})
+    broken = worker_process_factory(queues="plan,send", extra_env={"DATABASE_URL": _unreachable_database_url()})
     tasks.digest_tick.delay()
 
     def tick_failure() -> str:
@@ -210,7 +210,7 @@ def test_unreachable_database_at_a_tick_fails_loudly_and_the_next_tick_catches_u
     assert "ERROR" in tick_failure() and "OperationalError" in tick_failure()
     broken.stop()
     assert not DigestDelivery.objects.exists() and not smtp_server.messages  # nothing half-done
-    worker_process_factory(queues="send")
+    worker_process_factory(queues="plan,send")
     tasks.digest_tick.delay()  # the next tick: the subscribers are still due
     smtp_server.wait_for(len(users), timeout=30)
     wait_until(_settled(len(users)), timeout=20, what="deliveries to settle")

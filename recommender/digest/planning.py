@@ -1,0 +1,145 @@
+"""The plan phase: rank every digest that is due in bulk and store each selection as ``DeliveredPaper`` rows.
+
+The beat tick (``tasks.digest_tick``, queue ``plan``) creates the deliveries
+(``services.digest_plan``), then ``deliveries_plan`` takes every open delivery
+whose selection is not stored yet, ``plan_chunk_size()`` at a time: one
+``digest_batch_build`` per chunk (one ``recommend_for_users`` call for all of
+its subscribers), ``digest_select`` for each, and one transaction that writes
+the rows and stamps ``planned_at`` (or records the skip). Send workers only
+claim planned deliveries and read the rows back: they never rank.
+
+Resumable and idempotent: "not planned" is ``planned_at IS NULL`` on an open
+delivery, so a planner that crashed mid-way leaves the rest for the next tick,
+and the transaction writes only for rows still unplanned when it locks them
+(``select_for_update(skip_locked=True)``): planning a period again, or two
+planners at once, change nothing that is already planned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import DeliveredPaper, DeliveredSection, DeliveryStatus, DigestDelivery
+from . import selectors
+from .context import Selection, digest_batch_build, digest_select
+
+logger = logging.getLogger(__name__)
+
+SKIP_NOT_SENDABLE = "subscriber not sendable (unsubscribed)"
+SKIP_NOTHING_LEFT = "none of the planned papers exists any more"
+
+
+def plan_chunk_size() -> int:
+    """Subscribers ranked per ``recommend_for_users`` call (a users x candidates matrix; 2,000 x 1,000 ≈ 16 MB)."""
+    return max(1, int(getattr(settings, "PAPERBOY", {}).get("DIGEST_PLAN_CHUNK", 2000)))
+
+
+@dataclass
+class PlanResult:
+    planned: list[int] = field(default_factory=list)  # user ids whose delivery now waits for a send task
+    skipped: int = 0
+
+
+def deliveries_plan(
+    *,
+    now: dt.datetime,
+    delivery_ids: list[int] | None = None,
+    user_ids: list[int] | None = None,
+    on_planned: Callable[[list[int]], None] | None = None,
+) -> PlanResult:
+    """Plan every open, unplanned delivery (or only those of ``delivery_ids`` / ``user_ids``), a chunk at a time.
+
+    ``on_planned(user_ids)`` runs after each chunk's commit, so sending starts while later chunks are ranked.
+    """
+    todo = selectors.deliveries_unplanned(now=now)
+    if delivery_ids is not None:
+        todo = todo.filter(pk__in=delivery_ids)
+    if user_ids is not None:
+        todo = todo.filter(user_id__in=user_ids)
+    rows = list(todo.values_list("pk", "user_id"))
+    result = PlanResult()
+    size = plan_chunk_size()
+    for start in range(0, len(rows), size):
+        planned, skipped = _plan_chunk(rows[start : start + size], now=now)
+        result.planned.extend(planned)
+        result.skipped += skipped
+        if on_planned is not None and planned:
+            on_planned(planned)
+    return result
+
+
+def _select_all(chunk: list[tuple[int, int]], *, now: dt.datetime) -> dict[int, tuple[int, Selection]]:
+    """delivery id -> (user id, selection): the chunk ranked in one call, then each digest's rules."""
+    batch = digest_batch_build(user_ids=sorted({uid for _, uid in chunk}), now=now, paper_rows=False)
+    chosen = {}
+    for pk, uid in chunk:
+        profile = batch.profiles.get(uid)
+        if profile is None or not profile.is_sendable:
+            chosen[pk] = (uid, Selection(skip_reason=SKIP_NOT_SENDABLE))
+        else:
+            chosen[pk] = (uid, digest_select(user_id=uid, batch=batch))
+    return chosen
+
+
+def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list[int], int]:
+    """Rank, then store the chunk's selections in one transaction; return (user ids to send, skipped count)."""
+    chosen = _select_all(chunk, now=now)  # outside the transaction: no lock is held while ranking
+    with transaction.atomic():
+        # Only rows nobody planned meanwhile (another planner, an earlier run of this tick): idempotent.
+        mine = set(
+            DigestDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(chosen), planned_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        stamp = timezone.now()
+        rows, planned, skips = [], [], {}
+        for pk in sorted(mine):
+            uid, selection = chosen[pk]
+            if selection.skip_reason:
+                skips.setdefault(selection.skip_reason, []).append(pk)
+                continue
+            planned.append((pk, uid))
+            rows.extend(_rows(pk, uid, selection))
+        DeliveredPaper.objects.bulk_create(rows, batch_size=5000)
+        DigestDelivery.objects.filter(pk__in=[pk for pk, _ in planned]).update(planned_at=stamp, modified_at=stamp)
+        for reason, pks in skips.items():
+            DigestDelivery.objects.filter(pk__in=pks).update(
+                status=DeliveryStatus.SKIPPED, skip_reason=reason[:255], planned_at=stamp, modified_at=stamp
+            )
+    return [uid for _, uid in planned], sum(len(p) for p in skips.values())
+
+
+def _rows(delivery_id: int, user_id: int, selection: Selection) -> list[DeliveredPaper]:
+    """The plan rows of one selection: For you by rank with each reason, then Trending; a paper once."""
+    rows, seen = [], set()
+    for rank, (paper_id, reason) in enumerate(selection.papers, start=1):
+        seen.add(paper_id)
+        rows.append(
+            DeliveredPaper(
+                delivery_id=delivery_id,
+                user_id=user_id,
+                paper_id=paper_id,
+                section=DeliveredSection.PAPERS,
+                rank=rank,
+                reason=reason,
+            )
+        )
+    trending = [pid for pid in selection.trending if pid not in seen]
+    for rank, paper_id in enumerate(trending, start=1):
+        rows.append(
+            DeliveredPaper(
+                delivery_id=delivery_id,
+                user_id=user_id,
+                paper_id=paper_id,
+                section=DeliveredSection.TRENDING,
+                rank=rank,
+            )
+        )
+    return rows
