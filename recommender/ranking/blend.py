@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .scoring import zscore
+from .scoring import popularity_z, zscore
 from .selection import top_n
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def validation_task(model: HybridRecommender, R_in, N_in, users, cands, rel: sp.
     rel_d = rel.toarray() > 0
     return {
         "Z": (zscore(knn), zscore(cen), zscore(cf) * (n_u / (n_u + model.cf_shrink))[:, None]),
-        "pop": prepared.popularity,
+        "pop": popularity_z(prepared.readership),
         "mask": P[:, cands].toarray() > 0 if exclude else None,
         "rel": rel_d,
         "n_rel": np.maximum(rel_d.sum(axis=1), 1),

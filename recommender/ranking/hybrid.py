@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,15 +79,70 @@ class PreparedCandidates:
     S: sp.csr_matrix
     G: np.ndarray | None
     factors: np.ndarray
-    popularity: np.ndarray
+    readership: np.ndarray  # log readership per candidate (the popularity term is its z-score over the set)
     mean_scores: np.ndarray
     use_centroid: bool
     similarity: np.ndarray | None = None
 
+    def take(self, positions: np.ndarray) -> PreparedCandidates:
+        """The same work for a subset or reordering of these candidates (every term but MMR's pairwise
+        similarities is per candidate, so nothing is recomputed)."""
+        p = np.asarray(positions, dtype=np.int64)
+        return replace(
+            self,
+            candidates=self.candidates[p],
+            tfidf=self.tfidf[p],
+            embeddings=self.embeddings[p],
+            weights=self.weights[p],
+            S=self.S[:, p].tocsr(),
+            G=None if self.G is None else self.G[:, p],
+            factors=self.factors[p],
+            readership=self.readership[p],
+            mean_scores=self.mean_scores[p],
+            use_centroid=bool(self.weights[p][:, 1].any()) if len(p) else self.use_centroid,
+            similarity=None if self.similarity is None else self.similarity[np.ix_(p, p)],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[PreparedCandidates]) -> PreparedCandidates:
+        """One prepared set from parts made by the same model (e.g. yesterday's candidates + today's new ones).
+
+        Per-candidate work is kept as it is; the dense cosines are kept only where
+        :meth:`HybridRecommender.prepare_candidates` would have kept them, and MMR's pairwise
+        similarities are left to :meth:`with_similarity`.
+        """
+        first = parts[0]
+        if any(p.model is not first.model for p in parts):
+            raise ValueError("prepared candidates from different models")
+        weights = np.concatenate([p.weights for p in parts])
+        use_centroid = bool(weights[:, 1].any())
+        m = int(sum(len(p.candidates) for p in parts))
+        affordable = first.S.shape[0] * m <= scoring.DENSE_COSINES_MAX
+        dense = use_centroid and affordable and all(p.G is not None for p in parts)
+        return PreparedCandidates(
+            model=first.model,
+            candidates=np.concatenate([p.candidates for p in parts]),
+            tfidf=sp.vstack([p.tfidf for p in parts], format="csr"),
+            embeddings=np.concatenate([p.embeddings for p in parts]),
+            weights=weights,
+            S=sp.hstack([p.S for p in parts], format="csr"),
+            G=np.hstack([p.G for p in parts]) if dense else None,
+            factors=np.concatenate([p.factors for p in parts]),
+            readership=np.concatenate([p.readership for p in parts]),
+            mean_scores=np.concatenate([p.mean_scores for p in parts]),
+            use_centroid=use_centroid,
+        )
+
+    def with_similarity(self) -> PreparedCandidates:
+        """These candidates with MMR's pairwise tf-idf similarities (when affordable: up to 5,000)."""
+        if self.similarity is not None or len(self.candidates) > _DIVERSITY_SPARSE_MAX:
+            return self
+        return replace(self, similarity=(self.tfidf @ self.tfidf.T).toarray())
+
     @property
     def nbytes(self) -> int:
         """Memory held (for size-bounded caches); the model itself is not counted."""
-        arrays = [self.candidates, self.embeddings, self.weights, self.factors, self.popularity, self.mean_scores]
+        arrays = [self.candidates, self.embeddings, self.weights, self.factors, self.readership, self.mean_scores]
         arrays += [a for a in (self.G, self.similarity) if a is not None]
         sparse = [m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in (self.tfidf, self.S)]
         return int(sum(a.nbytes for a in arrays) + sum(sparse))
@@ -365,7 +420,7 @@ class HybridRecommender(BaseEstimator):
             factors=scoring.candidate_factors(
                 self.item_factors_, self.item_counts_, candidates, S, self.factor_smoothing
             ),
-            popularity=scoring.popularity_z(self.item_counts_, candidates, S),
+            readership=scoring.readership(self.item_counts_, candidates, S),
             mean_scores=np.asarray(tfidf @ self.mean_tfidf_, dtype=np.float32).ravel(),
             use_centroid=use_centroid,
             similarity=similarity,
@@ -515,11 +570,12 @@ class HybridRecommender(BaseEstimator):
         ids = np.full((n_rows, n), -1, dtype=np.int64)
         scores = np.full((n_rows, n), -np.inf, dtype=np.float32)
         reasons = np.full((n_rows, n), REASON_NONE, dtype=np.int64) if return_reasons else None
+        pop_z = scoring.popularity_z(prepared.readership)
         block = max(1, min(4096, int(4e6 // max(m, 1))))
         for start in range(0, n_rows, block):
             rows = np.arange(start, min(n_rows, start + block))
             Pb = P[rows]
-            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared)
+            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared, pop_z)
             total, prior_term = personal, None
             if prior_arr is not None and self.prior_weight:
                 pb = prior_arr if prior_arr.ndim == 1 else prior_arr[rows]
@@ -543,7 +599,7 @@ class HybridRecommender(BaseEstimator):
                 )
         return (ids, scores, reasons) if return_reasons else (ids, scores)
 
-    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates) -> np.ndarray:
+    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates, pop_z: np.ndarray) -> np.ndarray:
         """The blended personal score (everything but the prior) of a block of users."""
         knn, cen, cf = self.score_terms(Pb, Nb, Ub, prepared, Qb)
         W = prepared.weights
@@ -552,7 +608,7 @@ class HybridRecommender(BaseEstimator):
         personal = W[:, 0] * zscore(knn) + (W[:, 2] * shrink) * zscore(cf)
         if cen is not None:
             personal += W[:, 1] * zscore(cen)
-        personal += W[:, 3] * prepared.popularity
+        personal += W[:, 3] * pop_z
         return personal.astype(np.float32)
 
     # ---------------------------------------------------------- persistence

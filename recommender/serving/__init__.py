@@ -5,9 +5,9 @@
 ``services.py`` ranks (``recommend_for_users``), finds similar papers and words the reasons.
 """
 
-from .active import ActiveModel, active_model, warm_up
+from .active import ActiveModel, active_model
 from .candidates import CANDIDATE_MEMO_BYTES, CANDIDATE_MEMO_SIZE, candidate_ids_default
-from .services import Recommendation, recommend_for_users, reset_cache, similar_papers
+from .services import Recommendation, recommend_for_users, reset_cache, similar_papers, warm_up
 
 __all__ = [
     "CANDIDATE_MEMO_BYTES",

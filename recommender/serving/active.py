@@ -1,8 +1,8 @@
 """The active model version, loaded once per process and re-checked every ``CHECK_ACTIVE_EVERY_S``.
 
 Loading an artifact (a few MB of npz, the item factors' Gram matrix) takes long enough that the
-first request of a fresh worker must not pay for it: :func:`warm_up` loads it at worker start
-(``digest_site/wsgi.py`` and the Celery worker's ``worker_process_init``).
+first request of a fresh worker must not pay for it: :func:`warm_up` loads it at process start
+(``serving.warm_up``, called from ``digest_site/wsgi.py``).
 """
 
 from __future__ import annotations

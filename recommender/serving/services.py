@@ -53,6 +53,21 @@ def reset_cache() -> None:
     _forget_pool()
 
 
+def warm_up() -> bool:
+    """Load the active model and prepare the default candidates now (at process start); True if a model serves.
+
+    Called by ``digest_site/wsgi.py``: the first For you of a fresh worker then costs what every
+    later one does. Failures are logged by ``active.warm_up``; without a model nothing is prepared.
+    """
+    if not active.warm_up():
+        return False
+    served = active_model()
+    cands = load_candidates(candidate_ids_default())
+    if served is not None and len(cands.ids):
+        prepared_for(served, model_columns(served, cands.ids), cands.texts, diversity=DIVERSITY)
+    return True
+
+
 # --- recommend ------------------------------------------------------------------------
 
 
