@@ -28,7 +28,7 @@ def catalogue(make_paper):
 
 
 def _groups(html: str) -> list[str]:
-    return re.findall(r'<fieldset class="category-group"><legend>([^<]+)</legend>', html)
+    return re.findall(r'<p class="category-group-title" id="[^"]+">([^<]+)</p>', html)
 
 
 def _labels(html: str) -> list[str]:
