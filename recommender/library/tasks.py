@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from ..ingest.entries import PermanentIngestError, TransientIngestError
+from ..ingest.entries import PermanentIngestError, SourceError, TransientIngestError
 from ..ingest.services import DEFAULT_URLS, ingest_run
 from ..ingest.tasks import MAX_RETRIES, retry_countdown
 from ..models import Paper
@@ -71,7 +71,8 @@ def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
     run_id = None
     if missing:
         politeness_wait(delay=_delay())
-        run = ingest_run(source="arxiv-api", url=id_list_url(missing), limit=None, delay=_delay())
+        # limit: one page answers an id_list query; never page on (a mirror may report a larger total).
+        run = ingest_run(source="arxiv-api", url=id_list_url(missing), limit=len(missing), delay=_delay())
         run_id = run.pk
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:  # the account was deleted meanwhile: the papers stay in the catalogue, nothing to save
@@ -94,4 +95,43 @@ def library_fetch(self, user_id: int, arxiv_ids: list[str]) -> dict:
         raise self.retry(exc=exc, countdown=countdown) from None
     except PermanentIngestError as exc:
         logger.error("library fetch failed permanently for user %s: %s", user_id, exc)
+        raise
+
+
+# --- "submit a paper" (recommender/library/submit.py) ------------------------------------------
+
+TASK_SUBMIT_FETCH = "recommender.library.tasks.submission_fetch"
+
+
+def submission_fetch_run(*, user_id: int, arxiv_id: str) -> str:
+    """Fetch one submitted id through the export API (the library's fetcher), then credit the submitter.
+
+    Returns the submission's state: "added", "upvoted" (someone else's fetch brought it meanwhile) or
+    "not_found" (arXiv answered with no entry, or with an error entry for the id).
+    """
+    from .submit import submission_credit, submission_state_set  # submit enqueues this task
+
+    if not Paper.objects.filter(arxiv_id=arxiv_id).exists():
+        politeness_wait(delay=_delay())
+        try:
+            ingest_run(source="arxiv-api", url=id_list_url([arxiv_id]), limit=None, delay=_delay())
+        except SourceError as exc:  # arXiv's error entry ("incorrect id format for …")
+            logger.info("submission of %s by user %s: %s", arxiv_id, user_id, exc)
+    state = submission_credit(user_id=user_id, arxiv_id=arxiv_id)
+    submission_state_set(user_id=user_id, arxiv_id=arxiv_id, state=state)
+    return state
+
+
+@shared_task(name=TASK_SUBMIT_FETCH, bind=True, max_retries=MAX_RETRIES)
+def submission_fetch(self, user_id: int, arxiv_id: str) -> str:
+    try:
+        return submission_fetch_run(user_id=user_id, arxiv_id=arxiv_id)
+    except TransientIngestError as exc:
+        countdown = retry_countdown(retries=self.request.retries, retry_after=exc.retry_after)
+        logger.warning("submission fetch: %s; retry %s in %.0fs", exc, self.request.retries + 1, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from None
+    except PermanentIngestError:
+        from .submit import submission_state_set
+
+        submission_state_set(user_id=user_id, arxiv_id=arxiv_id, state="failed")
         raise

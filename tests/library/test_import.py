@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -36,11 +37,30 @@ def api(settings, feed_server, feeds):
 
     def reply(path):
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
-        return Reply(body=author if query.get("search_query", "").startswith("au:") else body10)
+        if query.get("search_query", "").startswith("au:"):
+            return Reply(body=author)
+        return Reply(body=_only_ids(body10, query.get("id_list", "").split(",")))
 
     feed_server.route("/api/query", reply)
     settings.PAPERBOY = {**settings.PAPERBOY, "ARXIV_API_URL": feed_server.url("/api/query"), "ARXIV_DELAY_SECONDS": 0}
     return feed_server
+
+
+def _only_ids(feed: bytes, ids: list[str]) -> bytes:
+    """The recorded feed as arXiv answers an ``id_list`` query: only those entries, totalResults their count."""
+    ns = {"a": "http://www.w3.org/2005/Atom", "os": "http://a9.com/-/spec/opensearch/1.1/"}
+    ET.register_namespace("", ns["a"])
+    ET.register_namespace("opensearch", ns["os"])
+    root = ET.fromstring(feed)
+    kept = 0
+    for entry in root.findall("a:entry", ns):
+        arxiv_id = entry.findtext("a:id", "", ns).rsplit("/abs/", 1)[-1].rsplit("v", 1)[0]
+        if arxiv_id in ids:
+            kept += 1
+        else:
+            root.remove(entry)
+    root.find("os:totalResults", ns).text = str(kept)
+    return ET.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _bib(papers, missing_ids=()):
@@ -247,3 +267,37 @@ def test_import_reaches_for_you_and_first_digest_at_once(trained):
     digest = digest_build(user=newcomer, now=timezone.now())
     assert not digest.skip_reason, digest.skip_reason
     assert digest.paper_ids[0] in {p.pk for p in fresh["cs.CV"]}
+
+
+def test_command_wait_fetches_missing_ids_then_saves(catalogue, api, tmp_path, capsys):
+    user = make_subscriber("waiter@example.org")
+    Paper.objects.filter(arxiv_id="2405.13786").delete()
+    path = tmp_path / "ids.txt"
+    path.write_text("https://arxiv.org/abs/2405.13786v1\n2202.12139\n")
+    call_command("import_library", "waiter@example.org", str(path), "--wait")
+    assert "fetched (queued from arXiv): 1" in capsys.readouterr().out
+    assert set(_saves(user).values_list("paper__arxiv_id", flat=True)) == {"2405.13786", "2202.12139"}
+
+
+def test_fetch_task_is_routed_to_the_ingest_queue_and_polite():
+    import time
+
+    from digest_site.celery import app
+    from recommender.library.tasks import TASK_LIBRARY_FETCH, politeness_wait
+
+    assert app.amqp.router.route({}, TASK_LIBRARY_FETCH)["queue"].name == "ingest"
+    politeness_wait(delay=1.0)
+    t0 = time.monotonic()
+    politeness_wait(delay=1.0)  # a second library request waits out the first one's delay
+    assert time.monotonic() - t0 >= 0.5
+
+
+def test_fetch_never_pages_an_id_list_query(catalogue, settings, feed_server, feeds):
+    """A reply claiming 214,881 results (the recorded search feed, as a mirror might send) costs one request."""
+    feed_server.route("/api/query", Reply(body=(feeds / "arxiv-api" / "query_testing_10.xml").read_bytes()))
+    settings.PAPERBOY = {**settings.PAPERBOY, "ARXIV_API_URL": feed_server.url("/api/query"), "ARXIV_DELAY_SECONDS": 0}
+    Paper.objects.filter(arxiv_id="2405.13786").delete()
+    user = make_subscriber("pager@example.org")
+    library_fetch_run(user_id=user.pk, arxiv_ids=["2405.13786"])
+    assert len(feed_server.requests) == 1
+    assert _saves(user).filter(paper__arxiv_id="2405.13786").exists()
