@@ -64,7 +64,9 @@ def test_listing_query_count_is_bounded(member_client, member, make_paper, djang
     papers = [make_paper(announced_on=DAY3) for _ in range(30)]
     for p in papers[:10]:
         Interaction.objects.create(user=member, paper=p, kind="upvote")
-    with django_assert_max_num_queries(9):
+    # Session, user, the day (latest, count, neighbours, rows), marks, the reader's profile (pause banner), and
+    # the category popularity behind the filter (one GROUP BY, cached for ten minutes: absent on a warm cache).
+    with django_assert_max_num_queries(10):
         html = member_client.get("/").content.decode()
     assert html.count('aria-pressed="true"') == 10
 
