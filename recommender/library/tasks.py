@@ -34,7 +34,7 @@ GATE_KEY = "library:arxiv-api:gate"
 GATE_WAIT_SECONDS = 600  # give up waiting for the gate after this long (the task retries later)
 
 
-def _delay() -> float:
+def arxiv_delay() -> float:
     return float(settings.PAPERBOY.get("ARXIV_DELAY_SECONDS", 3.0))
 
 
@@ -70,9 +70,9 @@ def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
     missing = [i for i in dict.fromkeys(arxiv_ids) if i not in known]
     run_id = None
     if missing:
-        politeness_wait(delay=_delay())
+        politeness_wait(delay=arxiv_delay())
         # limit: one page answers an id_list query; never page on (a mirror may report a larger total).
-        run = ingest_run(source="arxiv-api", url=id_list_url(missing), limit=len(missing), delay=_delay())
+        run = ingest_run(source="arxiv-api", url=id_list_url(missing), limit=len(missing), delay=arxiv_delay())
         run_id = run.pk
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:  # the account was deleted meanwhile: the papers stay in the catalogue, nothing to save
@@ -112,9 +112,9 @@ def submission_fetch_run(*, user_id: int, arxiv_id: str) -> str:
     from .submit import submission_credit, submission_state_set  # submit enqueues this task
 
     if not Paper.objects.filter(arxiv_id=arxiv_id).exists():
-        politeness_wait(delay=_delay())
+        politeness_wait(delay=arxiv_delay())
         try:
-            ingest_run(source="arxiv-api", url=id_list_url([arxiv_id]), limit=None, delay=_delay())
+            ingest_run(source="arxiv-api", url=id_list_url([arxiv_id]), limit=None, delay=arxiv_delay())
         except SourceError as exc:  # arXiv's error entry ("incorrect id format for …")
             logger.info("submission of %s by user %s: %s", arxiv_id, user_id, exc)
     state = submission_credit(user_id=user_id, arxiv_id=arxiv_id)

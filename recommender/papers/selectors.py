@@ -34,6 +34,7 @@ CARD_FIELDS = (
     "github_repo",
     "trending_score",
     "tldr",
+    "submitted_by",  # "submitted by <name>" (recommender/library/submit.py)
 )
 
 # Categories offered in forms besides the ingested ones: the common arXiv CS/stat ML neighbours.
@@ -82,7 +83,8 @@ def category_groups() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def _cards(qs: QuerySet) -> QuerySet:
-    return qs.only(*CARD_FIELDS)
+    # The submitter's name in the same query (a join; most papers have none).
+    return qs.select_related("submitted_by").only(*CARD_FIELDS, "submitted_by__first_name", "submitted_by__last_name")
 
 
 def latest_day() -> dt.date | None:

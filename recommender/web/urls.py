@@ -3,7 +3,7 @@
 from django.urls import path, register_converter
 
 from ..arxiv_ids import ArxivIdConverter, ArxivVersionedIdConverter
-from . import digests, feeds, library, pause, resume, views
+from . import digests, feeds, library, pause, resume, submit, views
 
 # Both identifier schemes, 2403.02233 and hep-th/9901001 (a slash that <str:> cannot match).
 register_converter(ArxivIdConverter, "arxiv_id")
@@ -27,6 +27,7 @@ urlpatterns = [
     path("account/digests/", digests.my_digests, name="my_digests"),
     path("account/digests/<int:delivery_id>/", digests.my_digest, name="my_digest"),
     path("account/pause/", pause.pause, name="pause"),
+    path("account/submit/", submit.submit, name="submit"),
     path("account/unpause/", pause.unpause, name="unpause"),
     path("account/feed-token/", views.feed_token_regenerate, name="feed_token"),
     path("account/reset/", views.recommendations_reset, name="reset"),
