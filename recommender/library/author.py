@@ -14,7 +14,7 @@ from django.conf import settings
 from ..ingest import arxiv_api
 from ..ingest.entries import PaperEntry
 from ..ingest.fetch import fetch
-from .tasks import _delay, api_url, politeness_wait
+from .tasks import api_url, arxiv_delay, politeness_wait
 
 MAX_RESULTS = 50
 _NAME_RE = re.compile(r"^[^\W\d_][\w .'\-]{1,98}$", re.UNICODE)
@@ -37,7 +37,7 @@ def author_search(*, name: str, max_results: int = MAX_RESULTS) -> list[PaperEnt
     url = api_url(
         search_query=author_query(name), sortBy="submittedDate", sortOrder="descending", max_results=max_results
     )
-    politeness_wait(delay=_delay(), give_up=10)
+    politeness_wait(delay=arxiv_delay(), give_up=10)
     result = fetch(
         url,
         user_agent=str(settings.PAPERBOY.get("USER_AGENT", "Paperboy")),
