@@ -114,7 +114,7 @@ def submission_fetch_run(*, user_id: int, arxiv_id: str) -> str:
     if not Paper.objects.filter(arxiv_id=arxiv_id).exists():
         politeness_wait(delay=arxiv_delay())
         try:
-            ingest_run(source="arxiv-api", url=id_list_url([arxiv_id]), limit=None, delay=arxiv_delay())
+            ingest_run(source="arxiv-api", url=id_list_url([arxiv_id]), limit=1, delay=arxiv_delay())
         except SourceError as exc:  # arXiv's error entry ("incorrect id format for …")
             logger.info("submission of %s by user %s: %s", arxiv_id, user_id, exc)
     state = submission_credit(user_id=user_id, arxiv_id=arxiv_id)
