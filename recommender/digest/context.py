@@ -33,6 +33,7 @@ from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
 from . import selectors
+from .followups import updates_context
 from .schedule import zone
 from .tokens import (
     click_token,
@@ -547,6 +548,8 @@ def digest_compose(
     pause_note = pause_footer(profile, now=now)
     if pause_note:  # a key only when there is a note: every other digest keeps its skeleton shape
         content.context["pause_note"] = pause_note
+    # "Updates on your papers": recorded by the plan phase for a delivery, computed for a preview.
+    content.context.update(updates_context(user_id=user.pk, delivery_id=delivery_id, inert=inert))
     content.paper_ids = [pid for pid, _ in picks]
     content.trending_ids = trending_ids
     content.reasons = {str(pid): reason for pid, reason in picks}

@@ -29,6 +29,7 @@ from django.utils import timezone
 from ..models import DeliveredPaper, DeliveredSection, DeliveryStatus, DigestDelivery
 from . import selectors
 from .context import Selection, digest_batch_build, digest_select
+from .followups import followups_plan
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
             planned.append((pk, uid))
             rows.extend(_rows(pk, uid, selection))
         DeliveredPaper.objects.bulk_create(rows, batch_size=5000)
+        followups_plan(deliveries=planned)  # "Updates on your papers", before any send task claims them
         DigestDelivery.objects.filter(pk__in=[pk for pk, _ in planned]).update(planned_at=stamp, modified_at=stamp)
         for reason, pks in skips.items():
             DigestDelivery.objects.filter(pk__in=pks).update(

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import views
+from . import followup_views, views
 from .webhooks import esp_webhook_patterns
 
 app_name = "digest"
@@ -13,6 +13,7 @@ urlpatterns = [
     # One token per email; the paper (checked against the delivery) and the link name or kind in the path.
     path("d/c/<str:token>/<int:paper_id>/<str:link>/", views.click_in_delivery, name="click_paper"),
     path("d/f/<str:token>/<int:paper_id>/<str:kind>/", views.feedback_in_delivery, name="feedback_paper"),
+    path("d/stop/<str:token>/", followup_views.stop_updates, name="stop_updates"),
     path("d/preview/", views.preview_mine, name="preview"),
     path("d/preview/<int:user_id>/", views.preview_user, name="preview_user"),
     path("d/preview/link/", views.preview_link, name="preview_link"),
