@@ -111,9 +111,8 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "paper_count",
         "short_subject",
         "sent",
-        "attempts",
         "problem",
-        "reason",
+        "reason_short",
         "view_email",
     )
     list_filter = ("status", "created_at", "sent_at", "language")
@@ -171,8 +170,13 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
+        # The attempts ride along when there was more than one: a column of their own overflowed 1280 px.
+        tries = format_html('<br><span class="quiet">{} tries</span>', obj.attempts) if obj.attempts > 1 else ""
         return format_html(
-            '<strong style="color:{}">{}</strong>', STATUS_COLOURS.get(obj.status, "#555"), obj.get_status_display()
+            '<strong style="color:{}">{}</strong>{}',
+            STATUS_COLOURS.get(obj.status, "#555"),
+            obj.get_status_display(),
+            tries,
         )
 
     @admin.display(description="created", ordering="created_at")
@@ -193,7 +197,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
     @admin.display(description="subject", ordering="subject")
     def short_subject(self, obj):
         text = obj.subject if len(obj.subject) <= SUBJECT_CHARS else obj.subject[: SUBJECT_CHARS - 1] + "…"
-        return format_html('<span style="display:block;min-width:18em" title="{}">{}</span>', obj.subject, text)
+        return format_html('<span style="display:block;min-width:16em" title="{}">{}</span>', obj.subject, text)
 
     @admin.display(description="papers")
     def paper_count(self, obj) -> int:
@@ -210,7 +214,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
             return ""
         text = text if len(text) <= PROBLEM_CHARS else text[: PROBLEM_CHARS - 1] + "…"
         return format_html(
-            '<span style="display:block;max-width:13em" title="{}">{}</span>', obj.error or obj.skip_reason, text
+            '<span style="display:block;max-width:11em" title="{}">{}</span>', obj.error or obj.skip_reason, text
         )
 
     @admin.display(description="reason (as the reader sees it)")
@@ -219,6 +223,12 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         # Only a "not sendable" skip reads the subscriber's state (one query then, none for the other rows).
         profile = getattr(obj.user, "profile", None) if obj.skip_reason.startswith(SKIP_NOT_SENDABLE_PREFIX) else None
         return delivery_outcome(delivery=obj, profile=profile).text
+
+    @admin.display(description="outcome")
+    def reason_short(self, obj):
+        """``reason`` in a column of bounded width under a short heading (headings never wrap), so the list fits
+        1280 px."""
+        return format_html('<span style="display:block;max-width:12em">{}</span>', self.reason(obj))
 
     @admin.display(description="email")
     def view_email(self, obj):
