@@ -304,6 +304,19 @@ def error_is_connection_failure(exc: BaseException) -> bool:
 # --- the batch ------------------------------------------------------------------------------
 
 
+def _no_delay(smtp) -> None:
+    """Turn Nagle's algorithm off on an SMTP session's socket (``smtplib.SMTP.sock``), when there is one.
+
+    The hand-over writes the body, then, after the database record, the 3-byte final dot: a second small
+    write before any reply. With Nagle the dot waits until the server ACKs the body, which a server that
+    has nothing to say delays (Linux: up to 40 ms): measured 43.8 ms p50 from hand-over to mark, one
+    message per ~44 ms per send process. The bytes and their order are unchanged.
+    """
+    sock = getattr(smtp, "sock", None)
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class BatchConnection:
     """One mail connection for a whole batch: opened before the first message, reopened only after an error.
 
@@ -320,6 +333,7 @@ class BatchConnection:
         if not self.is_open:
             self.backend.open()
             self.is_open = True
+            _no_delay(getattr(self.backend, "connection", None))
         message.connection = self.backend
         send_with_handover(self.backend, message, record=record, settle=settle)
 

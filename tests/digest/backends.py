@@ -11,3 +11,17 @@ class CountingSMTPBackend(EmailBackend):
         if created:
             opened.append(1)
         return created
+
+
+nodelay: list[int] = []
+
+
+class NoDelayProbeBackend(EmailBackend):
+    """Records the SMTP socket's TCP_NODELAY when the batch closes the session."""
+
+    def close(self):
+        import socket
+
+        if self.connection is not None and self.connection.sock is not None:
+            nodelay.append(self.connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return super().close()

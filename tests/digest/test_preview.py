@@ -21,6 +21,7 @@ from django.urls import Resolver404, resolve, reverse
 
 from recommender.digest import tokens
 from recommender.models import DigestDelivery, Interaction, Paper, Profile, Suppression
+from tests.factories import make_delivery
 
 from .conftest import subscriber
 
@@ -74,8 +75,8 @@ def staff_with(django_user_model, *codenames: str):
 def preview_pages(reader) -> list[str]:
     profile = Profile.objects.get(user=reader)
     papers = list(Paper.objects.values_list("pk", flat=True)[:3])
-    delivery, _ = DigestDelivery.objects.get_or_create(
-        user=reader, period_key="2026-11-20", defaults={"status": "failed", "papers": papers}
+    delivery = DigestDelivery.objects.filter(user=reader, period_key="2026-11-20").first() or make_delivery(
+        reader, period_key="2026-11-20", status="failed", papers=papers
     )
     return [
         reverse("digest:preview_user", args=[reader.pk]),

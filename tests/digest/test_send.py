@@ -228,3 +228,21 @@ def test_a_batch_uses_one_smtp_connection(smtp_server, papers_today, settings):
     smtp_server.reply_for = lambda env: "550 5.1.1 No such mailbox" if "again0@" in env.rcpt_tos[0] else None
     result = _send_due()
     assert len(result.sent) == 2 and len(backends.opened) == 2
+
+
+def test_the_batch_session_sends_the_dot_without_waiting_for_an_ack(smtp_server, papers_today, settings):
+    """TCP_NODELAY on the SMTP socket: the dot is a 3-byte write right after the body.
+
+    With Nagle's algorithm it waits until the server ACKs the body, which a server with nothing to say
+    delays by up to 40 ms: one message per ~44 ms per send process (measured p50 hand-over to mark 43.8 ms).
+    """
+    from tests.digest import backends
+
+    settings.EMAIL_BACKEND = "tests.digest.backends.NoDelayProbeBackend"
+    backends.nodelay.clear()
+    users = [subscriber(f"fast{i}@example.org") for i in range(3)]
+    for u in users:
+        due_now(u, at=timezone.now())
+    result = _send_due()
+    assert len(result.sent) == 3
+    assert backends.nodelay and all(backends.nodelay), backends.nodelay
