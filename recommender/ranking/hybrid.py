@@ -59,6 +59,7 @@ FORMAT = artifact.FORMAT
 TERMS = blend.TERMS
 # near-duplicates are judged on sparse tf-idf (sharper than LSA) up to this many candidates
 _DIVERSITY_SPARSE_MAX = 5000
+_CATEGORY_MEMO_SIZE = 4096
 
 
 @dataclass(eq=False)
@@ -74,6 +75,7 @@ class PreparedCandidates:
     model: HybridRecommender = field(repr=False)
     candidates: np.ndarray
     tfidf: sp.csr_matrix
+    tfidf_t: sp.csr_matrix  # the same, transposed (features x candidates): products with user profiles
     embeddings: np.ndarray
     weights: np.ndarray  # (m, 4): the warm or cold blend row of each candidate
     S: sp.csr_matrix
@@ -92,6 +94,7 @@ class PreparedCandidates:
             self,
             candidates=self.candidates[p],
             tfidf=self.tfidf[p],
+            tfidf_t=self.tfidf[p].T.tocsr(),
             embeddings=self.embeddings[p],
             weights=self.weights[p],
             S=self.S[:, p].tocsr(),
@@ -117,12 +120,14 @@ class PreparedCandidates:
         weights = np.concatenate([p.weights for p in parts])
         use_centroid = bool(weights[:, 1].any())
         m = int(sum(len(p.candidates) for p in parts))
+        tfidf = sp.vstack([p.tfidf for p in parts], format="csr")
         affordable = first.S.shape[0] * m <= scoring.DENSE_COSINES_MAX
         dense = use_centroid and affordable and all(p.G is not None for p in parts)
         return PreparedCandidates(
             model=first.model,
             candidates=np.concatenate([p.candidates for p in parts]),
-            tfidf=sp.vstack([p.tfidf for p in parts], format="csr"),
+            tfidf=tfidf,
+            tfidf_t=tfidf.T.tocsr(),
             embeddings=np.concatenate([p.embeddings for p in parts]),
             weights=weights,
             S=sp.hstack([p.S for p in parts], format="csr"),
@@ -144,7 +149,7 @@ class PreparedCandidates:
         """Memory held (for size-bounded caches); the model itself is not counted."""
         arrays = [self.candidates, self.embeddings, self.weights, self.factors, self.readership, self.mean_scores]
         arrays += [a for a in (self.G, self.similarity) if a is not None]
-        sparse = [m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in (self.tfidf, self.S)]
+        sparse = [m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in (self.tfidf, self.tfidf_t, self.S)]
         return int(sum(a.nbytes for a in arrays) + sum(sparse))
 
 
@@ -413,6 +418,7 @@ class HybridRecommender(BaseEstimator):
             model=self,
             candidates=candidates,
             tfidf=tfidf,
+            tfidf_t=tfidf.T.tocsr(),
             embeddings=self.encoder_.embed(tfidf),
             weights=weights,
             S=S,
@@ -451,7 +457,7 @@ class HybridRecommender(BaseEstimator):
         ``Q`` holds the users' onboarding categories as tf-idf text (added to both content terms);
         the centroid is None when the prepared candidates leave it off.
         """
-        cat = scoring.category_term(Q, prepared.tfidf, self.category_weight)
+        cat = scoring.category_term(Q, prepared.tfidf_t, self.category_weight)
         knn = scoring.knn_term(P, N, prepared.S, self.negative_weight)
         if cat is not None:
             knn += cat
@@ -460,7 +466,7 @@ class HybridRecommender(BaseEstimator):
             cen = scoring.centroid_term(
                 P,
                 N,
-                prepared.tfidf,
+                prepared.tfidf_t,
                 G=prepared.G,
                 item_tfidf=self.item_tfidf_,
                 mean_scores=prepared.mean_scores,
@@ -542,8 +548,24 @@ class HybridRecommender(BaseEstimator):
         Q = None
         if categories is not None:
             texts = [(c if isinstance(c, str) else " ".join(c)) if c is not None else "" for c in categories]
-            Q = self.encoder_.transform_sparse(texts)
+            Q = self._category_rows(texts)
         return self._rank(P, Nn, self.fold_in_users(P, Nn), Q, prepared, n, exclude, prior, diversity, return_reasons)
+
+    def _category_rows(self, texts: list[str]) -> sp.csr_matrix:
+        """Onboarding categories as tf-idf rows, each distinct text encoded once per model (a few
+        thousand distinct field combinations at most; encoding costs milliseconds per call)."""
+        if not texts:
+            return self.encoder_.transform_sparse(texts)
+        owner, memo = self.__dict__.get("_category_memo", (None, {}))
+        if owner is not self.encoder_:  # refitted: the old rows belong to another encoder
+            memo = {}
+            self.__dict__["_category_memo"] = (self.encoder_, memo)
+        new = [t for t in dict.fromkeys(texts) if t not in memo]
+        if new:
+            if len(memo) + len(new) > _CATEGORY_MEMO_SIZE:
+                memo.clear()
+            memo.update(zip(new, self.encoder_.transform_sparse(new), strict=True))
+        return sp.vstack([memo[t] for t in texts], format="csr")
 
     def _prepared(self, prepared, candidates, candidate_content, diversity) -> PreparedCandidates:
         if prepared is None:

@@ -110,17 +110,21 @@ def knn_term(P: sp.csr_matrix, N: sp.csr_matrix, S: sp.csr_matrix, negative_weig
     return knn
 
 
-def category_term(Q: sp.csr_matrix | None, cand_tfidf: sp.csr_matrix, category_weight: float) -> np.ndarray | None:
-    """Cosine of each candidate with the user's onboarding categories as text (None without them)."""
+def category_term(Q: sp.csr_matrix | None, cand_tfidf_t: sp.csr_matrix, category_weight: float) -> np.ndarray | None:
+    """Cosine of each candidate with the user's onboarding categories as text (None without them).
+
+    ``cand_tfidf_t`` is the candidates' tf-idf transposed (features x candidates, CSR), made once
+    per candidate set rather than in every call.
+    """
     if Q is None:
         return None
-    return category_weight * np.asarray((Q @ cand_tfidf.T).todense(), dtype=np.float32)
+    return category_weight * np.asarray((Q @ cand_tfidf_t).todense(), dtype=np.float32)
 
 
 def centroid_term(
     P: sp.csr_matrix,
     N: sp.csr_matrix,
-    cand_tfidf: sp.csr_matrix,
+    cand_tfidf_t: sp.csr_matrix,
     *,
     G: np.ndarray | None,
     item_tfidf: sp.csr_matrix,
@@ -141,7 +145,7 @@ def centroid_term(
     if G is not None:
         cen = np.asarray(C @ G, dtype=np.float32)
     else:
-        cen = np.asarray(((C @ item_tfidf).tocsr() @ cand_tfidf.T).todense(), dtype=np.float32)
+        cen = np.asarray(((C @ item_tfidf).tocsr() @ cand_tfidf_t).todense(), dtype=np.float32)
     if categories is not None:
         cen += categories
     mass = np.asarray(P.sum(axis=1), dtype=np.float32) + category_mass
