@@ -30,6 +30,7 @@ from ..models import DeliveredPaper, DeliveredSection, DeliveryStatus, DigestDel
 from . import selectors
 from .context import Selection, digest_batch_build, digest_select
 from .followups import followups_plan
+from .notes import NOTE_REASONS, note_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,13 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
             .values_list("pk", flat=True)
         )
         stamp = timezone.now()
-        rows, planned, skips = [], [], {}
+        rows, planned, skips, notes = [], [], {}, {}
+        noting = note_wanted(user_ids=[uid for uid, s in chosen.values() if s.skip_reason in NOTE_REASONS])
         for pk in sorted(mine):
             uid, selection = chosen[pk]
+            if selection.skip_reason in NOTE_REASONS and uid in noting:
+                notes.setdefault(selection.skip_reason, []).append((pk, uid))  # the "nothing new" note is sent
+                continue
             if selection.skip_reason:
                 skips.setdefault(selection.skip_reason, []).append(pk)
                 continue
@@ -115,6 +120,11 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
             DigestDelivery.objects.filter(pk__in=pks).update(
                 status=DeliveryStatus.SKIPPED, skip_reason=reason[:255], planned_at=stamp, modified_at=stamp
             )
+        for reason, pairs in notes.items():  # planned without rows, the reason kept: the send phase sends the note
+            DigestDelivery.objects.filter(pk__in=[pk for pk, _ in pairs]).update(
+                skip_reason=reason[:255], planned_at=stamp, modified_at=stamp
+            )
+            planned.extend(pairs)
     return [uid for _, uid in planned], sum(len(p) for p in skips.values())
 
 

@@ -115,7 +115,8 @@ def watermarks(*, user_ids: list[int], profiles: dict[int, Profile], now: dt.dat
     last: dict[int, int] = {}  # user id -> their last sent delivery
     sent_day: dict[int, dt.date] = {}
     rows = (
-        DigestDelivery.objects.filter(user_id__in=user_ids, status=DeliveryStatus.SENT)
+        # A "nothing new" note (sent, its skip reason kept) served no papers: it does not move the watermark.
+        DigestDelivery.objects.filter(user_id__in=user_ids, status=DeliveryStatus.SENT, skip_reason="")
         .order_by("user_id", "-sent_at")
         .values_list("user_id", "pk", "sent_at")
     )

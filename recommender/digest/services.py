@@ -51,6 +51,7 @@ from django.utils import timezone
 
 from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.services import profile_reschedule
+from . import notes as empty_day
 from . import planning, selectors
 from .context import (
     DigestBatch,
@@ -527,6 +528,11 @@ def digest_send_batch(
     if not open_rows:
         return result
     batch = digest_batch_planned(deliveries=dict(open_rows), now=now)
+    notes = dict(  # deliveries planned as a "nothing new" note (empty_day.py): one query for the batch
+        DigestDelivery.objects.filter(
+            pk__in=[pk for pk, _ in open_rows], skip_reason__in=empty_day.NOTE_REASONS
+        ).values_list("pk", "skip_reason")
+    )
     connection = BatchConnection(get_connection())
     handover = _HandOver()
     breaker = CircuitBreaker(breaker_limit())
@@ -554,6 +560,7 @@ def digest_send_batch(
                     handover=handover,
                     result=result,
                     final_attempt=final_attempt,
+                    note=notes.get(delivery_id, ""),
                 )
                 if breaker.record(trouble):
                     result.breaker = breaker.reason()
@@ -608,8 +615,12 @@ def _send_one(
     handover: _HandOver,
     result: BatchResult,
     final_attempt: bool,
+    note: str = "",
 ) -> str:
-    """Send one delivery and record its outcome; return what went wrong with the server ("" if nothing did)."""
+    """Send one delivery and record its outcome; return what went wrong with the server ("" if nothing did).
+
+    ``note``: the delivery is the "nothing new" note for this empty-day reason, not a digest.
+    """
     user = batch.users.get(user_id)
     profile = batch.profiles.get(user_id)
     if user is None or profile is None or not profile.is_sendable:
@@ -617,14 +628,20 @@ def _send_one(
         result.skipped.append(user_id)
         return ""
     try:
-        selection = batch.selections.get(delivery_id) or Selection(skip_reason=planning.SKIP_NOTHING_LEFT)
-        content = digest_compose(user=user, now=batch.now, batch=batch, selection=selection, delivery_id=delivery_id)
-        if content.skip_reason:
+        message_id = _message_id(delivery_id, period, attempts)
+        content, message = _content_and_message(
+            delivery_id=delivery_id,
+            user=user,
+            period=period,
+            message_id=message_id,
+            batch=batch,
+            note=note,
+            backend=connection.backend,
+        )
+        if message is None:
             delivery_skip(delivery_id=delivery_id, claimed_at=claimed_at, reason=content.skip_reason)
             result.skipped.append(user_id)
             return ""
-        message_id = _message_id(delivery_id, period, attempts)
-        message = _message_for(content=content, message_id=message_id, backend=connection.backend)
     except Exception as exc:  # a bug for one subscriber must not stop the batch
         logger.exception("building digest %s failed", delivery_id)
         delivery_fail(delivery_id=delivery_id, claimed_at=claimed_at, error=f"build: {exc!r}")
@@ -666,6 +683,24 @@ def _send_one(
         logger.warning("digest %s: sent, but the row was no longer ours to mark sent", delivery_id)
     result.sent.append(user_id)
     return ""
+
+
+def _content_and_message(
+    *, delivery_id: int, user, period: str, message_id: str, batch: DigestBatch, note: str, backend
+) -> tuple[DigestContent, object | None]:
+    """The planned digest (or the "nothing new" note) and its message; no message when it is to be skipped."""
+    profile = batch.profiles.get(user.pk)
+    if note:
+        unsubscribe = absolute(reverse("digest:unsubscribe", args=[unsubscribe_token.make_token(u=user.pk)]))
+        reason = empty_day.note_reason(skip_reason=note, period_key=period, profile=profile)
+        headers = _list_headers(message_id=message_id, unsubscribe=unsubscribe)
+        message = empty_day.note_message(user=user, profile=profile, reason=reason, headers=headers)
+        return DigestContent(user=user, profile=profile, subject=message.subject), message
+    selection = batch.selections.get(delivery_id) or Selection(skip_reason=planning.SKIP_NOTHING_LEFT)
+    content = digest_compose(user=user, now=batch.now, batch=batch, selection=selection, delivery_id=delivery_id)
+    if content.skip_reason:
+        return content, None
+    return content, _message_for(content=content, message_id=message_id, backend=backend)
 
 
 def _message_for(*, content: DigestContent, message_id: str, backend):

@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from ..models import Frequency
+from ..models import EmptyDay, Frequency
 from ..papers.search import MAX_QUERY_CHARS, MODES
 from ..papers.selectors import CATEGORY_RE, category_groups
 from ..summaries import languages as digest_languages
@@ -149,12 +149,18 @@ class PreferencesForm(forms.Form):
     include_authors = RuleListField(label="Follow authors")
     exclude_authors = RuleListField(label="Hide authors")
     language = forms.ChoiceField(choices=LANGUAGES, label="Digest language")
+    empty_day = forms.ChoiceField(
+        choices=EmptyDay.choices, widget=forms.RadioSelect, label="On a day with nothing new", required=False
+    )
 
     def clean_time_zone(self) -> str:
         return _clean_time_zone(self.cleaned_data["time_zone"])
 
     def clean_categories(self) -> list[str]:
         return [c for c in self.cleaned_data["categories"] if CATEGORY_RE.match(c)]
+
+    def clean_empty_day(self) -> str:
+        return self.cleaned_data.get("empty_day") or EmptyDay.NOTHING  # not sent: the default, send nothing
 
 
 class OnboardingCategoriesForm(forms.Form):

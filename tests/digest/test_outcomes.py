@@ -208,3 +208,45 @@ def staff_client_with_deliveries(db):
     client = Client()
     client.force_login(admin)
     return client, user
+
+
+# --- the "nothing new today" note (Profile.empty_day) ----------------------------------------------
+
+
+def test_the_note_on_an_empty_day_goes_through_the_send_path(smtp_server):
+    make_paper(category="cs.LG", announced_on=SATURDAY.date() - dt.timedelta(days=8))
+    quiet = subscriber("quiet@example.org")  # the default: nothing
+    noted = subscriber("noted@example.org", empty_day="note")
+    for user in (quiet, noted):
+        due_now(user, at=SATURDAY)
+    result = _tick(SATURDAY)
+    assert result.sent == [noted.pk]
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == "noted@example.org" and message["Subject"] == "Nothing new today"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(("plain",)).get_content()
+    assert "arXiv had no mailing on Saturday" in text
+    delivery = DigestDelivery.objects.get(user=noted)
+    assert delivery.status == DeliveryStatus.SENT and delivery.message_id == message["Message-ID"]
+    assert "we sent you the short note you asked for" in _page(noted)
+    assert DigestDelivery.objects.get(user=quiet).status == DeliveryStatus.SKIPPED
+    # The note served no papers: the next digest still has everything new since the last real one.
+    monday = SATURDAY + dt.timedelta(days=2)
+    fresh = make_paper(category="cs.LG", announced_on=monday.date())
+    due_now(noted, at=monday)
+    assert noted.pk in _tick(monday).sent
+    messages = smtp_server.wait_for(2)
+    assert any(m["To"] == "noted@example.org" and fresh.title in m["Subject"] for m in messages[1:])
+
+
+def test_the_choice_is_on_the_preferences_page(db):
+    from tests.web.test_account import prefs_data
+
+    user = subscriber("chooser@example.org")
+    client = Client()
+    client.force_login(user)
+    assert "On a day with nothing new" in client.get(reverse("web:preferences")).content.decode()
+    client.post(reverse("web:preferences"), prefs_data(empty_day="note"))
+    assert Profile.objects.get(user=user).empty_day == "note"
+    client.post(reverse("web:preferences"), prefs_data())
+    assert Profile.objects.get(user=user).empty_day == "nothing"
