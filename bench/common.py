@@ -132,10 +132,11 @@ class SmtpSink:
 
 
 class CeleryWorker:
-    """``celery -A digest_site worker -P prefork --concurrency N`` as a subprocess on the send queue."""
+    """``celery -A digest_site worker -P prefork --concurrency N`` as a subprocess on ``queues`` (``send``)."""
 
-    def __init__(self, env: dict, concurrency: int, log_dir: Path, name: str):
+    def __init__(self, env: dict, concurrency: int, log_dir: Path, name: str, queues: str = "send"):
         self.env = env
+        self.queues = queues
         self.concurrency = concurrency
         self.log = log_dir / f"worker-{name}.log"
         self.name = name
@@ -148,7 +149,7 @@ class CeleryWorker:
             "digest_site",
             "worker",
             "-Q",
-            "send",
+            self.queues,
             "-P",
             "prefork",
             "--concurrency",
