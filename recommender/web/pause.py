@@ -29,8 +29,12 @@ from ..subscriptions.services import profile_ensure
 LENGTH_CHOICES = [(str(w), f"{w} week{'s' if w > 1 else ''}") for w in PAUSE_WEEKS] + [("date", "until a date")]
 
 
+START_CHOICES = [("now", "now"), ("after_next", "after my next digest (it says so in its footer)")]
+
+
 class PauseForm(forms.Form):
     length = forms.ChoiceField(choices=LENGTH_CHOICES, widget=forms.RadioSelect, label="Pause my digest for")
+    start = forms.ChoiceField(choices=START_CHOICES, widget=forms.RadioSelect, label="Starting", required=False)
     until = forms.DateField(required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, today: dt.date, **kwargs):
@@ -51,7 +55,15 @@ class PauseForm(forms.Form):
 
 
 def pause_form(*, profile, data=None) -> PauseForm:
-    return PauseForm(data, today=timezone.now().astimezone(zone(profile.time_zone)).date(), initial={"length": "1"})
+    today = timezone.now().astimezone(zone(profile.time_zone)).date()
+    return PauseForm(data, today=today, initial={"length": "1", "start": "now"})
+
+
+def _pause_start(profile, choice: str) -> dt.datetime | None:
+    """``None`` (now), or just after the next scheduled digest: that one goes out and announces the pause."""
+    if choice != "after_next" or profile.next_digest_at is None or profile.next_digest_at <= timezone.now():
+        return None
+    return profile.next_digest_at + dt.timedelta(seconds=1)
 
 
 @login_required
@@ -68,7 +80,7 @@ def pause(request):
         end = pause_end_for(profile=profile, until=form.cleaned_data["until"])
     else:
         end = pause_end_for(profile=profile, weeks=int(length))
-    profile = profile_pause(profile=profile, end=end)
+    profile = profile_pause(profile=profile, end=end, start=_pause_start(profile, form.cleaned_data.get("start") or ""))
     messages.success(request, f"Your digest is paused until {pause_label(profile)}. It comes back by itself.")
     return redirect("web:preferences")
 

@@ -56,3 +56,14 @@ def test_pause_needs_a_post_and_a_login(member_client):
     client = Client()
     assert client.post(reverse("web:pause"), {"length": "1"}).status_code == 302  # to the login page
     assert 'id="pause-banner"' not in client.get(reverse("web:daily")).content.decode()
+
+
+def test_pause_after_the_next_digest_lets_it_go_out_first(member_client, member):
+    before = profile_of(member).next_digest_at
+    assert before is not None
+    member_client.post(reverse("web:pause"), {"length": "2", "start": "after_next"})
+    profile = profile_of(member)
+    assert profile.paused_from > before  # the next digest is still due, and its footer announces the pause
+    assert profile.next_digest_at == before
+    page = member_client.get(reverse("web:preferences")).content.decode()
+    assert "Your digest pauses from" in page
