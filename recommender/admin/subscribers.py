@@ -440,7 +440,17 @@ class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
     exclude = ("feed_token",)
-    readonly_fields = ("confirmed_at", "next_digest_at", "suppressed_at", "created_at", "modified_at")
+    # The pause and the empty-day choice are the reader's own (account pages): shown, not edited here.
+    readonly_fields = (
+        "confirmed_at",
+        "next_digest_at",
+        "suppressed_at",
+        "paused_from",
+        "paused_until",
+        "empty_day",
+        "created_at",
+        "modified_at",
+    )
     extra = 0
 
 

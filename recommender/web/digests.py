@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET
 
 from ..digest.outcomes import delivery_as_sent, delivery_outcome, stopped_reason
 from ..digest.render import render_digest
-from ..digest.schedule import period_key
 from ..models import DeliveryStatus, DigestDelivery
+from ..subscriptions.pause import SKIP_PAUSED
+from ..subscriptions.schedule import period_key
 from ..subscriptions.services import profile_ensure
 
 ROWS_SHOWN = 120
@@ -28,7 +29,8 @@ def my_digests(request):
     current = period_key(profile, at=timezone.now())
     deliveries = (
         DigestDelivery.objects.filter(user=request.user)
-        .exclude(period_key__gt=current)  # periods still to come (a pause writes them ahead)
+        # Periods still to come: only a pause writes those, ahead of time.
+        .exclude(status=DeliveryStatus.SKIPPED, skip_reason__startswith=SKIP_PAUSED, period_key__gt=current)
         .order_by("-period_key", "-pk")[:ROWS_SHOWN]
     )
     rows = [

@@ -250,3 +250,13 @@ def test_the_choice_is_on_the_preferences_page(db):
     assert Profile.objects.get(user=user).empty_day == "note"
     client.post(reverse("web:preferences"), prefs_data())
     assert Profile.objects.get(user=user).empty_day == "nothing"
+
+
+def test_periods_still_to_come_are_not_listed(db):
+    user = subscriber("ahead@example.org")
+    profile = Profile.objects.get(user=user)
+    profile_pause(profile=profile, end=pause_end_for(profile=profile, weeks=1))
+    today = timezone.now().date()
+    page = _page(user)
+    for k in range(2, 7):
+        assert (today + dt.timedelta(days=k)).isoformat() not in page
