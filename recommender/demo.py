@@ -24,8 +24,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from .digest.schedule import next_send_at
 from .models import Frequency, Interaction, InteractionKind, InteractionSource, Paper, Profile
+from .subscriptions.schedule import next_send_at
 
 User = get_user_model()
 

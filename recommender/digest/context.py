@@ -29,12 +29,12 @@ from django.urls import reverse
 
 from ..models import DeliveredPaper, DeliveredSection, Frequency, Interaction, Paper, PaperTranslation, Profile
 from ..subscriptions.pause import pause_footer
+from ..subscriptions.schedule import zone
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
 from . import selectors
 from .followups import updates_context
-from .schedule import zone
 from .tokens import (
     click_token,
     delivery_click_token,

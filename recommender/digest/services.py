@@ -50,6 +50,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..models import DeliveryStatus, DigestDelivery, Profile
+from ..subscriptions.schedule import period_key
 from ..subscriptions.services import profile_reschedule
 from . import notes as empty_day
 from . import planning, selectors
@@ -66,7 +67,6 @@ from .context import (
 from .handover import HandoverAborted, HandoverInDoubt, HandoverNotSent, send_with_handover
 from .mime import DigestEmail, RawDigestMessage
 from .render import render_digest
-from .schedule import period_key
 from .tokens import unsubscribe_token
 
 logger = logging.getLogger(__name__)

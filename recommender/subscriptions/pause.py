@@ -15,8 +15,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from ..digest.schedule import next_send_at, period_key, zone
 from ..models import DeliveryStatus, DigestDelivery, Profile
+from .schedule import next_send_at, period_key, zone
 
 PAUSE_WEEKS = (1, 2, 4)
 PAUSE_MAX_DAYS = 183  # half a year: longer than that is what "unsubscribe" is for

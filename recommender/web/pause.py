@@ -15,7 +15,6 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..digest.schedule import zone
 from ..subscriptions.pause import (
     PAUSE_MAX_DAYS,
     PAUSE_WEEKS,
@@ -24,6 +23,7 @@ from ..subscriptions.pause import (
     profile_pause,
     profile_unpause,
 )
+from ..subscriptions.schedule import zone
 from ..subscriptions.services import profile_ensure
 
 LENGTH_CHOICES = [(str(w), f"{w} week{'s' if w > 1 else ''}") for w in PAUSE_WEEKS] + [("date", "until a date")]

@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..digest.schedule import zone
 from ..models import Suppression
+from ..subscriptions.schedule import zone
 from ..subscriptions.services import (
     RESUME_MAX_AGE,
     profile_ensure,

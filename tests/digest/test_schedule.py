@@ -7,11 +7,11 @@ import random
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-
-from recommender.digest import services
-from recommender.digest.schedule import next_send_at, period_key
 from recommender.digest.selectors import subscribers_due
 from recommender.models import DigestDelivery, Profile
+
+from recommender.digest import services
+from recommender.subscriptions.schedule import next_send_at, period_key
 
 from .conftest import subscriber
 
