@@ -7,10 +7,10 @@ import random
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
-from recommender.digest.selectors import subscribers_due
-from recommender.models import DigestDelivery, Profile
 
 from recommender.digest import services
+from recommender.digest.selectors import subscribers_due
+from recommender.models import DigestDelivery, Profile
 from recommender.subscriptions.schedule import next_send_at, period_key
 
 from .conftest import subscriber

@@ -7,10 +7,10 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from recommender.models import DigestDelivery
 
 from recommender.digest import selectors, services
 from recommender.digest.context import digest_batch_build, digest_build
+from recommender.models import DigestDelivery
 from recommender.subscriptions.schedule import period_key
 
 
