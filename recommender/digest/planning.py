@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import DeliveredPaper, DeliveredSection, DeliveryStatus, DigestDelivery
@@ -113,7 +113,7 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
                 continue
             planned.append((pk, uid))
             rows.extend(_rows(pk, uid, selection))
-        DeliveredPaper.objects.bulk_create(rows, batch_size=5000)
+        _insert(rows)
         followups_plan(deliveries=planned)  # "Updates on your papers", before any send task claims them
         DigestDelivery.objects.filter(pk__in=[pk for pk, _ in planned]).update(planned_at=stamp, modified_at=stamp)
         for reason, pks in skips.items():
@@ -126,6 +126,25 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
             )
             planned.extend(pairs)
     return [uid for _, uid in planned], sum(len(p) for p in skips.values())
+
+
+_COLUMNS = ("delivery_id", "user_id", "paper_id", "section", "rank", "reason")
+
+
+def _insert(rows: list[DeliveredPaper]) -> None:
+    """Insert the plan rows: COPY on PostgreSQL, ``bulk_create`` elsewhere.
+
+    Raw COPY because the ORM has no bulk load: ``bulk_create`` measured ~0.19 ms per row here (1.3 M rows for
+    100k digests), most of it building and parsing multi-row INSERTs. Same transaction, same constraints.
+    """
+    if connection.vendor != "postgresql":
+        DeliveredPaper.objects.bulk_create(rows, batch_size=5000)
+        return
+    sql = f"COPY {DeliveredPaper._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
+    # psycopg's documented Cursor.copy(); Django's cursor wrapper passes it through to psycopg.
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([getattr(row, name) for name in _COLUMNS])
 
 
 def _rows(delivery_id: int, user_id: int, selection: Selection) -> list[DeliveredPaper]:
