@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from recommender.digest import services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
@@ -100,3 +105,34 @@ def test_next_digest_is_never_inside_a_pause(zone_name, frequency):
         keys = set(DigestDelivery.objects.filter(user=user).values_list("period_key", flat=True))
         assert keys, "the paused periods are in the log"
         assert DigestDelivery.objects.filter(user=user).exclude(status=DeliveryStatus.SKIPPED).count() == 0
+
+
+ZONES = ["UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland", "Asia/Kolkata", "America/Nuuk", "Pacific/Apia"]
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    zone_name=st.sampled_from(ZONES),
+    frequency=st.sampled_from(["daily", "weekly"]),
+    weekday=st.integers(0, 6),
+    send_time=st.times(),
+    days=st.integers(1, 180),
+)
+def test_no_digest_is_ever_due_inside_a_pause(zone_name, frequency, weekday, send_time, days):
+    """Generated schedules and pauses: the next digest is after the pause, every covered period is logged."""
+    user = subscriber(f"h{time.monotonic_ns()}@example.org")
+    profile = Profile.objects.get(user=user)
+    for name, value in (("time_zone", zone_name), ("frequency", frequency), ("weekday", weekday)):
+        setattr(profile, name, value)
+    profile.send_time = send_time
+    profile.save()
+    until = timezone.now().astimezone(ZoneInfo(zone_name)).date() + dt.timedelta(days=days)
+    profile = profile_pause(profile=profile, end=pause_end_for(profile=profile, until=until))
+    assert profile.next_digest_at >= profile.paused_until
+    assert profile.next_digest_at.astimezone(ZoneInfo(zone_name)).date() >= until
+    # Even forced due, the tick at any moment of the pause opens nothing for this subscriber.
+    for moment in (profile.paused_from, profile.paused_until - dt.timedelta(seconds=1)):
+        due_now(user, at=moment)
+        assert user.pk not in services.deliveries_open_due(now=moment)
+    assert not DigestDelivery.objects.filter(user=user).exclude(status=DeliveryStatus.SKIPPED).exists()
+    DigestDelivery.objects.filter(user=user).delete()
