@@ -93,9 +93,9 @@ def _translate(papers: list[Paper], language: str) -> None:
     )
 
 
-def _sizes(user, *, language: str) -> tuple[int, int, str]:
+def _sizes(user, *, language: str, delivery_id: int = 2_000_000_000) -> tuple[int, int, str]:
     """(HTML part as sent, whole message as sent, decoded HTML) for ``user``'s digest."""
-    content = digest_build(user=user, now=timezone.now(), language=language, delivery_id=2_000_000_000)
+    content = digest_build(user=user, now=timezone.now(), language=language, delivery_id=delivery_id)
     assert not content.skip_reason, content.skip_reason
     assert content.language == language  # bilingual: the translations are there
     raw = digest_raw_message(content=content, message_id="<0123456789.2000000000@paperboy.example.org>")
@@ -145,3 +145,28 @@ def test_a_part_is_base64_only_when_that_is_smaller():
         for part, body in zip(message.iter_parts(), (text, f"<p>{text}</p>"), strict=True):
             assert part["Content-Transfer-Encoding"] == expected
             assert part.get_content().replace("\r\n", "\n") == body
+
+
+def test_the_budget_holds_with_three_updates_and_the_pause_line(largest):
+    """Issue 16 adds per-subscriber lines: three "Updates on your papers" (the longest titles, 120-character
+    comments, each with its stop link) and the footer's pause line. The largest digest still fits."""
+    from recommender.digest.followups import COMMENT_CHARS, UPDATES_PER_DIGEST
+    from recommender.models import DigestDelivery, PaperUpdate, Profile
+    from recommender.subscriptions.pause import pause_end_for, profile_pause
+
+    n = _max_papers_per_email()
+    user = subscriber("a.rather.long.address+digests@subdomain.example.org", categories=["cs.LG"], papers_per_email=n)
+    delivery = DigestDelivery.objects.create(user=user, period_key="2026-12-01")
+    followed = sorted(Paper.objects.all(), key=lambda p: -len(p.title))[:UPDATES_PER_DIGEST]
+    for paper in followed:
+        text = f"v9: {'camera-ready, accepted at a conference with a long name ' * 3}"[: COMMENT_CHARS + 4]
+        PaperUpdate.objects.create(user=user, paper=paper, kind="version", key="v9", text=text, delivery=delivery)
+    profile = Profile.objects.get(user=user)
+    profile_pause(
+        profile=profile, start=timezone.now() + dt.timedelta(minutes=5), end=pause_end_for(profile=profile, weeks=4)
+    )
+    for language in SUPPORTED:
+        html_sent, message_sent, html = _sizes(user, language=language, delivery_id=delivery.pk)
+        assert "Updates on your papers" in html and "this is the last one until" in html
+        assert html_sent < HTML_BUDGET, f"{language}, {n} papers + updates: the HTML part is {html_sent} bytes"
+        assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers + updates: the message is {message_sent} bytes"
