@@ -22,6 +22,15 @@ from ..subscriptions.services import profile_ensure
 ROWS_SHOWN = 120
 
 
+def openable(delivery: DigestDelivery) -> bool:
+    """A digest that went out (or may have: in doubt), not a note: it opens as it was sent."""
+    if delivery.skip_reason:
+        return False
+    return delivery.status == DeliveryStatus.SENT or (
+        delivery.status == DeliveryStatus.FAILED and delivery.error.startswith("in-doubt")
+    )
+
+
 @login_required
 @require_GET
 def my_digests(request):
@@ -37,7 +46,7 @@ def my_digests(request):
         {
             "delivery": d,
             "outcome": delivery_outcome(delivery=d, profile=profile),
-            "can_open": d.status == DeliveryStatus.SENT and not d.skip_reason,
+            "can_open": openable(d),
         }
         for d in deliveries
     ]
@@ -50,7 +59,7 @@ def my_digests(request):
 @require_GET
 def my_digest(request, delivery_id: int):
     delivery = get_object_or_404(DigestDelivery, pk=delivery_id, user=request.user)
-    if delivery.status != DeliveryStatus.SENT or delivery.skip_reason:
+    if not openable(delivery):
         raise Http404("only a sent digest can be opened")
     content = delivery_as_sent(delivery=delivery)
     rendered = render_digest(content.context) if not content.skip_reason else None

@@ -122,6 +122,11 @@ def test_in_doubt_says_what_the_service_did(smtp_server, settings):
     )
     services.digest_plan(now=timezone.now())  # the tick reconciles it
     assert "did not confirm it took this digest; we did not send it again" in _page(user)
+    delivery = DigestDelivery.objects.get(user=user)
+    assert reverse("web:my_digest", args=[delivery.pk]) in _page(user)  # it may have arrived: it opens
+    client = Client()
+    client.force_login(user)
+    assert client.get(reverse("web:my_digest", args=[delivery.pk])).status_code == 200
 
 
 def test_a_sent_digest_opens_as_it_was_sent(smtp_server, papers_today, trending_old):
