@@ -453,6 +453,7 @@ def digest_build_planned(*, delivery, inert_links: bool = False, language: str |
         language=language or delivery.language or None,
         delivery_id=None if inert_links else delivery.pk,
         inert_links=inert_links,
+        updates_of=delivery.pk,
     )
 
 
@@ -465,8 +466,12 @@ def digest_compose(
     language: str | None = None,
     delivery_id: int | None = None,
     inert_links: bool = False,
+    updates_of: int | None = None,
 ) -> DigestContent:
     """Return the template context of ``selection`` for ``user`` at ``now``, or its skip reason.
+
+    ``updates_of``: the stored delivery whose recorded "Updates on your papers" to show (the admin's
+    inert view of a sent digest); by default those of ``delivery_id``, or, for a preview, the next ones.
 
     With ``delivery_id`` (sending) the links carry one signed token per purpose for the whole email
     (``tokens.delivery_click_token``); without it (previews) one token per link. With ``inert_links``
@@ -549,7 +554,8 @@ def digest_compose(
     if pause_note:  # a key only when there is a note: every other digest keeps its skeleton shape
         content.context["pause_note"] = pause_note
     # "Updates on your papers": recorded by the plan phase for a delivery, computed for a preview.
-    content.context.update(updates_context(user_id=user.pk, delivery_id=delivery_id, inert=inert))
+    stored = delivery_id if delivery_id is not None else updates_of
+    content.context.update(updates_context(user_id=user.pk, delivery_id=stored, inert=inert))
     content.paper_ids = [pid for pid, _ in picks]
     content.trending_ids = trending_ids
     content.reasons = {str(pid): reason for pid, reason in picks}

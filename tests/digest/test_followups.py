@@ -129,3 +129,22 @@ def test_code_and_upvote_jumps(db):
     Paper.objects.filter(pk=paper.pk).update(hf_upvotes=40, github_repo="https://github.com/example/x")
     kinds = [e.kind for e in followups.pending_events(user_ids=[user.pk])[user.pk]]
     assert kinds == ["code", "upvotes"]
+
+
+def test_the_admin_sees_the_updates_that_were_sent(smtp_server):
+    from recommender.admin.deliveries import delivery_content
+    from recommender.digest.render import render_digest
+
+    user = subscriber("audited@example.org")
+    paper = make_paper(category="cs.LG", announced_on=(_day(0) - dt.timedelta(days=40)).date())
+    Interaction.objects.create(user=user, paper=paper, kind="save")
+    followups.pending_events(user_ids=[user.pk])
+    Paper.objects.filter(pk=paper.pk).update(version=3, comments="journal version")
+    _new_paper_on(_day(0))
+    due_now(user, at=_day(0))
+    _tick(_day(0))
+    smtp_server.wait_for(1)
+    Paper.objects.filter(pk=paper.pk).update(version=4, comments="a later one, never sent")
+    delivery = PaperUpdate.objects.get(user=user).delivery
+    html = render_digest(delivery_content(delivery=delivery).context).html
+    assert "v3: journal version" in html and "never sent" not in html
