@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -16,6 +17,20 @@ from django.urls import reverse
 from .subscribe import SESSION_PENDING
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit, and the length of the email columns
+SITE_NAME = "Paperboy"
+
+
+def mail_context() -> dict:
+    """The site's name and address for the account emails, from settings.SITE_URL.
+
+    Not the Sites framework: its row says "example.com" unless someone edits it,
+    and a mail sent outside a request (a task) has no context processors.
+    """
+    return {
+        "site_name": SITE_NAME,
+        "site_url": settings.SITE_URL,
+        "site_host": settings.SITE_URL.split("://", 1)[-1],
+    }
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -25,6 +40,10 @@ class AccountAdapter(DefaultAccountAdapter):
         if len(email) > MAX_EMAIL_LENGTH:
             raise ValidationError(f"Email addresses have at most {MAX_EMAIL_LENGTH} characters.")
         return super().clean_email(email)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """allauth's mail (text + HTML when both templates exist), with the site's real name and address."""
+        super().send_mail(template_prefix, email, {**mail_context(), **context})
 
     def get_login_redirect_url(self, request) -> str:
         profile = getattr(request.user, "profile", None)
