@@ -15,7 +15,7 @@ import logging
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,6 +33,7 @@ from ..subscriptions.services import (
     resume_token_make,
     resume_token_profile,
 )
+from .adapter import mail_context
 from .ratelimit import rate_limit_hit
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,12 @@ def _back_on(request, profile) -> None:
 
 def _send_resume_link(request, profile) -> None:
     url = request.build_absolute_uri(reverse("web:resume_confirm", args=[resume_token_make(profile=profile)]))
-    context = {"resume_url": url, "email": profile.user.email, "days": RESUME_MAX_AGE // 86400}
+    context = {"resume_url": url, "email": profile.user.email, "days": RESUME_MAX_AGE // 86400, **mail_context()}
     subject = render_to_string("account/email/resume_digest_subject.txt", context).strip()
     body = render_to_string("account/email/resume_digest_message.txt", context)
-    send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, [profile.user.email])
+    message = EmailMultiAlternatives(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, [profile.user.email])
+    message.attach_alternative(render_to_string("account/email/resume_digest_message.html", context), "text/html")
+    message.send()
 
 
 @login_required

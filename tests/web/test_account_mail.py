@@ -11,6 +11,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from recommender.models import Suppression
+from recommender.subscriptions.services import profile_suppress
+
 pytestmark = pytest.mark.django_db
 
 
@@ -63,21 +66,36 @@ def test_every_account_email_arrives_as_text_and_html_with_the_same_link(member,
     received = smtp_server.wait_for(_send_every_account_email(member, password))
     usernames = [u for u in get_user_model().objects.values_list("username", flat=True) if u.startswith("u_")]
     assert usernames
-    home = settings.SITE_URL + "/"
     for message in received:
-        subject = message["Subject"]
-        assert message.get_content_type() == "multipart/alternative", subject
-        text = message.get_body(("plain",)).get_content()
-        html = message.get_body(("html",)).get_content()
-        parser = _Links()
-        parser.feed(html)
-        text_links = re.findall(r"https?://\S+", text)
-        assert [h for h in parser.hrefs if h != home] == text_links, subject
-        assert home in parser.hrefs, subject
-        for code in re.findall(r"^([A-Z0-9]{6,})$", text, re.M):  # the sign-in code
-            assert code in html, subject
-        for part in (subject, text, html):
-            assert "Paperboy" in part, subject
-            assert "example.com" not in part, subject
-            assert not [name for name in usernames if name in part], subject
-        assert settings.SITE_URL in html, subject
+        _assert_text_and_html_agree(message, usernames, settings.SITE_URL)
+
+
+def _assert_text_and_html_agree(message, usernames: list[str], site_url: str) -> None:
+    subject = message["Subject"]
+    home = site_url + "/"
+    assert message.get_content_type() == "multipart/alternative", subject
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    parser = _Links()
+    parser.feed(html)
+    text_links = re.findall(r"https?://\S+", text)
+    assert [h for h in parser.hrefs if h != home] == text_links, subject
+    assert home in parser.hrefs, subject
+    for code in re.findall(r"^([A-Z0-9]{6,})$", text, re.M):  # the sign-in code
+        assert code in html, subject
+    for part in (subject, text, html):
+        assert "Paperboy" in part, subject
+        assert "example.com" not in part, subject
+        assert not [name for name in usernames if name in part], subject
+    assert site_url in html, subject
+
+
+def test_resume_link_email_arrives_as_text_and_html(member_client, member, smtp_server, settings):
+    """The "resume my digest" mail (ours, not allauth's) follows the same house style."""
+    member.username = "u_26022c85a1"  # as the subscribe box names its accounts
+    member.save()
+    profile_suppress(user=member, reason=Suppression.BOUNCED, detail="550 mailbox unavailable")
+    member_client.post(reverse("web:resume"))
+    (message,) = smtp_server.wait_for(1)
+    assert "/account/resume/" in message.get_body(("plain",)).get_content()
+    _assert_text_and_html_agree(message, [member.username], settings.SITE_URL)
