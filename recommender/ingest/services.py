@@ -10,19 +10,7 @@ outside the transaction so a failure is recorded even though its writes are
 rolled back), fetches or reads every page first, then writes everything in one
 ``transaction.atomic`` block together with the conditional-GET validators.
 
-Merge rules (a row gathers what every source says):
-- arXiv sources (RSS, API, OAI) are authoritative for bibliographic fields when
-  they report the same or a newer version than the row holds; Hugging Face only
-  fills bibliographic fields that are still empty.
-- An empty value never blanks a field another source filled.
-- ``versions`` keeps every version seen with its date; ``version`` is the highest.
-- The announcement (type and day) follows the latest announcement; on the same
-  day "new" beats "cross" beats "replace" beats "replace-cross".
-- Only the RSS feed states announcement days. A paper no feed has dated gets
-  the day arXiv's schedule gives its first version's submission time
-  (``announce.py``, holidays from ``ARXIV_HOLIDAYS``), so papers known only
-  from the API or OAI-PMH reach digests; a stated day replaces a derived one,
-  never the other way round.
+The merge rules themselves are pure functions in ``merge.py``.
 """
 
 from __future__ import annotations
@@ -50,13 +38,12 @@ from ..summaries.tasks import summaries_fill_after_commit
 from . import announce, arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from .entries import IngestError, PaperEntry, PermanentIngestError, TransientIngestError
 from .fetch import FetchResult, fetch
+from .merge import MERGE_FIELDS, derive_announcement, iso, merge, snapshot
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
-ARXIV_SOURCES = {"arxiv-rss", "arxiv-api", "arxiv-oai"}
 CHUNK_SIZE = 1000
-ANNOUNCE_RANK = {"new": 4, "cross": 3, "replace": 2, "replace-cross": 1, "": 0}
 
 DEFAULT_URLS = {
     "arxiv-rss": "https://rss.arxiv.org/rss/",
@@ -67,34 +54,6 @@ DEFAULT_URLS = {
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "sample"
 SAMPLE_RSS = SAMPLE_DIR / "arxiv_rss_sample.xml"
 SAMPLE_HF = SAMPLE_DIR / "hf_daily_sample.json"
-
-# Fields the merge may change; compared before/after to tell "updated" from "unchanged".
-MERGE_FIELDS = [
-    "version",
-    "versions",
-    "title",
-    "abstract",
-    "authors",
-    "primary_category",
-    "categories",
-    "announce_type",
-    "announced_on",
-    "submitted_at",
-    "updated_at",
-    "comments",
-    "doi",
-    "journal_ref",
-    "license",
-    "sources",
-    "hf_upvotes",
-    "hf_comments",
-    "hf_published_on",
-    "ai_summary",
-    "ai_keywords",
-    "github_repo",
-    "github_stars",
-]
-BIBLIOGRAPHIC = ["title", "abstract", "comments", "doi", "journal_ref", "license"]
 
 
 class IngestUnavailable(TransientIngestError):
@@ -120,88 +79,7 @@ def _setting(name: str, default):
     return settings.PAPERBOY.get(name, default)
 
 
-# --- merging ---------------------------------------------------------------------------
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _merge_versions(current: list, found: dict[int, dt.date], version: int | None) -> list:
-    by_version: dict[int, str | None] = {}
-    for item in current or []:
-        if isinstance(item, dict) and isinstance(item.get("version"), int):
-            by_version[item["version"]] = item.get("date")
-    if version and version not in by_version:
-        by_version[version] = None
-    for number, day in found.items():
-        if by_version.get(number) is None:
-            by_version[number] = _iso(day)
-    return [{"version": number, "date": by_version[number]} for number in sorted(by_version)]
-
-
-def _merge(paper: Paper, entry: PaperEntry, source: str, *, is_new: bool) -> None:
-    """Fold ``entry`` into ``paper`` in memory, following the module's merge rules."""
-    authoritative = source in ARXIV_SOURCES
-    newer = is_new or entry.version is None or entry.version >= (paper.version or 0)
-    override = authoritative and newer
-    for name in BIBLIOGRAPHIC:
-        value = getattr(entry, name)
-        if value and (override or not getattr(paper, name)):
-            setattr(paper, name, value)
-    if entry.authors and (override or not paper.authors):
-        paper.authors = list(entry.authors)
-    if entry.categories and (override or not paper.categories):
-        paper.categories = " ".join(entry.categories)
-        paper.primary_category = entry.primary_category or entry.categories[0]
-    if entry.version or entry.version_dates:
-        paper.versions = _merge_versions(paper.versions, entry.version_dates, entry.version)
-        paper.version = max([paper.version or 1] + [v["version"] for v in paper.versions])
-    if entry.submitted_at and (paper.submitted_at is None or entry.submitted_at < paper.submitted_at):
-        paper.submitted_at = entry.submitted_at
-    if entry.updated_at and (paper.updated_at is None or entry.updated_at > paper.updated_at):
-        paper.updated_at = entry.updated_at
-    _merge_announcement(paper, entry, stated=_day_stated(paper))
-    if entry.hf_upvotes is not None:
-        paper.hf_upvotes = entry.hf_upvotes
-    if entry.hf_comments is not None:
-        paper.hf_comments = entry.hf_comments
-    if entry.hf_published_on and (paper.hf_published_on is None or entry.hf_published_on < paper.hf_published_on):
-        paper.hf_published_on = entry.hf_published_on
-    for name in ("ai_summary", "github_repo"):
-        if getattr(entry, name):
-            setattr(paper, name, getattr(entry, name))
-    if entry.ai_keywords:
-        paper.ai_keywords = list(entry.ai_keywords)
-    if entry.github_stars is not None:
-        paper.github_stars = entry.github_stars
-    if source not in (paper.sources or []):
-        paper.sources = [*(paper.sources or []), source]
-
-
-def _day_stated(paper: Paper) -> bool:
-    """Whether ``paper.announced_on`` came from a feed (RSS), not from the schedule."""
-    return paper.announced_on is not None and "arxiv-rss" in (paper.sources or [])
-
-
-def _merge_announcement(paper: Paper, entry: PaperEntry, *, stated: bool) -> None:
-    """The latest stated announcement wins (module rules); a stated day replaces a derived one."""
-    if entry.announced_on:
-        if not stated or entry.announced_on > paper.announced_on:
-            paper.announced_on = entry.announced_on
-            paper.announce_type = entry.announce_type or paper.announce_type
-        elif entry.announced_on == paper.announced_on and (
-            ANNOUNCE_RANK.get(entry.announce_type, 0) > ANNOUNCE_RANK.get(paper.announce_type, 0)
-        ):
-            paper.announce_type = entry.announce_type
-    elif entry.announce_type and not paper.announce_type:
-        paper.announce_type = entry.announce_type
-
-
-def _derive_announcement(paper: Paper, holidays: frozenset[dt.date]) -> None:
-    """Give a paper no feed has dated the day of its first version by arXiv's schedule (``announce.py``)."""
-    if paper.submitted_at is not None and not _day_stated(paper):
-        paper.announced_on = announce.announcement_day(paper.submitted_at, holidays=holidays)
+# --- merging (the rules: merge.py) ---------------------------------------------------
 
 
 def arxiv_holidays() -> frozenset[dt.date]:
@@ -210,10 +88,6 @@ def arxiv_holidays() -> frozenset[dt.date]:
         return announce.holidays_parse(_setting("ARXIV_HOLIDAYS", []))
     except ValueError as exc:
         raise ImproperlyConfigured(str(exc)) from None
-
-
-def _snapshot(paper: Paper) -> tuple:
-    return tuple(getattr(paper, name) for name in MERGE_FIELDS)
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -273,16 +147,16 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
             is_new = paper is None
             if is_new:
                 paper = Paper(arxiv_id=arxiv_id, versions=[], authors=[], sources=[], ai_keywords=[])
-            before = None if is_new else _snapshot(paper)
+            before = None if is_new else snapshot(paper)
             old_abstract = paper.abstract
             for entry in grouped[arxiv_id]:
-                _merge(paper, entry, source, is_new=is_new and not paper.title)
-            _derive_announcement(paper, holidays)
+                merge(paper, entry, source, is_new=is_new and not paper.title)
+            derive_announcement(paper, holidays)
             if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
                 counts.tldr_ids.append(arxiv_id)
             if is_new:
                 to_create.append(paper)
-            elif _snapshot(paper) != before:
+            elif snapshot(paper) != before:
                 paper.modified_at = now
                 to_update.append(paper)
             else:
@@ -614,7 +488,7 @@ def ingest_run(
             "url": url,
             "file": str(path) if path else None,
             "categories": opts.categories or None,
-            "date": _iso(date),
+            "date": iso(date),
             "limit": opts.limit if source in ("arxiv-api", "arxiv-oai") else None,
             "metadata_prefix": metadata_prefix if source == "arxiv-oai" else None,
         }.items()
