@@ -40,9 +40,9 @@ def test_source_urls_come_from_the_environment():
 
 
 def test_no_source_host_is_hard_coded_outside_the_defaults():
-    """Hosts appear only as the documented defaults (settings, ``ingest.services.DEFAULT_URLS``), never in a request."""
+    """Hosts appear only as the documented defaults (settings, ``ingest.collect.DEFAULT_URLS``), never in a request."""
     hosts = ("export.arxiv.org", "rss.arxiv.org", "oaipmh.arxiv.org", "huggingface.co/api")
-    allowed = {"digest_site/settings.py", "recommender/ingest/services.py"}
+    allowed = {"digest_site/settings.py", "recommender/ingest/collect.py"}
     offenders = []
     for path in (REPO / "recommender").rglob("*.py"):
         rel = path.relative_to(REPO).as_posix()
