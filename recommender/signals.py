@@ -3,8 +3,11 @@
 Receivers only call services; the logic lives there.
 """
 
+from urllib.parse import urlsplit
+
 from allauth.account.signals import authentication_step_completed, email_confirmed, user_signed_up
 from django.conf import settings
+from django.contrib.sites.models import Site
 from django.db.models.signals import post_migrate, post_save
 from django.dispatch import receiver
 
@@ -63,3 +66,11 @@ def _search_index_ensure(sender, app_config=None, using="default", **kwargs):
         from django.db import connections
 
         search_index_ensure(using=connections[using])
+
+
+@receiver(post_migrate, dispatch_uid="paperboy_site_from_settings")
+def _site_from_settings(sender, app_config=None, using="default", **kwargs):
+    """Keep the Sites row (allauth's fallback outside a request) on SITE_URL, never "example.com"."""
+    if app_config is not None and app_config.name == "recommender":
+        host = urlsplit(settings.SITE_URL).netloc or "localhost"
+        Site.objects.using(using).update_or_create(pk=settings.SITE_ID, defaults={"domain": host, "name": "Paperboy"})

@@ -79,3 +79,15 @@ def test_production_refuses_to_start_without_secret_key():
     result = _manage("check", env_extra={"DEBUG": "0"})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_sites_row_follows_site_url_after_migrate():
+    """allauth builds links from the Sites row outside a request: it must never say example.com."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+    from django.contrib.sites.models import Site
+
+    site = Site.objects.get(pk=settings.SITE_ID)
+    assert site.domain == urlsplit(settings.SITE_URL).netloc and site.name == "Paperboy"
