@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,17 +26,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from ..models import IngestRun, Paper, RunStatus
-from ..papers.trending import trending_refresh
-from ..summaries.extractive import summarize
-from ..summaries.tasks import summaries_fill_after_commit
+from ..models import IngestRun, Paper
 from . import announce
 from .collect import COLLECTORS, DEFAULT_URLS, Options, feed_states_save, probe
 from .collect import IngestUnavailable as IngestUnavailable  # re-exported: callers catch it from here
-from .entries import IngestError, PaperEntry, PermanentIngestError
+from .entries import PaperEntry, PermanentIngestError
 from .merge import MERGE_FIELDS, derive_announcement, iso, merge, snapshot
-
-logger = logging.getLogger(__name__)
+from .runs import paper_tldr_fill as paper_tldr_fill  # re-exported: bench/ingest.py
+from .runs import papers_changed, run_failed, run_start, run_succeeded
 
 SOURCES = ("arxiv-rss", "arxiv-api", "arxiv-oai", "hf-daily")
 CHUNK_SIZE = 1000
@@ -66,7 +62,7 @@ def _setting(name: str, default):
     return settings.PAPERBOY.get(name, default)
 
 
-# --- merging (the rules: merge.py) ---------------------------------------------------
+# --- the bulk upsert (the merge rules: merge.py) -----------------------------------------
 
 
 def arxiv_holidays() -> frozenset[dt.date]:
@@ -87,26 +83,44 @@ def _insert_new(papers: list[Paper]) -> None:
     if connection.vendor != "postgresql":
         Paper.objects.bulk_create(papers, batch_size=500)
         return
-    now = timezone.now()
     fields = [f for f in Paper._meta.concrete_fields if not f.primary_key]
-    # psycopg adapts str/int/float/date/datetime itself; only JSON needs encoding
-    # and the auto_now(_add) timestamps a value (what bulk_create's pre_save does).
-    stamped = {f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)}
-    as_json = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    names = [f.attname for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(Paper._meta.db_table)
+    # Each value is its field's pre_save(instance, add=True), as bulk_create takes it (auto_now(_add) stamp
+    # the instance); Field.pre_save itself is a plain getattr, so only fields that override it are called.
+    # psycopg adapts str/int/float/date/datetime itself; only JSON needs encoding.
+    plan = [(f.attname, _own_pre_save(f), isinstance(f, models.JSONField)) for f in fields]
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for paper in papers:
-            row = []
-            for name in names:
-                if name in stamped:
-                    setattr(paper, name, now)
-                value = getattr(paper, name)
-                if name in as_json and value is not None:
-                    value = json.dumps(value)
-                row.append(value)
-            copy.write_row(row)
+            copy.write_row([_copy_value(paper, name, pre_save, is_json) for name, pre_save, is_json in plan])
+
+
+def _own_pre_save(field: models.Field):
+    """The field's ``pre_save`` when its class overrides ``Field.pre_save`` (a plain getattr), else None."""
+    return field.pre_save if type(field).pre_save is not models.Field.pre_save else None
+
+
+def _copy_value(paper: Paper, name: str, pre_save, is_json: bool):
+    value = pre_save(paper, True) if pre_save else getattr(paper, name)
+    return json.dumps(value) if is_json and value is not None else value
+
+
+def _merge_all(
+    paper: Paper,
+    entries: list[PaperEntry],
+    source: str,
+    *,
+    is_new: bool,
+    holidays: frozenset[dt.date],
+    counts: UpsertCounts,
+) -> None:
+    """Fold one id's entries into its row (``merge.py``), date it, and note whether it needs a TL;DR."""
+    old_abstract = paper.abstract
+    for entry in entries:
+        merge(paper, entry, source, is_new=is_new and not paper.title)
+    derive_announcement(paper, holidays)
+    if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
+        counts.tldr_ids.append(paper.arxiv_id)
 
 
 def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCounts:
@@ -131,19 +145,14 @@ def paper_upsert_many(*, entries: Iterable[PaperEntry], source: str) -> UpsertCo
         to_create, to_update = [], []
         for arxiv_id in ids:
             paper = existing.get(arxiv_id)
-            is_new = paper is None
-            if is_new:
+            if paper is None:
                 paper = Paper(arxiv_id=arxiv_id, versions=[], authors=[], sources=[], ai_keywords=[])
-            before = None if is_new else snapshot(paper)
-            old_abstract = paper.abstract
-            for entry in grouped[arxiv_id]:
-                merge(paper, entry, source, is_new=is_new and not paper.title)
-            derive_announcement(paper, holidays)
-            if paper.abstract and (paper.abstract != old_abstract or not paper.tldr):
-                counts.tldr_ids.append(arxiv_id)
-            if is_new:
+                _merge_all(paper, grouped[arxiv_id], source, is_new=True, holidays=holidays, counts=counts)
                 to_create.append(paper)
-            elif snapshot(paper) != before:
+                continue
+            before = snapshot(paper)
+            _merge_all(paper, grouped[arxiv_id], source, is_new=False, holidays=holidays, counts=counts)
+            if snapshot(paper) != before:
                 paper.modified_at = now
                 to_update.append(paper)
             else:
@@ -175,54 +184,6 @@ def papers_announced_on_fill(*, chunk_size: int = CHUNK_SIZE) -> int:
         filled += len(papers)
         last = papers[-1].pk
     return filled
-
-
-def paper_tldr_fill(*, arxiv_ids: list[str]) -> int:
-    """Write a one-sentence extractive ``tldr`` for the given papers; return how many changed.
-
-    Runs after the ingest transaction has committed: summaries are derived
-    data, and keeping them out of the transaction keeps it short. A paper whose
-    fill is interrupted keeps an empty ``tldr``, which the next ingestion fills.
-    """
-    written = 0
-    for ids in _chunks(list(arxiv_ids), CHUNK_SIZE):
-        papers = list(Paper.objects.filter(arxiv_id__in=ids).only("id", "abstract", "tldr"))
-        changed = []
-        for paper in papers:
-            tldr = (summarize(paper.abstract) or "") if paper.abstract else ""
-            if tldr != paper.tldr:
-                paper.tldr = tldr
-                changed.append(paper)
-        if changed:
-            Paper.objects.bulk_update(changed, ["tldr"], batch_size=500)
-        written += len(changed)
-    return written
-
-
-# --- runs -------------------------------------------------------------------------------------
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, IngestError):
-        return str(exc)
-    return " ".join(f"{exc.__class__.__name__}: {exc}".split())[:500]
-
-
-def ingest_runs_interrupted_close(*, source: str) -> int:
-    """Mark runs of ``source`` still "running" after the hard task time limit as failed (their worker died).
-
-    Nothing of such a run was written (the writes are one transaction); without
-    this the admin would show it running forever.
-    """
-    limit = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 900)
-    now = timezone.now()
-    return IngestRun.objects.filter(
-        source=source, status=RunStatus.RUNNING, started_at__lt=now - dt.timedelta(seconds=limit)
-    ).update(
-        status=RunStatus.FAILED,
-        error="interrupted: the worker stopped before recording the outcome (e.g. killed or restarted)",
-        finished_at=now,
-    )
 
 
 def ingest_run(
@@ -278,58 +239,18 @@ def ingest_run(
         }.items()
         if value is not None
     }
-    ingest_runs_interrupted_close(source=source)
     # Created outside the atomic block: it must survive the rollback of a failed run.
-    run = IngestRun.objects.create(source=source, params=params, status=RunStatus.RUNNING)
+    run = run_start(source=source, params=params)
     try:
         collected = COLLECTORS[source](opts)
         with transaction.atomic():
             counts = paper_upsert_many(entries=collected.entries, source=source)
             feed_states_save(collected.fetched)
     except Exception as exc:
-        run.status = RunStatus.FAILED
-        run.error = _one_line(exc)
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at"])
-        # INFO, not WARNING: callers report the error (the task logs it, the command prints it).
-        logger.info("ingest %s failed (run %s): %s", source, run.pk, run.error)
+        run_failed(run, exc)
         raise
-    run.status = RunStatus.SUCCEEDED
-    run.entries, run.created, run.updated, run.unchanged = (
-        counts.entries,
-        counts.created,
-        counts.updated,
-        counts.unchanged,
-    )
-    if collected.note or collected.requests:
-        run.params = {
-            **run.params,
-            "requests": collected.requests,
-            **({"note": collected.note} if collected.note else {}),
-        }
-    run.finished_at = timezone.now()
-    run.save()
-    logger.info(
-        "ingest %s: %s entries, %s created, %s updated, %s unchanged",
-        source,
-        counts.entries,
-        counts.created,
-        counts.updated,
-        counts.unchanged,
-    )
-    if counts.tldr_ids:
-        try:
-            paper_tldr_fill(arxiv_ids=counts.tldr_ids)
-        except Exception:  # the papers are in; an empty tldr is refilled by the next run
-            logger.exception("tldr fill after ingest %s failed", source)
-    if counts.changed_ids or counts.tldr_ids:
-        # LLM TL;DRs and translations, once per paper and language (only when a model is configured).
-        summaries_fill_after_commit(arxiv_ids=[*counts.changed_ids, *counts.tldr_ids])
-    if counts.changed and refresh_trending:
-        try:
-            trending_refresh()
-        except Exception:  # the papers are in; a stale trending score is not worth failing the run
-            logger.exception("trending refresh after ingest %s failed", source)
+    run_succeeded(run, counts, collected)
+    papers_changed(counts, source=source, refresh_trending=refresh_trending)
     return run
 
 

@@ -220,3 +220,20 @@ def test_every_ingested_tldr_is_the_summaries_apps(feeds, source, folder):
     assert papers
     for paper in papers:
         assert paper.tldr == (summarize(paper.abstract) or ""), paper.arxiv_id
+
+
+def test_created_rows_hold_the_merged_values_and_the_fields_own_stamps(feeds):
+    """An insert (COPY on PostgreSQL, bulk_create elsewhere) stores the merged paper field by field, and
+    ``created_at`` / ``modified_at`` come from the fields' ``pre_save`` (stamped during the insert)."""
+    entries = arxiv_api.parse((feeds / "arxiv-api/query_testing_100.xml").read_bytes())
+    assert entries
+    start = timezone.now()
+    counts = paper_upsert_many(entries=entries, source="arxiv-api")
+    end = timezone.now()
+    assert counts.created == len({e.arxiv_id for e in entries})
+    by_id = {e.arxiv_id: e for e in entries}
+    for paper in Paper.objects.all():
+        entry = by_id[paper.arxiv_id]
+        assert start <= paper.created_at <= paper.modified_at <= end
+        assert (paper.title, paper.authors, paper.sources) == (entry.title, list(entry.authors), ["arxiv-api"])
+        assert paper.versions and paper.version == max(v["version"] for v in paper.versions)
