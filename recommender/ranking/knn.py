@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .baselines import _Ranker
+from .neighbours import top_k_per_column
 
 
 def topk_per_row(S: sp.spmatrix, k: int) -> sp.csr_matrix:
@@ -72,12 +73,8 @@ def shrunk_cosine_graph(
             own = self_index[start:stop]
             at = np.flatnonzero(own >= 0)
             sims[own[at], at] = 0.0
-        top = np.argpartition(-sims, k - 1, axis=0)[:k] if k < n else np.tile(np.arange(n)[:, None], (1, stop - start))
-        v = np.take_along_axis(sims, top, axis=0)
-        keep = v > 0
-        rows.append(top[keep])
-        cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[keep])
-        vals.append(v[keep] ** power if power != 1.0 else v[keep])
+        block_rows, block_cols, block_vals = top_k_per_column(sims, k, start, power)
+        rows.append(block_rows), cols.append(block_cols), vals.append(block_vals)
     if not vals:
         return sp.csc_matrix((n, m), dtype=np.float32)
     data = np.concatenate(vals).astype(np.float32)

@@ -11,6 +11,21 @@ import numpy as np
 import scipy.sparse as sp
 
 
+def top_k_per_column(
+    sims: np.ndarray, k: int, offset: int, power: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, values)`` of the ``k`` largest positive entries of each column of a dense block.
+
+    ``offset`` is the block's first column in the whole matrix; kept values are raised to ``power``.
+    """
+    n = sims.shape[0]
+    top = np.argpartition(-sims, k - 1, axis=0)[:k] if k < n else np.tile(np.arange(n)[:, None], (1, sims.shape[1]))
+    v = np.take_along_axis(sims, top, axis=0)
+    keep = v > 0
+    cols = np.broadcast_to(np.arange(offset, offset + sims.shape[1]), top.shape)[keep]
+    return top[keep], cols, v[keep] ** power if power != 1.0 else v[keep]
+
+
 def neighbour_matrix(
     item_X: sp.csr_matrix, cand_X: sp.csr_matrix, k: int, power: float = 1.0, dense: np.ndarray | None = None
 ):
@@ -31,15 +46,8 @@ def neighbour_matrix(
         sims = (item_X @ cand_X[start:stop].T).toarray()  # (n_items, b)
         if dense is not None:
             dense[:, start:stop] = sims
-        if k < n_items:
-            top = np.argpartition(-sims, k - 1, axis=0)[:k]
-        else:
-            top = np.tile(np.arange(n_items)[:, None], (1, stop - start))
-        v = np.take_along_axis(sims, top, axis=0)
-        keep = v > 0
-        rows.append(top[keep])
-        cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[keep])
-        vals.append(v[keep] ** power if power != 1.0 else v[keep])
+        block_rows, block_cols, block_vals = top_k_per_column(sims, k, start, power)
+        rows.append(block_rows), cols.append(block_cols), vals.append(block_vals)
     if not vals:
         return sp.csr_matrix((n_items, m), dtype=np.float32)
     return sp.csr_matrix(
