@@ -369,6 +369,25 @@ def load_wrk(port: int, paths: list[str], duration: int, connections: int) -> di
     }
 
 
+def _run_and_summarise(threads: list[threading.Thread], latencies: list[float], errors: list[int]) -> dict:
+    """Run the load threads to the end; requests/s, p50/p99 latency and the error count they filled in."""
+    started = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pick(0.5),
+        "p99_ms": pick(0.99),
+        "errors": errors[0],
+        "requests": len(latencies),
+    }
+
+
 def load_python(port: int, paths: list[str], duration: int, connections: int) -> dict:
     import http.client
 
@@ -392,21 +411,7 @@ def load_python(port: int, paths: list[str], duration: int, connections: int) ->
             i += 1
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
-    started = time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pick(0.5),
-        "p99_ms": pick(0.99),
-        "errors": errors[0],
-        "requests": len(latencies),
-    }
+    return _run_and_summarise(threads, latencies, errors)
 
 
 def _csrf(conn, session: dict) -> str:
@@ -457,21 +462,7 @@ def load_signed_in(port: int, page: str, sessions: list[dict], duration: int, co
 
     stop = time.monotonic() + duration + 2  # each connection's CSRF warm-up comes first
     threads = [threading.Thread(target=worker, args=(sessions[k % len(sessions)], stop)) for k in range(connections)]
-    started = time.monotonic()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.monotonic() - started
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": pick(0.5),
-        "p99_ms": pick(0.99),
-        "errors": errors[0],
-        "requests": len(latencies),
-    }
+    return _run_and_summarise(threads, latencies, errors)
 
 
 def first_request_ms(env: dict, session: dict) -> dict:
