@@ -50,6 +50,16 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.line('How to get what they need: README.md, "Tests that need ../shared/data or Chromium".')
 
 
+def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> None:
+    """Poll ``predicate`` until it holds; fail the test, naming ``what``, after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from recommender.ingest.services import ingest_run
 from recommender.library.submit import arxiv_id_from_text
 from recommender.models import Interaction, InteractionKind, Paper
+from tests.conftest import wait_until
 
 from .conftest import Reply
 
@@ -59,27 +60,18 @@ def _reader(name="Ada", last="Lovelace"):
     return user, client
 
 
-def _wait(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_a_new_paper_is_fetched_listed_submitted_by_and_upvoted(celery_worker, arxiv_api):
     user, client = _reader()
     response = client.post(reverse("web:submit"), {"paper": f"https://arxiv.org/abs/{FOUND}v1"})
     assert response.status_code == 302
-    assert _wait(lambda: Paper.objects.filter(arxiv_id=FOUND, submitted_by=user).exists())
+    wait_until(lambda: Paper.objects.filter(arxiv_id=FOUND, submitted_by=user).exists(), what="the fetched paper")
     paper = Paper.objects.get(arxiv_id=FOUND)
     assert Interaction.objects.filter(user=user, paper=paper, kind=InteractionKind.UPVOTE).exists()
     assert paper.local_upvotes == 1 and paper.announced_on is not None
     listing = Client().get(reverse("web:daily"), {"day": paper.announced_on.isoformat()}).content.decode()
     assert paper.title.split()[0] in listing and "submitted by Ada Lovelace" in listing
-    assert _wait(lambda: "submitted by you" in client.get(reverse("web:submit")).content.decode())
+    wait_until(lambda: "submitted by you" in client.get(reverse("web:submit")).content.decode(), what="the listing")
 
 
 @pytest.mark.slow
@@ -87,7 +79,10 @@ def test_a_new_paper_is_fetched_listed_submitted_by_and_upvoted(celery_worker, a
 def test_an_id_that_does_not_exist_says_so(celery_worker, arxiv_api, arxiv_id):
     _, client = _reader()
     client.post(reverse("web:submit"), {"paper": arxiv_id})
-    assert _wait(lambda: "arXiv has no paper with this id" in client.get(reverse("web:submit")).content.decode())
+    wait_until(
+        lambda: "arXiv has no paper with this id" in client.get(reverse("web:submit")).content.decode(),
+        what="the not-found message",
+    )
     assert not Paper.objects.filter(arxiv_id=arxiv_id).exists()
 
 

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 
 import pytest
 from django.utils import timezone
 
+from tests.conftest import wait_until  # noqa: F401  (re-exported: the reliability tests import it from here)
+
 _seq = itertools.count(1)
-
-
-def wait_until(predicate, *, timeout: float = 30.0, what: str = "condition", interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def bulk_subscribers(n: int, *, prefix: str, due_at: dt.datetime | None = None) -> list[int]:
