@@ -37,13 +37,8 @@ def parse_page(data: bytes) -> OaiPage:
     root = parse_xml(data, what="OAI-PMH response")
     if root.tag != f"{{{OAI}}}OAI-PMH":
         raise DocumentError(f"not an OAI-PMH response (root element <{root.tag[:60]}>)")
-    errors = root.findall("oai:error", NS)
-    if errors:
-        codes = [e.get("code", "") for e in errors]
-        if all(code == "noRecordsMatch" for code in codes):
-            return OaiPage()
-        message = "; ".join(f"{e.get('code', 'error')}: {clean_text(text_of(e))}" for e in errors)
-        raise SourceError(f"OAI-PMH error {message}")
+    if _empty_harvest(root):
+        return OaiPage()
     listing = root.find("oai:ListRecords", NS)
     if listing is None:
         listing = root.find("oai:GetRecord", NS)  # the same <record>, alone, and no resumptionToken
@@ -51,26 +46,43 @@ def parse_page(data: bytes) -> OaiPage:
         raise DocumentError("OAI-PMH response without ListRecords or GetRecord")
     page = OaiPage()
     for record in listing.iterfind("oai:record", NS):
-        header = record.find("oai:header", NS)
-        if header is not None and header.get("status") == "deleted":
-            continue
-        metadata = record.find("oai:metadata", NS)
-        if metadata is None:
-            continue
-        raw = metadata.find("raw:arXivRaw", NS)
-        plain = metadata.find("arxiv:arXiv", NS)
-        if raw is not None:
-            page.entries.append(_raw_entry(raw))
-        elif plain is not None:
-            page.entries.append(_arxiv_entry(plain))
-        else:
-            raise DocumentError("OAI-PMH record in an unsupported metadata format (use arXiv or arXivRaw)")
+        entry = _record_entry(record)
+        if entry is not None:
+            page.entries.append(entry)
     token = listing.find("oai:resumptionToken", NS)
     if token is not None:
         page.resumption_token = clean_text(text_of(token))
         size = token.get("completeListSize")
         page.complete_list_size = int(size) if size and size.isdigit() else None
     return page
+
+
+def _empty_harvest(root) -> bool:
+    """Return True for ``noRecordsMatch`` (an empty harvest, not a failure); raise ``SourceError`` for other errors."""
+    errors = root.findall("oai:error", NS)
+    if not errors:
+        return False
+    if all(e.get("code", "") == "noRecordsMatch" for e in errors):
+        return True
+    message = "; ".join(f"{e.get('code', 'error')}: {clean_text(text_of(e))}" for e in errors)
+    raise SourceError(f"OAI-PMH error {message}")
+
+
+def _record_entry(record) -> PaperEntry | None:
+    """Return the entry of one ``<record>``, or None for a deleted record or one without metadata."""
+    header = record.find("oai:header", NS)
+    if header is not None and header.get("status") == "deleted":
+        return None
+    metadata = record.find("oai:metadata", NS)
+    if metadata is None:
+        return None
+    raw = metadata.find("raw:arXivRaw", NS)
+    if raw is not None:
+        return _raw_entry(raw)
+    plain = metadata.find("arxiv:arXiv", NS)
+    if plain is not None:
+        return _arxiv_entry(plain)
+    raise DocumentError("OAI-PMH record in an unsupported metadata format (use arXiv or arXivRaw)")
 
 
 def parse(data: bytes) -> list[PaperEntry]:

@@ -47,6 +47,64 @@ def _check_content_type(content_type: str, expect: str, url: str) -> None:
         raise DocumentError(f"wrong content type {kind!r} from {url} (expected XML)")
 
 
+def _request_headers(*, user_agent: str, expect: str, etag: str, last_modified: str) -> dict[str, str]:
+    """Return our polite request headers, with the conditional validators we hold."""
+    headers = {
+        "User-Agent": user_agent,
+        "Accept": "application/json" if expect == "json" else "application/rss+xml, application/atom+xml, text/xml",
+        "Accept-Encoding": "gzip, deflate",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _open(http, url: str, *, params: dict | None, headers: dict, timeout: tuple[float, float]) -> requests.Response:
+    """Send the GET (the body is not read yet), classifying a failure to get any response."""
+    try:
+        return http.get(url, params=params, headers=headers, timeout=timeout, stream=True)
+    except requests.Timeout as exc:
+        raise TransientIngestError(f"timeout fetching {url}: {exc.__class__.__name__}") from None
+    except requests.ConnectionError as exc:
+        reason = str(exc.args[0]) if exc.args else exc.__class__.__name__
+        raise TransientIngestError(f"cannot connect to {url}: {reason[:200]}") from None
+    except requests.RequestException as exc:
+        raise PermanentIngestError(f"bad request for {url}: {exc}") from None
+
+
+def _check_status(response: requests.Response, where: str) -> None:
+    """Raise for a status we cannot use: 429 and 5xx are transient (with Retry-After), other non-2xx permanent."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        delay = retry_after_seconds(response.headers.get("Retry-After"))
+        hint = f", retry after {delay:.0f}s" if delay is not None else ""
+        raise TransientIngestError(f"HTTP {status} from {where}{hint}", retry_after=delay)
+    if status >= 400 or status < 200:
+        raise PermanentIngestError(f"HTTP {status} from {where}")
+
+
+def _read_capped(response: requests.Response, where: str, *, max_bytes: int, started: float, total: float) -> bytes:
+    """Stream the body under the byte cap and the overall deadline (``total`` seconds from ``started``)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise DocumentError(f"response from {where} is {int(declared)} bytes, over the {max_bytes}-byte limit")
+    chunks, size = [], 0
+    try:
+        # Decoded (gunzipped) bytes are counted, so a compression bomb hits the cap too.
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise DocumentError(f"response from {where} exceeds the {max_bytes}-byte limit")
+            if time.monotonic() - started > total:
+                raise TransientIngestError(f"timeout fetching {where}: body took over {total:.0f}s")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise TransientIngestError(f"connection lost while reading {where}: {exc.__class__.__name__}") from None
+    return b"".join(chunks)
+
+
 def fetch(
     url: str,
     *,
@@ -64,59 +122,22 @@ def fetch(
     """GET ``url`` and return its body (or a 304), raising an ``IngestError`` subclass on failure."""
     if not url.startswith(("http://", "https://")):
         raise PermanentIngestError(f"refusing to fetch non-HTTP URL {url[:80]!r}")
-    headers = {
-        "User-Agent": user_agent,
-        "Accept": "application/json" if expect == "json" else "application/rss+xml, application/atom+xml, text/xml",
-        "Accept-Encoding": "gzip, deflate",
-    }
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+    headers = _request_headers(user_agent=user_agent, expect=expect, etag=etag, last_modified=last_modified)
     total = deadline if deadline is not None else connect_timeout + read_timeout * 2
     started = time.monotonic()
-    http = session or requests
-    try:
-        response = http.get(url, params=params, headers=headers, timeout=(connect_timeout, read_timeout), stream=True)
-    except requests.Timeout as exc:
-        raise TransientIngestError(f"timeout fetching {url}: {exc.__class__.__name__}") from None
-    except requests.ConnectionError as exc:
-        reason = str(exc.args[0]) if exc.args else exc.__class__.__name__
-        raise TransientIngestError(f"cannot connect to {url}: {reason[:200]}") from None
-    except requests.RequestException as exc:
-        raise PermanentIngestError(f"bad request for {url}: {exc}") from None
+    response = _open(session or requests, url, params=params, headers=headers, timeout=(connect_timeout, read_timeout))
     with response:
-        status = response.status_code
         where = response.url or url
-        if status == 304:
+        if response.status_code == 304:
             return FetchResult(url=url, status=304, body=None, etag=etag, last_modified=last_modified)
-        if status == 429 or status >= 500:
-            delay = retry_after_seconds(response.headers.get("Retry-After"))
-            hint = f", retry after {delay:.0f}s" if delay is not None else ""
-            raise TransientIngestError(f"HTTP {status} from {where}{hint}", retry_after=delay)
-        if status >= 400 or status < 200:
-            raise PermanentIngestError(f"HTTP {status} from {where}")
+        _check_status(response, where)
         content_type = response.headers.get("Content-Type", "")
         _check_content_type(content_type, expect, where)
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise DocumentError(f"response from {where} is {int(declared)} bytes, over the {max_bytes}-byte limit")
-        chunks, size = [], 0
-        try:
-            # Decoded (gunzipped) bytes are counted, so a compression bomb hits the cap too.
-            for chunk in response.iter_content(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DocumentError(f"response from {where} exceeds the {max_bytes}-byte limit")
-                if time.monotonic() - started > total:
-                    raise TransientIngestError(f"timeout fetching {where}: body took over {total:.0f}s")
-                chunks.append(chunk)
-        except requests.RequestException as exc:
-            raise TransientIngestError(f"connection lost while reading {where}: {exc.__class__.__name__}") from None
+        body = _read_capped(response, where, max_bytes=max_bytes, started=started, total=total)
         return FetchResult(
             url=url,
-            status=status,
-            body=b"".join(chunks),
+            status=response.status_code,
+            body=body,
             etag=response.headers.get("ETag", ""),
             last_modified=response.headers.get("Last-Modified", ""),
             content_type=content_type,
