@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from ...demo import demo_readers_due_soon
+from ...ingest import services as ingest
 from ...models import Interaction, ModelVersion, Paper
 from ...papers.trending import trending_refresh
 from ...subscriptions.services import profile_confirm
@@ -68,11 +69,6 @@ class Command(BaseCommand):
     def _papers(self, *, offline: bool):
         if Paper.objects.exists():
             self.stdout.write(f"papers: {Paper.objects.count()} already loaded")
-            return
-        try:
-            from ...ingest import services as ingest
-        except ImportError:
-            self.stdout.write("ingestion is not available; no papers loaded")
             return
         if not offline:
             try:
