@@ -104,27 +104,30 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(autouse=True, scope="session")
 def _services_wired(redis_url):
-    """Point Django's cache and Celery's broker at the session's Redis."""
-    from asgiref.local import Local
-    from django.conf import settings
-    from django.core.cache import caches, close_caches
+    """Point Django's cache and Celery's broker at the session's Redis.
+
+    ``override_settings`` sends ``setting_changed``, on which Django's own test receiver closes the cache
+    connections and rebuilds ``caches`` from the new ``CACHES``.
+    """
+    from django.test import override_settings
 
     from digest_site.celery import app
 
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": redis_url.rsplit("/", 1)[0] + "/1",
-            "KEY_PREFIX": f"paperboy-test-{os.getpid()}",
-        }
-    }
-    close_caches()  # as django.test.signals does when CACHES changes
-    caches._settings = caches.settings = caches.configure_settings(None)
-    caches._connections = Local()
-    settings.CELERY_BROKER_URL = redis_url
+    cache_on_redis = override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url.rsplit("/", 1)[0] + "/1",
+                "KEY_PREFIX": f"paperboy-test-{os.getpid()}",
+            }
+        },
+        CELERY_BROKER_URL=redis_url,
+    )
+    cache_on_redis.enable()
     app.conf.broker_url = redis_url
     app.conf.task_always_eager = False
     yield
+    cache_on_redis.disable()
 
 
 @pytest.fixture(autouse=True)
@@ -183,12 +186,9 @@ class SMTPSink:
         self.controller.stop()
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} messages at the SMTP server, got {len(self.messages)}")
+        """Return the messages once ``count`` have arrived; fail after ``timeout`` seconds."""
+        wait_until(lambda: len(self.messages) >= count, timeout=timeout, interval=0.05, what=f"{count} messages")
+        return self.messages
 
 
 def _free_port() -> int:

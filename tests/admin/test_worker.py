@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.urls import reverse
 
 from recommender.models import ModelStatus, ModelVersion
+from tests.conftest import wait_until
 
 
 @pytest.mark.slow
@@ -18,9 +17,7 @@ def test_train_now_runs_on_a_worker(celery_worker, client, transactional_db):
     client.force_login(operator)
     response = client.post(reverse("admin:recommender_modelversion_train_now"), {"activate": "if_not_worse"})
     assert response.status_code == 302
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not ModelVersion.objects.exclude(status=ModelStatus.TRAINING).exists():
-        time.sleep(0.1)
+    wait_until(lambda: ModelVersion.objects.exclude(status=ModelStatus.TRAINING).exists(), what="the training to end")
     # Nothing to learn from yet: the worker recorded a failed version and the admin shows why.
     version = ModelVersion.objects.get()
     assert version.status == ModelStatus.FAILED and "no interactions" in version.error

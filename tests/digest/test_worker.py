@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from recommender.digest.tasks import digest_tick
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
+from tests.conftest import wait_until
 
 from .conftest import subscriber
 
@@ -21,15 +22,6 @@ def _subscribers(n: int, prefix: str):
     users = [subscriber(f"{prefix}{i}@example.org") for i in range(n)]
     Profile.objects.filter(user__in=users).update(next_digest_at=timezone.now() - dt.timedelta(minutes=1))
     return users
-
-
-def _wait(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_worker_sends_a_batch_and_retries_a_4xx(celery_worker, smtp_server, papers_today):
@@ -46,7 +38,7 @@ def test_worker_sends_a_batch_and_retries_a_4xx(celery_worker, smtp_server, pape
     digest_tick.delay()
     messages = smtp_server.wait_for(3, timeout=40)
     assert sorted(m["To"] for m in messages) == sorted(u.email for u in users)
-    _wait(lambda: DigestDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 3, what="3 sent rows")
+    wait_until(lambda: DigestDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 3, what="3 sent rows")
     retried = DigestDelivery.objects.get(user=users[1])
     assert greylisted and retried.attempts == 2
     time.sleep(0.5)
@@ -72,7 +64,7 @@ def test_sigkill_mid_batch_then_restart_delivers_each_digest_exactly_once(
     restarted = worker_process_factory(queues="plan,send", extra_env=env)
     digest_tick.delay()  # the next beat tick reconciles and re-enqueues what was left
     try:
-        _wait(
+        wait_until(
             lambda: not DigestDelivery.objects.filter(status__in=["pending", "sending"]).exists(),
             timeout=60,
             what="every delivery to settle",

@@ -7,7 +7,6 @@ server, and we read it.
 """
 
 import datetime as dt
-import time
 
 import pytest
 from django.core.management import call_command
@@ -15,16 +14,8 @@ from django.utils import timezone
 
 from recommender.interactions.services import interaction_record
 from recommender.models import DeliveryStatus, DigestDelivery, ModelVersion, Paper
+from tests.conftest import wait_until
 from tests.factories import make_subscriber
-
-
-def _wait(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -46,15 +37,16 @@ def test_feed_to_inbox(shared_data, smtp_server, celery_worker):
         interaction_record(user=other, paper=papers[1 + i % 2], kind="upvote")
 
     app.send_task("recommender.training.tasks.train_model", kwargs={"activate": "always"})
-    _wait(lambda: ModelVersion.objects.filter(is_active=True).exists(), what="an active model")
+    wait_until(lambda: ModelVersion.objects.filter(is_active=True).exists(), timeout=60, what="an active model")
 
     # The subscriber is due now in their zone; the tick fans out and the worker sends.
     now = dt.datetime.combine(announced, dt.time(9, 0), tzinfo=dt.UTC)
     reader.profile.next_digest_at = now - dt.timedelta(minutes=1)
     reader.profile.save(update_fields=["next_digest_at"])
     app.send_task("recommender.digest.tasks.digest_tick", kwargs={"now": now.isoformat()})
-    _wait(
+    wait_until(
         lambda: DigestDelivery.objects.filter(user=reader, status=DeliveryStatus.SENT).exists(),
+        timeout=60,
         what="the digest to be sent",
     )
     messages = smtp_server.wait_for(1)

@@ -8,17 +8,9 @@ import pytest
 
 from recommender.ingest.tasks import ingest_source, retry_countdown
 from recommender.models import IngestRun, Paper, RunStatus
+from tests.conftest import wait_until
 
 from .conftest import Reply
-
-
-def _wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.slow
@@ -36,9 +28,7 @@ def test_task_retries_after_503_then_ingests(celery_worker, feed_server, feeds, 
         "ARXIV_RSS_URL": feed_server.url("/rss/"),
     }
     ingest_source.delay(source="arxiv-rss")
-    assert _wait_for(lambda: IngestRun.objects.filter(status=RunStatus.SUCCEEDED).exists()), list(
-        IngestRun.objects.values("status", "error")
-    )
+    wait_until(lambda: IngestRun.objects.filter(status=RunStatus.SUCCEEDED).exists(), what="a succeeded run")
     runs = list(IngestRun.objects.order_by("started_at").values_list("status", "error"))
     assert runs[0][0] == RunStatus.FAILED and "HTTP 503" in runs[0][1]
     assert runs[-1] == (RunStatus.SUCCEEDED, "")
@@ -51,7 +41,7 @@ def test_task_retries_after_503_then_ingests(celery_worker, feed_server, feeds, 
 def test_task_does_not_retry_a_malformed_document(celery_worker, feed_server):
     feed_server.route("/api/daily_papers", Reply(body=b"<html>maintenance</html>", content_type="text/html"))
     ingest_source.delay(source="hf-daily", url=feed_server.url("/api/daily_papers"))
-    assert _wait_for(lambda: IngestRun.objects.filter(status=RunStatus.FAILED).exists())
+    wait_until(lambda: IngestRun.objects.filter(status=RunStatus.FAILED).exists(), what="the failed run")
     time.sleep(1.5)  # a retry would have come by now (countdowns are >= 1 s only with Retry-After)
     assert IngestRun.objects.count() == 1
     assert len(feed_server.requests) == 1

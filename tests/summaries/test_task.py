@@ -9,16 +9,8 @@ import pytest
 from recommender.ingest.services import ingest_run
 from recommender.models import Paper, PaperTranslation
 from recommender.summaries.tasks import summaries_fill
+from tests.conftest import wait_until
 from tests.factories import make_subscriber
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_route_is_the_ingest_queue(settings):
@@ -34,10 +26,8 @@ def test_ingest_enqueues_the_fill_and_a_worker_runs_it(celery_worker, llm, share
     make_subscriber("es@example.org", language="es")
     run = ingest_run(source="arxiv-rss", path=shared_data / "feeds/arxiv-rss/arxiv_cs_ai.xml")
     assert run.created == 3
-    assert _wait_for(lambda: PaperTranslation.objects.count() == 6), list(
-        PaperTranslation.objects.values_list("paper__arxiv_id", "language")
-    )
-    assert _wait_for(lambda: Paper.objects.filter(tldr_backend="llm").count() == 3)
+    wait_until(lambda: PaperTranslation.objects.count() == 6, what="6 translations")
+    wait_until(lambda: Paper.objects.filter(tldr_backend="llm").count() == 3, what="3 LLM TL;DRs")
     assert set(PaperTranslation.objects.values_list("language", flat=True)) == {"zh", "es"}
     requests = llm.count
     assert requests == 9  # 3 TL;DRs + 3 papers x 2 languages, once each
