@@ -1,4 +1,4 @@
-"""The send path's fast paths give exactly what the straightforward code gives.
+"""The send path's hand-built MIME gives exactly what Django's ``EmailMultiAlternatives`` gives.
 
 Each optimisation made for docs/performance.md replaces a library call with a
 cheaper equivalent; these tests pin the equivalence on real inputs.
@@ -6,34 +6,11 @@ cheaper equivalent; these tests pin the equivalence on real inputs.
 
 from __future__ import annotations
 
-import random
-import re
 from email import message_from_bytes
 
-import numpy as np
 from django.core.mail import EmailMultiAlternatives
 
 from recommender.digest.mime import DigestEmail
-from recommender.serving.candidates import matches as _matches
-
-
-def _reference_matches(terms, texts):
-    terms = [t.strip().lower() for t in terms if t and t.strip()]
-    if not terms:
-        return np.zeros(len(texts), dtype=bool)
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b")
-    return np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
-
-
-def test_keyword_rules_match_like_the_regex():
-    rng = random.Random(3)
-    vocab = ["llm", "llms", "diffusion", "graph", "gpt-4", "c++", "über", "x_y", "x", "y", "résumé", "rl", "3d"]
-    texts = [
-        " ".join(rng.choice(vocab) + rng.choice(["", ",", ".", "-", "_", "'s"]) for _ in range(rng.randint(0, 30)))
-        for _ in range(400)
-    ]
-    for terms in [["llm"], ["LLM ", "graph"], ["gpt-4"], ["c++", "rl"], ["x_y"], ["x"], ["über"], ["large model"], []]:
-        assert (_matches(terms, texts) == _reference_matches(terms, texts)).all(), terms
 
 
 def test_digest_email_decodes_to_the_same_parts_as_django():
