@@ -33,6 +33,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
@@ -232,42 +233,65 @@ class FragmentTemplate:
         if any("fragment_key" not in item for item in (*items, *trending)):
             text = self.template.render(context)  # a hand-made context: the plain render
             return text, (qp_encode(text) if encode else None)
-        escape = self._escape
-        top_key = tuple(k for k in context if k not in _TOP_FIXED)
-        values: dict[tuple, tuple[str, bytes | None]] = {}
-        out: list[str] = []
-        enc: list[bytes] = []
+        assembly = _Assembly(
+            context, items=items, trending=trending, encode=encode, escape=self._escape, fragment=self._fragment
+        )
+        assembly.fill(self._skeleton(context, items, trending), "", -1)
+        return assembly.result()
 
-        def value(key: tuple, raw) -> None:
-            entry = values.get(key)
-            if entry is None:
-                text = escape(raw)
-                entry = values[key] = (text, qp_piece(text) if encode else None)
-            out.append(entry[0])
-            if encode and entry[0]:
-                enc.append(entry[1])
 
-        def fill(compiled: _Compiled, seq: str, index: int) -> None:
-            literals, keys, encoded = compiled.literals, compiled.keys, compiled.encoded
-            for i, key in enumerate(keys):
-                out.append(literals[i])
-                if encode and literals[i]:
-                    enc.append(encoded[i])
-                kind = key[0]
-                if kind == "i":
-                    item = (items if seq == "items" else trending)[index]
-                    value((seq, index, key[1]), item_value(item, key[1]))
-                elif kind == "t":
-                    value(key, context[key[1]])
-                else:  # ("part", name, seq, index)
-                    part_item = (items if key[2] == "items" else trending)[key[3]]
-                    fill(self._fragment(key[1], part_item, top_key), key[2], key[3])
-            out.append(literals[-1])
-            if encode and literals[-1]:
-                enc.append(encoded[-1])
+class _Assembly:
+    """One email being joined from compiled pieces: the text, and its encoding when asked for."""
 
-        fill(self._skeleton(context, items, trending), "", -1)
-        return "".join(out), (b"=\r\n".join(enc) + b"\r\n" if encode else None)
+    __slots__ = ("context", "enc", "encode", "escape", "fragment", "items", "out", "top_key", "trending", "values")
+
+    def __init__(
+        self,
+        context: dict,
+        *,
+        items: list,
+        trending: list,
+        encode: bool,
+        escape: Callable[[object], str],
+        fragment: Callable[[str, dict, tuple], _Compiled],
+    ):
+        self.context, self.items, self.trending, self.encode = context, items, trending, encode
+        self.escape, self.fragment = escape, fragment  # the template's escaping and its per-paper piece cache
+        self.top_key = tuple(k for k in context if k not in _TOP_FIXED)
+        self.values: dict[tuple, tuple[str, bytes | None]] = {}  # each value escaped (and encoded) once
+        self.out: list[str] = []
+        self.enc: list[bytes] = []
+
+    def value(self, key: tuple, raw) -> None:
+        entry = self.values.get(key)
+        if entry is None:
+            text = self.escape(raw)
+            entry = self.values[key] = (text, qp_piece(text) if self.encode else None)
+        self.out.append(entry[0])
+        if self.encode and entry[0]:
+            self.enc.append(entry[1])
+
+    def literal(self, compiled: _Compiled, i: int) -> None:
+        self.out.append(compiled.literals[i])
+        if self.encode and compiled.literals[i]:
+            self.enc.append(compiled.encoded[i])
+
+    def fill(self, compiled: _Compiled, seq: str, index: int) -> None:
+        for i, key in enumerate(compiled.keys):
+            self.literal(compiled, i)
+            kind = key[0]
+            if kind == "i":
+                item = (self.items if seq == "items" else self.trending)[index]
+                self.value((seq, index, key[1]), item_value(item, key[1]))
+            elif kind == "t":
+                self.value(key, self.context[key[1]])
+            else:  # ("part", name, seq, index)
+                part_item = (self.items if key[2] == "items" else self.trending)[key[3]]
+                self.fill(self.fragment(key[1], part_item, self.top_key), key[2], key[3])
+        self.literal(compiled, -1)
+
+    def result(self) -> tuple[str, bytes | None]:
+        return "".join(self.out), (b"=\r\n".join(self.enc) + b"\r\n" if self.encode else None)
 
 
 def item_value(item: dict, name: str):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from .languages import ORIGINAL, get, script_share
+from .languages import ORIGINAL, Language, get, script_share
 
 _URL = re.compile(
     r"https?:|ftp:|www\.|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|io|ai|dev|app|co|example|info|biz|xyz|ly|"
@@ -93,6 +93,13 @@ def unsafe_reason(text: str) -> str:
 
 def summary_reason(summary: str, *, abstract: str, title: str = "") -> str:
     """Why an English ``summary`` of ``abstract`` is rejected, or "" if it may be stored."""
+    return _summary_shape_reason(summary, abstract=abstract) or _summary_vocabulary_reason(
+        summary, abstract=abstract, title=title
+    )
+
+
+def _summary_shape_reason(summary: str, *, abstract: str) -> str:
+    """Why ``summary`` is not a safe sentence of sensible length without an advert's words, or ""."""
     reason = unsafe_reason(summary)
     if reason:
         return reason
@@ -101,9 +108,15 @@ def summary_reason(summary: str, *, abstract: str, title: str = "") -> str:
     for match in _CALL_TO_ACTION.finditer(summary):
         if not re.search(rf"\b{match.group(0)}\b", abstract, re.IGNORECASE):
             return f"says {match.group(0)!r}, which the abstract does not"
+    words = len(_WORD.findall(summary))
+    if not SUMMARY_MIN_WORDS <= words <= SUMMARY_MAX_WORDS:
+        return f"{words} words"
+    return ""
+
+
+def _summary_vocabulary_reason(summary: str, *, abstract: str, title: str) -> str:
+    """Why ``summary``'s words or numbers do not come from the paper, or ""."""
     words = _WORD.findall(summary)
-    if not SUMMARY_MIN_WORDS <= len(words) <= SUMMARY_MAX_WORDS:
-        return f"{len(words)} words"
     source = {_stem(w) for w in _WORD.findall(f"{title} {abstract}")}
     allowed = source | {_stem(w) for w in _SUMMARY_WORDS}
     content = [_stem(w) for w in words if w.lower() not in _SUMMARY_WORDS]
@@ -150,6 +163,11 @@ def translation_reason(*, source: str, output: str, language: str, max_chars: in
     low, high = (0.12, 2.0) if lang.cjk else (0.4, 3.0)
     if len(source) >= 20 and not low <= ratio <= high:
         return f"length ratio {ratio:.2f} out of bounds"
+    return _script_reason(source=source, output=output, lang=lang) or _kept(source, output)
+
+
+def _script_reason(*, source: str, output: str, lang: Language) -> str:
+    """Why ``output`` is not written in ``lang``'s script, or ""."""
     # Formulas and Latin names are legitimately kept, so measure the script outside them.
     prose = _MATH.sub(" ", output)
     share = script_share(prose, lang.code)
@@ -158,12 +176,11 @@ def translation_reason(*, source: str, output: str, language: str, max_chars: in
             return f"only {share:.0%} of the letters are in the {lang.english_name} script"
         if lang.code == "ja" and not re.search(r"[\u3040-\u30ff]", prose):
             return "no kana: not Japanese"
-    elif lang.code == "ru":
-        if share < 0.4:
-            return f"only {share:.0%} of the letters are Cyrillic"
-    else:
-        if share < 0.9:
-            return "not in the Latin script"
-        if len(source) > 40 and output.strip().lower() == source.strip().lower():
-            return "identical to the English source"
-    return _kept(source, output)
+        return ""
+    if lang.code == "ru":
+        return f"only {share:.0%} of the letters are Cyrillic" if share < 0.4 else ""
+    if share < 0.9:
+        return "not in the Latin script"
+    if len(source) > 40 and output.strip().lower() == source.strip().lower():
+        return "identical to the English source"
+    return ""

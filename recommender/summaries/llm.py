@@ -214,35 +214,44 @@ class ChatClient:
             release()
             raise _Retry(f"connection: {exc.__class__.__name__}") from exc
         with response:
-            status = response.status_code
-            if status == 429:
-                release()
-                raise _Retry("429 rate limited", wait=retry_after_seconds(response.headers.get("Retry-After")))
-            if status >= 500:
-                release()
-                raise _Retry(f"HTTP {status}", wait=retry_after_seconds(response.headers.get("Retry-After")))
-            if status >= 400:
-                raise LLMRefused(f"HTTP {status}")
-            try:
-                body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
-            except (requests.RequestException, OSError) as exc:
-                raise _Retry(f"reading: {exc.__class__.__name__}") from exc
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise _Retry("response too large")
-        try:
-            data = requests.models.complexjson.loads(body)
-            text = data["choices"][0]["message"]["content"]
-            if not isinstance(text, str):
-                raise TypeError("content is not a string")
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Retry(f"invalid response: {exc.__class__.__name__}") from exc
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        return Completion(
-            text=text,
-            model=str(data.get("model") or payload["model"])[:128],
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
-        )
+            body = _body(response, release=release)
+        return _completion(body, model=payload["model"])
+
+
+def _body(response: requests.Response, *, release: Callable[[], None]) -> bytes:
+    """The response's bytes (capped), or ``_Retry`` / ``LLMRefused`` by its status."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        release()  # refused before generating: nothing was spent
+        reason = "429 rate limited" if status == 429 else f"HTTP {status}"
+        raise _Retry(reason, wait=retry_after_seconds(response.headers.get("Retry-After")))
+    if status >= 400:
+        raise LLMRefused(f"HTTP {status}")
+    try:
+        body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+    except (requests.RequestException, OSError) as exc:
+        raise _Retry(f"reading: {exc.__class__.__name__}") from exc
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise _Retry("response too large")
+    return body
+
+
+def _completion(body: bytes, *, model: str) -> Completion:
+    """The completion in a chat-completions body; ``_Retry`` for a body that is not one."""
+    try:
+        data = requests.models.complexjson.loads(body)
+        text = data["choices"][0]["message"]["content"]
+        if not isinstance(text, str):
+            raise TypeError("content is not a string")
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _Retry(f"invalid response: {exc.__class__.__name__}") from exc
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    return Completion(
+        text=text,
+        model=str(data.get("model") or model)[:128],
+        prompt_tokens=_int(usage.get("prompt_tokens")),
+        completion_tokens=_int(usage.get("completion_tokens")),
+    )
 
 
 def _int(value) -> int:
