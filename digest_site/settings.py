@@ -240,6 +240,8 @@ PAPERBOY = {
     "ARXIV_RSS_URL": env.str("ARXIV_RSS_URL", default="https://rss.arxiv.org/rss/"),
     "ARXIV_OAI_URL": env.str("ARXIV_OAI_URL", default="https://oaipmh.arxiv.org/oai"),
     "HF_DAILY_URL": env.str("HF_API_URL", default="https://huggingface.co/api").rstrip("/") + "/daily_papers",
+    # ORCID's public API ("my own papers" by iD: GET {ORCID_API_URL}/{iD}/works; no key needed).
+    "ORCID_API_URL": env.str("ORCID_API_URL", default="https://pub.orcid.org/v3.0"),
     # Library import (recommender/library): largest upload and most entries accepted in one import.
     "LIBRARY_MAX_BYTES": env.int("LIBRARY_MAX_BYTES", default=5 * 1024 * 1024),
     "LIBRARY_MAX_ENTRIES": env.int("LIBRARY_MAX_ENTRIES", default=10_000),

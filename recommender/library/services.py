@@ -185,12 +185,16 @@ def library_import(
     return report
 
 
-def ids_import(*, user, arxiv_ids: list[str]) -> ImportReport:
-    """Save the papers ``arxiv_ids`` (e.g. confirmed "my own papers"); missing ones are fetched, then saved."""
+def ids_import(*, user, arxiv_ids: list[str], fetch: bool = True) -> ImportReport:
+    """Save the papers ``arxiv_ids`` (e.g. confirmed "my own papers"); missing ones are fetched, then saved.
+
+    ``fetch=False`` leaves ``report.queued`` to the caller, as in ``library_import``.
+    """
     entries = [parsers.LibraryEntry(ref=f"arXiv:{i}", arxiv_id=i) for i in arxiv_ids]
     result = matching.match(catalogue_load(), entries)
     report = _report("ids", result)
     with transaction.atomic():
         report.saved, report.already_saved = saves_record(user=user, paper_ids=result.matched_pks)
-        _queue_fetch(user_id=user.pk, arxiv_ids=report.queued)
+        if fetch:
+            _queue_fetch(user_id=user.pk, arxiv_ids=report.queued)
     return report

@@ -3,9 +3,9 @@
 Thin views over ``recommender.library.services``. An import is one POST
 (CSRF-protected, rate-limited per user, size-capped before reading); its report
 is kept in the session and shown after a redirect, so reloading the result
-page never imports twice. "My own papers" is two POSTs: the author search
-shows what arXiv lists under a name, and only the ids ticked in the second
-POST are saved.
+page never imports twice. "My own papers" is two POSTs: the first shows what
+arXiv lists under a name, or the arXiv papers on an ORCID record's public
+works, and only the ids ticked in the second POST are saved.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from django.views.decorators.http import require_http_methods
 from .. import arxiv_ids
 from ..ingest.entries import IngestError
 from ..library import services
-from ..library.author import MAX_RESULTS, AuthorQueryError, author_search
+from ..library.author import MAX_RESULTS, AuthorQueryError, author_search, orcid_search
+from ..library.orcid import MAX_WORKS, OrcidError
 from ..library.parsers import FORMATS, LibraryError
 from ..models import Paper
 from .ratelimit import rate_limit_hit
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 IMPORT_LIMIT = (20, 3600)  # imports per user per hour
 AUTHOR_LIMIT = (10, 3600)  # author searches per user per hour (each is one arXiv API call)
+ORCID_LIMIT = (10, 3600)  # ORCID look-ups per user per hour (each is one ORCID API call, retries aside)
+CONFIRM_MAX = max(MAX_RESULTS, MAX_WORKS)  # ids one confirmation saves: all an author search or a record lists
 MAX_PASTE_CHARS = 1_000_000
 SESSION_KEY = "library_report"
 
@@ -115,7 +118,7 @@ def library_import_view(request):
 
 
 def _confirm(request):
-    chosen = [i for i in request.POST.getlist("arxiv_id") if arxiv_ids.is_arxiv_id(i)][:MAX_RESULTS]
+    chosen = [i for i in request.POST.getlist("arxiv_id") if arxiv_ids.is_arxiv_id(i)][:CONFIRM_MAX]
     if not chosen:
         messages.error(request, "Tick at least one paper to add it to your library.")
         return redirect("web:library_mine")
@@ -124,36 +127,69 @@ def _confirm(request):
     return redirect(reverse("web:library_import") + "?done=1")
 
 
+def _known(ids: list[str]) -> set[str]:
+    return set(Paper.objects.filter(arxiv_id__in=ids).values_list("arxiv_id", flat=True))
+
+
+def _author_found(context: dict, name: str) -> None:
+    """Fill ``context`` with what arXiv lists under ``name``, or the one-line reason it cannot."""
+    try:
+        entries = author_search(name=name)
+    except AuthorQueryError as exc:
+        context["error"] = str(exc)
+        return
+    except IngestError as exc:
+        logger.info("author search failed: %s", exc)
+        context["error"] = "arXiv did not answer just now; please try again in a minute."
+        return
+    known = _known([e.arxiv_id for e in entries])
+    context["found"] = [
+        {"arxiv_id": e.arxiv_id, "title": e.title, "authors": ", ".join(e.authors[:8]), "known": e.arxiv_id in known}
+        for e in entries
+    ]
+
+
+def _orcid_found(context: dict, text: str) -> None:
+    """Fill ``context`` with the arXiv papers of the record's public works, or the one-line reason there are none."""
+    try:
+        context["orcid"], result = orcid_search(orcid=text)
+    except OrcidError as exc:
+        context["error"] = str(exc)
+        return
+    if not result.works:
+        context["error"] = (
+            f"ORCID lists {result.groups} public work{'s' if result.groups != 1 else ''} for {context['orcid']}, "
+            "none with an arXiv id or arXiv DOI: search by your name instead."
+        )
+        return
+    known = _known([w.arxiv_id for w in result.works])
+    context["truncated"] = result.truncated
+    context["found"] = [
+        {"arxiv_id": w.arxiv_id, "title": w.title, "year": w.year, "known": w.arxiv_id in known} for w in result.works
+    ]
+
+
+# The first POST of "my own papers": the field it carries -> (rate-limit scope, limit, what fills the context).
+_SEARCHES = {
+    "orcid": ("library-orcid", ORCID_LIMIT, _orcid_found),
+    "name": ("library-author", AUTHOR_LIMIT, _author_found),
+}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def library_mine_view(request):
-    """GET: the name form. POST ``name``: what arXiv lists under it (nothing saved). POST ``confirm``: save ticked."""
+    """GET: the forms. POST ``orcid`` or ``name``: what was found (nothing saved). POST ``confirm``: save ticked."""
     if request.method == "POST" and request.POST.get("confirm"):
         return _confirm(request)
-    context = {"name": "", "found": None, "error": ""}
+    context = {"name": "", "orcid": "", "source": "", "found": None, "error": ""}
     if request.method == "POST":
-        limited = _limited(request, "library-author", AUTHOR_LIMIT)
+        source = "orcid" if "orcid" in request.POST else "name"
+        scope, limit, search = _SEARCHES[source]
+        limited = _limited(request, scope, limit)
         if limited:
             return limited
-        context["name"] = name = (request.POST.get("name") or "").strip()[:100]
-        try:
-            entries = author_search(name=name)
-        except AuthorQueryError as exc:
-            context["error"] = str(exc)
-        except IngestError as exc:
-            logger.info("author search failed: %s", exc)
-            context["error"] = "arXiv did not answer just now; please try again in a minute."
-        else:
-            known = set(
-                Paper.objects.filter(arxiv_id__in=[e.arxiv_id for e in entries]).values_list("arxiv_id", flat=True)
-            )
-            context["found"] = [
-                {
-                    "arxiv_id": e.arxiv_id,
-                    "title": e.title,
-                    "authors": ", ".join(e.authors[:8]),
-                    "known": e.arxiv_id in known,
-                }
-                for e in entries
-            ]
+        context["source"] = source
+        context[source] = text = (request.POST.get(source) or "").strip()[:100]
+        search(context, text)
     return render(request, "web/library_mine.html", context, status=400 if context["error"] else 200)
