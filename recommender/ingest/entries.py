@@ -23,11 +23,12 @@ class IngestError(Exception):
 
     transient = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None):
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
         # One line, bounded: it goes into IngestRun.error and the command's output.
         message = " ".join(str(message).split())[:500]
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status when the server answered one, so callers need not parse the text
 
 
 class PermanentIngestError(IngestError):

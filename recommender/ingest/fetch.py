@@ -80,9 +80,9 @@ def _check_status(response: requests.Response, where: str) -> None:
     if status == 429 or status >= 500:
         delay = retry_after_seconds(response.headers.get("Retry-After"))
         hint = f", retry after {delay:.0f}s" if delay is not None else ""
-        raise TransientIngestError(f"HTTP {status} from {where}{hint}", retry_after=delay)
+        raise TransientIngestError(f"HTTP {status} from {where}{hint}", retry_after=delay, status=status)
     if status >= 400 or status < 200:
-        raise PermanentIngestError(f"HTTP {status} from {where}")
+        raise PermanentIngestError(f"HTTP {status} from {where}", status=status)
 
 
 def _read_capped(response: requests.Response, where: str, *, max_bytes: int, started: float, total: float) -> bytes:

@@ -31,7 +31,6 @@ ORCID_ATTEMPTS = 3
 ORCID_MAX_WAIT = 5.0  # seconds: a Retry-After beyond this within a page load means "try again later"
 ORCID_READ_TIMEOUT = 10.0
 ORCID_DEADLINE = 20.0  # seconds for one attempt's whole body
-_HTTP_STATUS_RE = re.compile(r"^HTTP (\d{3}) ")  # how fetch's PermanentIngestError messages begin
 _NAME_RE = re.compile(r"^[^\W\d_][\w .'\-]{1,98}$", re.UNICODE)
 
 
@@ -113,8 +112,7 @@ def _orcid_failure(orcid: str, exc: IngestError) -> OrcidError:
         return OrcidError("ORCID did not answer just now; please try again in a minute.")
     if isinstance(exc, DocumentError):
         return OrcidError("ORCID answered with something that is not a works list; please try again later.")
-    match = _HTTP_STATUS_RE.match(str(exc))
-    status = int(match.group(1)) if match else None
+    status = exc.status
     if status in (404, 410):
         return OrcidError(f"ORCID has no public record {orcid}: check the iD on orcid.org.")
     return OrcidError(f"ORCID refused the works list of {orcid} (HTTP {status or 'error'}); please try again later.")
