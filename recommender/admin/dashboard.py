@@ -2,8 +2,8 @@
 
 A staff-only page in the admin (``/admin/dashboard/``, linked from the admin
 index). Every figure is an aggregate query (a dozen queries in all,
-whatever the table sizes) and the charts are inline SVG drawn here, so the
-page needs no JavaScript library and works offline.
+whatever the table sizes) and the charts are SVG rendered on the server by
+pygal (``charts.py``), so the page needs no script and works offline.
 """
 
 from __future__ import annotations
@@ -135,7 +135,6 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         x_label="day (created)",
         y_label="digests",
     )
-    delivery_legend = charts.legend([(s.label.lower(), COLOURS[s.value], []) for s in statuses])
 
     engagement = email_engagement_by_day(since=since)
     sent_per_day = [by_day.get(d, {}).get(DeliveryStatus.SENT, 0) for d in days]
@@ -155,7 +154,7 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         title="Email engagement per day: subscribers who clicked or voted, per digest sent",
         percent=True,
         x_label="day",
-        y_label="share of digests sent",
+        y_label="% of digests sent",
     )
 
     versions = list(
@@ -185,14 +184,11 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         "month": {s.value: month_counts.get(s.value, 0) for s in DeliveryStatus},
         "days": DAYS,
         "delivery_chart": delivery_chart,
-        "delivery_legend": delivery_legend,
         "engagement_chart": engagement_chart,
-        "engagement_legend": charts.legend(engagement_series),
         "click_rate": clickers / sent_total if sent_total else None,
         "vote_rate": voters / sent_total if sent_total else None,
         "sent_total": sent_total,
         "model_chart": model_chart,
-        "model_legend": charts.legend(model_series),
         "model_versions": versions[::-1][:5],
         "active_model": active,
         "ingests": last_ingests(),
