@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 
 # The id without version. New scheme: 4 or 5 digits after the dot. Old scheme: archive (letters and
-# hyphens: hep-th, cond-mat, q-bio), optional subject class (math.GT, cs.AI), then 7 digits (YYMMNNN).
-ID_PATTERN = r"(?:\d{4}\.\d{4,5})|(?:[a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7})"
+# hyphens: hep-th, cond-mat, q-bio), optional subject class (math.GT, cs.AI), then YYMMNNN with a year
+# of the old scheme (1991-2007) and a real month, so that e.g. a submission number ``submit/5423911``
+# is not taken for a paper.
+ID_PATTERN = r"(?:\d{4}\.\d{4,5})|(?:[a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/(?:9[1-9]|0[0-7])(?:0[1-9]|1[0-2])\d{3})"
 
 _WITH_VERSION_RE = re.compile(rf"(?P<id>{ID_PATTERN})(?:v(?P<v>\d{{1,4}}))?")
 _ID_RE = re.compile(ID_PATTERN)

@@ -110,7 +110,8 @@ def test_submitting_needs_a_login(db):
 
 
 NEW_IDS = st.from_regex(r"\A[0-9]{4}\.[0-9]{4,5}\Z")
-OLD_IDS = st.from_regex(r"\A(hep-th|math\.GT|cs|cond-mat)/[0-9]{7}\Z")
+# YYMM of the old scheme: 1991-2007, a real month
+OLD_IDS = st.from_regex(r"\A(hep-th|math\.GT|cs|cond-mat)/(9[1-9]|0[0-7])(0[1-9]|1[0-2])[0-9]{3}\Z")
 
 
 @hsettings(max_examples=150, deadline=None)

@@ -54,6 +54,8 @@ def test_every_scheme_parses_reverses_and_resolves(arxiv_id):
 
 
 BAD = ["", "2403.022", "2403.022334", "hep-th/990100", "hep-th/9901001v2", "../etc/passwd", "a b", "HEP-TH/9901001"]
+# The old scheme's YYMM is 1991-2007 with a real month: a submission number or a zero id names no paper.
+BAD += ["submit/5423911", "hep-th/0000000", "hep-th/9913001", "math/0801001"]
 
 
 @pytest.mark.parametrize("bad", BAD)
