@@ -1,11 +1,13 @@
 """Digest deliveries in the admin: the send log, the email as the subscriber saw it, and retries.
 
-"View email" re-renders a delivery from what the row stored (paper ids in
-order, the trending ids and the reason shown for each) through the digest's
-own context builder and templates, so the operator sees the same papers,
-order and reasons the subscriber got, not today's recommendations. Links
-are rebuilt (their signed tokens are fresh) and a paper deleted since then
-is left out.
+What a delivery listed is its plan rows (``DeliveredPaper``: section, rank,
+reason), the record the send phase composed the email from. "View email"
+composes those rows again through the digest's own context builder and
+templates, so the operator sees the same papers, order and reasons the
+subscriber got, not today's recommendations. Links are inert and a paper
+deleted since then is left out. A batch the circuit breaker stopped leaves
+its untried rows pending with a ``circuit breaker: ...`` error: the list
+marks them and filters them ("held back"), and the dashboard counts them.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from ..digest.context import digest_build_planned
 from ..digest.outcomes import SKIP_NOT_SENDABLE_PREFIX, delivery_outcome
+from ..digest.render import render_digest
+from ..digest.selectors import BREAKER, IN_DOUBT
 from ..models import DeliveredSection, DeliveryStatus, DigestDelivery, Paper
 from .links import admin_change_url, paper_public_url, short_datetime
-from .operations import OperatorActionsMixin, action_confirmation, action_confirmed, log_operation
+from .operations import OperatorActionsMixin, action_confirmation, action_confirmed
 from .services import delivery_reopen
 from .subscribers import deliveries_send
 
@@ -95,9 +100,24 @@ def delivery_content(*, delivery: DigestDelivery):
 
     Never ranked again; links are inert (an operator reads it, not the subscriber).
     """
-    from ..digest.context import digest_build_planned
-
     return digest_build_planned(delivery=delivery, inert_links=True)
+
+
+class HeldBackFilter(admin.SimpleListFilter):
+    """Deliveries an operator may have to look at: held by the circuit breaker, or in doubt."""
+
+    title = "held back"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("breaker", "stopped by the circuit breaker"), ("in-doubt", "in doubt (not resent)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "breaker":
+            return queryset.filter(status=DeliveryStatus.PENDING, error__startswith=BREAKER)
+        if self.value() == "in-doubt":
+            return queryset.filter(status=DeliveryStatus.FAILED, error__startswith=IN_DOUBT)
+        return queryset
 
 
 @admin.register(DigestDelivery)
@@ -115,7 +135,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "reason_short",
         "view_email",
     )
-    list_filter = ("status", "created_at", "sent_at", "language")
+    list_filter = ("status", HeldBackFilter, "created_at", "sent_at", "language")
     list_select_related = ("user",)
     search_fields = ("=user__email", "=message_id", "=period_key")
     search_help_text = "Exact subscriber email, Message-ID (with <>) or period (2026-11-22, 2026-W47)."
@@ -172,11 +192,17 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
     def status_badge(self, obj):
         # The attempts ride along when there was more than one: a column of their own overflowed 1280 px.
         tries = format_html('<br><span class="quiet">{} tries</span>', obj.attempts) if obj.attempts > 1 else ""
+        held = (
+            format_html('<br><span class="quiet" title="{}">held: circuit breaker</span>', obj.error)
+            if obj.status == DeliveryStatus.PENDING and obj.error.startswith(BREAKER)
+            else ""
+        )
         return format_html(
-            '<strong style="color:{}">{}</strong>{}',
+            '<strong style="color:{}">{}</strong>{}{}',
             STATUS_COLOURS.get(obj.status, "#555"),
             obj.get_status_display(),
             tries,
+            held,
         )
 
     @admin.display(description="created", ordering="created_at")
@@ -251,8 +277,6 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         # A stored digest is read like a preview: the explicit permission, and inert links (delivery_content).
         if not self.has_view_permission(request) or not request.user.has_perm("recommender.preview_digest"):
             raise PermissionDenied
-        from ..digest.render import render_digest
-
         delivery = get_object_or_404(DigestDelivery.objects.select_related("user"), pk=pk)
         rendered, skip_reason, paper_count = None, "", 0
         sent_ids = delivery_items(delivery=delivery).papers
@@ -308,7 +332,7 @@ class DigestDeliveryAdmin(OperatorActionsMixin, admin.ModelAdmin):
         user_ids = []
         for delivery in failed.select_related("user"):
             if delivery_reopen(delivery_id=delivery.pk, only_failed=True):
-                log_operation(request=request, obj=delivery, message=f"Retry (was: {delivery.error[:150]})")
+                self.log_change(request, delivery, f"Retry (was: {delivery.error[:150]})")
                 user_ids.append(delivery.user_id)
         deliveries_send(modeladmin=self, request=request, user_ids=sorted(set(user_ids)))
         return None

@@ -18,16 +18,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from ..ingest.announce import holidays_parse
-from ..models import DeliveryStatus, DigestDelivery, Frequency, Paper, Profile, Suppression
+from ..models import DeliveryStatus, DigestDelivery, Frequency, Profile, Suppression
 from ..subscriptions.pause import SKIP_PAUSED
-from .context import (
-    SKIP_NOTHING_ANNOUNCED,
-    SKIP_NOTHING_MATCHED,
-    DigestContent,
-    Selection,
-    digest_batch_planned,
-    digest_compose,
-)
+from .context import SKIP_NOTHING_ANNOUNCED, SKIP_NOTHING_MATCHED, DigestContent, digest_build_planned
+from .selectors import BREAKER, IN_DOUBT
 
 # The plan phase's reasons (``planning.SKIP_NOT_SENDABLE``, ``planning.SKIP_NOTHING_LEFT``), matched by prefix.
 SKIP_NOT_SENDABLE_PREFIX = "subscriber not sendable"
@@ -120,7 +114,7 @@ def _skipped(delivery: DigestDelivery, profile: Profile | None) -> Outcome:
 
 def _failed(delivery: DigestDelivery) -> Outcome:
     error = delivery.error
-    if error.startswith("in-doubt"):
+    if error.startswith(IN_DOUBT):
         return Outcome(
             "in doubt",
             "the mail server did not confirm it took this digest; we did not send it again, so you never get "
@@ -155,7 +149,7 @@ def delivery_outcome(*, delivery: DigestDelivery, profile: Profile | None = None
         return _skipped(delivery, profile)
     if delivery.status == DeliveryStatus.FAILED:
         return _failed(delivery)
-    if delivery.error.startswith("circuit breaker") or delivery.error.startswith("transient"):
+    if delivery.error.startswith((BREAKER, "transient")):
         return Outcome("on its way", "delayed: the mail server did not take it yet; we retry by ourselves")
     return Outcome("on its way", "being prepared and sent")
 
@@ -163,23 +157,6 @@ def delivery_outcome(*, delivery: DigestDelivery, profile: Profile | None = None
 def delivery_as_sent(*, delivery: DigestDelivery) -> DigestContent:
     """The digest exactly as it was sent: its stored selection (``DeliveredPaper`` rows), composed again.
 
-    A delivery sent before the plan rows existed has none: its JSON lists (``papers``, ``trending``,
-    ``reasons``) are the selection then. Links carry the delivery's own tokens: the reader may use them.
+    Never ranked again; links carry the delivery's own tokens: the reader may use them.
     """
-    moment = delivery.sent_at or delivery.claimed_at or delivery.created_at
-    batch = digest_batch_planned(deliveries={delivery.pk: delivery.user_id}, now=moment)
-    selection = batch.selections.get(delivery.pk)
-    if selection is None:
-        reasons = {str(k): str(v) for k, v in (delivery.reasons or {}).items()}
-        ids = [int(p) for p in delivery.papers or []]
-        trending = [int(p) for p in delivery.trending or [] if int(p) not in ids]
-        selection = Selection(papers=tuple((pid, reasons.get(str(pid), "")) for pid in ids), trending=tuple(trending))
-        batch.papers.update(Paper.objects.in_bulk(ids + trending))
-    return digest_compose(
-        user=batch.users.get(delivery.user_id) or delivery.user,
-        now=moment,
-        batch=batch,
-        selection=selection,
-        language=delivery.language or None,
-        delivery_id=delivery.pk,
-    )
+    return digest_build_planned(delivery=delivery)

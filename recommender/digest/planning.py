@@ -40,7 +40,7 @@ SKIP_NOTHING_LEFT = "none of the planned papers exists any more"
 
 def plan_chunk_size() -> int:
     """Subscribers ranked per ``recommend_for_users`` call (a users x candidates matrix; 2,000 x 1,000 ≈ 16 MB)."""
-    return max(1, int(getattr(settings, "PAPERBOY", {}).get("DIGEST_PLAN_CHUNK", 2000)))
+    return max(1, int(settings.PAPERBOY["DIGEST_PLAN_CHUNK"]))  # its one default: digest_site/settings.py
 
 
 @dataclass

@@ -23,6 +23,12 @@ from ..models import (
     Suppression,
 )
 
+# The error prefixes the send phase writes (``services``) and the readers match: a message handed to the
+# server with no answer (failed, never resent), and the untried rows of a batch the circuit breaker stopped
+# (pending, retried later).
+IN_DOUBT = "in-doubt"
+BREAKER = "circuit breaker"
+
 # How far back a first digest looks for papers (no previous digest to start from).
 FIRST_LOOKBACK_DAYS = {Frequency.DAILY: 2, Frequency.WEEKLY: 7}
 TRENDING_POOL = 300
@@ -30,7 +36,7 @@ TRENDING_POOL = 300
 
 def lease_seconds() -> int:
     """How long a claimed delivery may stay "sending" before the tick reconciles it."""
-    return int(getattr(settings, "PAPERBOY", {}).get("DIGEST_LEASE_SECONDS", 300))
+    return int(settings.PAPERBOY["DIGEST_LEASE_SECONDS"])  # its one default: digest_site/settings.py
 
 
 def sendable_profiles() -> QuerySet[Profile]:
@@ -67,6 +73,11 @@ def deliveries_stranded(*, now: dt.datetime) -> QuerySet[DigestDelivery]:
 def deliveries_in_doubt(*, now: dt.datetime) -> QuerySet[DigestDelivery]:
     stale = now - dt.timedelta(seconds=lease_seconds())
     return DigestDelivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lte=stale).exclude(message_id="")
+
+
+def deliveries_held_by_breaker() -> QuerySet[DigestDelivery]:
+    """Deliveries a batch stopped by the circuit breaker left untried: pending, their error says why."""
+    return DigestDelivery.objects.filter(status=DeliveryStatus.PENDING, error__startswith=BREAKER)
 
 
 def deliveries_open(*, user_ids: list[int]) -> QuerySet[DigestDelivery]:

@@ -72,22 +72,27 @@ from .tokens import unsubscribe_token
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-IN_DOUBT = "in-doubt"
-BREAKER = "circuit breaker"
+IN_DOUBT = selectors.IN_DOUBT
+BREAKER = selectors.BREAKER
+
+
+# The digest's settings have their one default in digest_site/settings.py (and its row in README's table):
+# read without a second fallback here, so the code can never disagree with what the settings say.
 
 
 def batch_size() -> int:
-    return int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BATCH_SIZE", 200))
+    """Subscribers per send task (``DIGEST_BATCH_SIZE``)."""
+    return int(settings.PAPERBOY["DIGEST_BATCH_SIZE"])
 
 
 def breaker_limit() -> int:
     """Consecutive connection failures or in-doubt results after which a batch stops (the circuit breaker)."""
-    return max(1, int(getattr(settings, "PAPERBOY", {}).get("DIGEST_BREAKER_FAILURES", 3)))
+    return max(1, int(settings.PAPERBOY["DIGEST_BREAKER_FAILURES"]))
 
 
 def naive_render() -> bool:
     """Premailer on every email (benchmarks only: ``PAPERBOY_DIGEST_NAIVE_RENDER=1``)."""
-    return bool(getattr(settings, "PAPERBOY", {}).get("DIGEST_NAIVE_RENDER", False))
+    return bool(settings.PAPERBOY["DIGEST_NAIVE_RENDER"])
 
 
 # --- phase 1: the tick --------------------------------------------------------------
@@ -158,12 +163,6 @@ def delivery_open_for_now(*, user, now: dt.datetime) -> DigestDelivery:
 # --- phase 2: claim, send, mark -------------------------------------------------------
 
 
-def delivery_claim(*, delivery_id: int) -> dt.datetime | None:
-    """Atomically take a delivery for sending; return the claim time, or None if someone else has it."""
-    claimed_at, won = deliveries_claim(delivery_ids=[delivery_id])
-    return claimed_at if won else None
-
-
 def _mine(delivery_id: int, claimed_at: dt.datetime):
     # Fencing: every later write checks the claim is still ours.
     return DigestDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING, claimed_at=claimed_at)
@@ -210,16 +209,12 @@ def _mail_domain() -> str:
     return address.rsplit("@", 1)[-1] if "@" in address else "paperboy.localhost"
 
 
-def message_id_for(delivery: DigestDelivery) -> str:
+def _message_id(pk: int, period: str, attempts: int) -> str:
     """A Message-ID fixed per delivery and attempt: recorded before sending, it names the in-flight message.
 
     The attempt is part of it so that a deliberate resend (an operator's
     "resend today's digest") is not dropped by receivers as a duplicate.
     """
-    return _message_id(delivery.pk, delivery.period_key, delivery.attempts)
-
-
-def _message_id(pk: int, period: str, attempts: int) -> str:
     ident = f"digest:{pk}:{attempts}"
     mac = hmac.new(settings.SECRET_KEY.encode(), ident.encode(), hashlib.sha256).hexdigest()[:12]
     return f"<digest.{pk}.{period}.{attempts}.{mac}@{_mail_domain()}>"

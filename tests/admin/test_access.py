@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from recommender.models import DigestDelivery, IngestRun, Interaction, ModelStatus, ModelVersion, Profile
-from tests.factories import make_paper
+from recommender.models import IngestRun, Interaction, ModelStatus, ModelVersion, Profile
+from recommender.subscriptions.topics import topic_default
+from tests.factories import make_delivery, make_paper
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ def rows(papers_today):
     user = subscriber("ada@example.org")
     paper = papers_today[0]
     interaction = interaction_record(user=user, paper=paper, kind="upvote")
-    delivery = DigestDelivery.objects.create(user=user, period_key="2026-11-22", status="sent", papers=[paper.pk])
+    delivery = make_delivery(user, period_key="2026-11-22", status="sent", papers=[paper.pk])
     run = IngestRun.objects.create(source="arxiv-rss", entries=3, created=2)
     version = ModelVersion.objects.create(
         status=ModelStatus.READY, artifact=b"SECRET-ARTIFACT-BYTES", artifact_size=21, metrics={"ndcg@10": 0.25}
@@ -136,6 +137,7 @@ def test_user_edit_keeps_password(staff_client, rows):
     user.set_password("keep-me-please-77")
     user.save()
     url = reverse("admin:auth_user_change", args=[user.pk])
+    topic = topic_default(user=user)
     response = staff_client.post(
         url,
         {
@@ -155,14 +157,24 @@ def test_user_edit_keeps_password(staff_client, rows):
             "profile-0-send_time": "07:30",
             "profile-0-time_zone": "Europe/Paris",
             "profile-0-papers_per_email": "8",
-            "profile-0-categories": '["cs.LG"]',
-            "profile-0-include_keywords": "[]",
-            "profile-0-exclude_keywords": "[]",
-            "profile-0-include_authors": "[]",
-            "profile-0-exclude_authors": "[]",
             "profile-0-language": "en",
             "profile-0-suppression": "",
             "profile-0-suppression_reason": "",
+            # The subscriber's topics, inline on the user page (the default one, its filters corrected).
+            "topics-TOTAL_FORMS": "1",
+            "topics-INITIAL_FORMS": "1",
+            "topics-MIN_NUM_FORMS": "0",
+            "topics-MAX_NUM_FORMS": "1000",
+            "topics-0-id": topic.pk,
+            "topics-0-user": user.pk,
+            "topics-0-name": "General",
+            "topics-0-position": "0",
+            "topics-0-categories": '["cs.CL"]',
+            "topics-0-include_keywords": '["retrieval"]',
+            "topics-0-exclude_keywords": "[]",
+            "topics-0-include_authors": "[]",
+            "topics-0-exclude_authors": "[]",
+            "topics-0-trending_weight": "0.25",
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -170,6 +182,8 @@ def test_user_edit_keeps_password(staff_client, rows):
     assert user.email == "renamed@example.org"
     assert user.check_password("keep-me-please-77")
     assert Profile.objects.get(user=user).frequency == "weekly"
+    topic.refresh_from_db()
+    assert (topic.categories, topic.include_keywords, topic.trending_weight) == (["cs.CL"], ["retrieval"], 0.25)
 
 
 def test_interaction_list_per_user_link(staff_client, rows):

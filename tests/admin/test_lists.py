@@ -19,7 +19,7 @@ from recommender.models import (
     Profile,
     RunStatus,
 )
-from tests.factories import make_paper
+from tests.factories import make_delivery, make_paper
 
 from .conftest import subscriber
 
@@ -117,11 +117,6 @@ def test_editing_a_subscriber_reschedules(staff_client):
             "send_time": "08:00",
             "time_zone": "UTC",
             "papers_per_email": "10",
-            "categories": '["cs.LG"]',
-            "include_keywords": "[]",
-            "exclude_keywords": "[]",
-            "include_authors": "[]",
-            "exclude_authors": "[]",
             "language": "en",
             "suppression": "",
             "suppression_reason": "",
@@ -175,7 +170,7 @@ def _populate(n: int) -> None:
         user = subscriber(f"s{n}-{i}@example.org")
         Interaction.objects.create(user=user, paper=papers[i], kind="upvote")
         Interaction.objects.create(user=user, paper=papers[(i + 1) % n], kind="click", source="email")
-        DigestDelivery.objects.create(user=user, period_key=f"2026-11-{i % 28 + 1:02d}", papers=[papers[i].pk])
+        make_delivery(user, period_key=f"2026-11-{i % 28 + 1:02d}", papers=[papers[i].pk])
         IngestRun.objects.create(source="arxiv-rss", finished_at=timezone.now() + dt.timedelta(seconds=3))
         ModelVersion.objects.create(status=ModelStatus.READY, artifact=b"x" * 10, artifact_size=10)
 

@@ -11,7 +11,8 @@ from django.core import mail
 from django.urls import reverse
 
 from recommender.interactions.services import interaction_record
-from recommender.models import DigestDelivery, Interaction, ModelStatus, ModelVersion, Profile
+from recommender.models import Interaction, ModelStatus, ModelVersion, Profile
+from tests.factories import make_delivery
 
 from .conftest import queued_tasks, subscriber
 
@@ -24,9 +25,7 @@ def objects(papers_today):
     interaction_record(user=ada, paper=papers_today[0], kind="upvote")
     return {
         "profile": Profile.objects.get(user=ada),
-        "delivery": DigestDelivery.objects.create(
-            user=ada, period_key="2026-11-20", status="failed", papers=[papers_today[0].pk]
-        ),
+        "delivery": make_delivery(ada, period_key="2026-11-20", status="failed", papers=[papers_today[0].pk]),
         "version": ModelVersion.objects.create(status=ModelStatus.READY, artifact=b"x", artifact_size=1),
     }
 

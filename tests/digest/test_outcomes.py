@@ -152,22 +152,6 @@ def test_a_sent_digest_opens_as_it_was_sent(smtp_server, papers_today, trending_
     assert client.get(reverse("web:my_digest", args=[delivery.pk])).status_code == 404
 
 
-def test_a_delivery_without_plan_rows_opens_from_its_json_lists(papers_today):
-    user = subscriber("legacy@example.org")
-    ids = [p.pk for p in papers_today[:3]]
-    delivery = DigestDelivery.objects.create(
-        user=user,
-        period_key="2026-11-20",
-        status="sent",
-        sent_at=timezone.now(),
-        papers=ids,
-        reasons={str(i): "because" for i in ids},
-        subject="Old digest",
-    )
-    content = outcomes.delivery_as_sent(delivery=delivery)
-    assert content.paper_ids == ids and not content.skip_reason
-
-
 STORED = [
     context.SKIP_NOTHING_ANNOUNCED,
     context.SKIP_NOTHING_MATCHED,

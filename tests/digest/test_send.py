@@ -196,13 +196,13 @@ def test_stale_claims_are_reconciled_without_double_sending(smtp_server, papers_
 def test_a_fresh_claim_is_not_stolen_and_a_lost_lease_cannot_mark_sent(papers_today):
     user = subscriber("lease@example.org")
     delivery = DigestDelivery.objects.create(user=user, period_key="2026-11-22")
-    first = services.delivery_claim(delivery_id=delivery.pk)
-    assert first is not None
-    assert services.delivery_claim(delivery_id=delivery.pk) is None  # held by the first worker
+    first, won = services.deliveries_claim(delivery_ids=[delivery.pk])
+    assert list(won) == [delivery.pk]
+    assert services.deliveries_claim(delivery_ids=[delivery.pk])[1] == {}  # held by the first worker
     # Someone else took it over after the lease: the first worker's writes are fenced off.
     DigestDelivery.objects.filter(pk=delivery.pk).update(claimed_at=first - dt.timedelta(hours=1))
-    second = services.delivery_claim(delivery_id=delivery.pk)
-    assert second is not None
+    second, won = services.deliveries_claim(delivery_ids=[delivery.pk])
+    assert list(won) == [delivery.pk]
     assert services.delivery_mark_sent(delivery_id=delivery.pk, claimed_at=first) is False
     assert services.delivery_mark_sent(delivery_id=delivery.pk, claimed_at=second) is True
     delivery.refresh_from_db()
