@@ -13,11 +13,12 @@ from collections import defaultdict
 
 from django.contrib import admin
 from django.db import connection
-from django.db.models import Count, DateField, F, Func, Q
+from django.db.models import Count, DateField, F, Func, Max, Q
 from django.db.models.functions import TruncDate
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from ..digest.selectors import deliveries_held_by_breaker
 from ..models import (
     DeliveryStatus,
     DigestDelivery,
@@ -113,6 +114,18 @@ def last_ingests() -> list[dict]:
     return rows
 
 
+def breaker_held() -> dict:
+    """Deliveries held back by the circuit breaker right now: how many, when the last batch stopped, and why.
+
+    They are pending and retried by themselves (the send task's backoff, the next tick); a count that stays
+    up says the mail server is still unwell.
+    """
+    held = deliveries_held_by_breaker()
+    figures = held.aggregate(count=Count("pk"), last=Max("modified_at"))
+    reason = held.order_by("-modified_at").values_list("error", flat=True).first() if figures["count"] else ""
+    return {**figures, "reason": reason}
+
+
 def dashboard_context(*, now: dt.datetime) -> dict:
     today = _day_start(now)
     since = today - dt.timedelta(days=DAYS - 1)
@@ -192,7 +205,9 @@ def dashboard_context(*, now: dt.datetime) -> dict:
         "model_versions": versions[::-1][:5],
         "active_model": active,
         "ingests": last_ingests(),
+        "breaker": breaker_held(),
         "links": {
+            "breaker": admin_changelist_url(DigestDelivery, held="breaker"),
             "failed_today": admin_changelist_url(
                 DigestDelivery, status__exact="failed", created_at__gte=today.date().isoformat()
             ),

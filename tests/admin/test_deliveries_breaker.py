@@ -1,4 +1,4 @@
-"""A batch stopped by the circuit breaker, as the operator sees it: the list, its filter, the detail."""
+"""A batch stopped by the circuit breaker, as the operator sees it: the list, its filter, the detail, the dashboard."""
 
 from __future__ import annotations
 
@@ -50,3 +50,8 @@ def test_the_admin_says_which_deliveries_the_breaker_held_back(staff_client, pap
 
     detail = staff_client.get(reverse("admin:recommender_digestdelivery_change", args=[held[0].pk])).content.decode()
     assert "circuit breaker: the batch stopped after 3 consecutive" in detail
+
+    dashboard = staff_client.get(reverse("admin-dashboard")).content.decode()
+    figure = f'<strong><a href="{changelist}?held=breaker">2</a></strong><span>held by the circuit breaker</span>'
+    assert figure in dashboard
+    assert "A send batch stopped" in dashboard and "circuit breaker: the batch stopped after 3" in dashboard
