@@ -180,7 +180,7 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
-    from recommender.models import Interaction, Paper, Profile
+    from recommender.models import Interaction, Paper, Profile, Topic
 
     User = get_user_model()
     topics = _topic_words()
@@ -211,7 +211,7 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
             by_cat[c].append(j)
     pools: dict[tuple, tuple] = {}
     ids = np.array([pid for pid, _ in history], dtype=np.int64)
-    profiles, interactions = [], []
+    profiles, topic_rows, interactions = [], [], []
     kinds = ["upvote", "save", "thumbs_up", "click", "thumbs_down", "not_interested"]
     kind_p = [0.35, 0.15, 0.2, 0.2, 0.05, 0.05]
     due = now - dt.timedelta(minutes=1)
@@ -227,10 +227,12 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
                 "send_time": dt.time(8, 0),
                 "time_zone": rng.choice(TIME_ZONES),
                 "papers_per_email": rng.choice([5, 10, 10, 15]),
-                "categories": list(cats),
-                "exclude_keywords": excl,
                 "next_digest_at": due,
             }
+        )
+        # What the reader reads lives on their default topic (recommender/subscriptions/topics.py).
+        topic_rows.append(
+            {"user_id": uid, "name": "General", "slug": "general", "categories": list(cats), "exclude_keywords": excl}
         )
         if rng.random() >= active:
             continue
@@ -252,6 +254,7 @@ def users_generate(*, count: int, active: float, today: dt.date, seed: int = 2) 
                 }
             )
     copy_rows(Profile, profiles)
+    copy_rows(Topic, topic_rows)
     copy_rows(Interaction, interactions)
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .models import Frequency, Interaction, InteractionKind, InteractionSource, Paper, Profile
 from .subscriptions.schedule import next_send_at
+from .subscriptions.topics import topics_default_create, topics_default_for_users
 
 User = get_user_model()
 
@@ -84,7 +85,7 @@ def demo_users_create(
     EmailAddress.objects.bulk_create(
         [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users], batch_size=2000
     )
-    profiles, interactions = [], []
+    profiles, topics, interactions = [], [], []
     for u in users:
         interests = rng.sample(categories, k=min(len(categories), rng.choice([1, 1, 2, 3])))
         profile = Profile(
@@ -96,10 +97,10 @@ def demo_users_create(
             send_time=dt.time(rng.choice([6, 7, 8, 9]), rng.choice([0, 15, 30, 45])),
             time_zone=rng.choice(TIME_ZONES),
             papers_per_email=rng.choice([5, 10, 10, 15]),
-            categories=interests,
         )
         profile.next_digest_at = next_send_at(profile, after=now)
         profiles.append(profile)
+        topics.append((u, {"categories": interests}))  # the default topic holds the reader's interests
         pool = [pid for c in interests for pid in by_category.get(c, [])]
         if not pool:
             continue
@@ -115,6 +116,7 @@ def demo_users_create(
                 )
             )
     Profile.objects.bulk_create(profiles, batch_size=2000)
+    topics_default_create(users=topics)
     Interaction.objects.bulk_create(interactions, batch_size=5000, ignore_conflicts=True)
     _recount_local_upvotes()
     return [u.pk for u in users]
@@ -154,9 +156,10 @@ def demo_readers_due_soon(
     latest_day = Paper.objects.order_by("-announced_on").values_list("announced_on", flat=True).first()
     fresh = Paper.objects.filter(announced_on=latest_day).values_list("id", "categories")
     rated = set(Interaction.objects.filter(user__in=[p.user_id for p in profiles]).values_list("user_id", "paper_id"))
+    topics = topics_default_for_users(user_ids=[p.user_id for p in profiles])
 
     def new_to(profile) -> int:
-        wanted = set(profile.categories)
+        wanted = set(topics[profile.user_id].categories) if profile.user_id in topics else set()
         return sum(1 for pid, cats in fresh if set(cats.split()) & wanted and (profile.user_id, pid) not in rated)
 
     chosen = sorted(profiles, key=lambda p: (-new_to(p), p.pk))[:count]

@@ -14,6 +14,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -37,6 +38,10 @@ class PaperQuerySet(models.QuerySet):
             return self
         pattern = "|".join(re.escape(c) for c in categories)
         return self.filter(categories__regex=rf"(^| )({pattern})( |$)")
+
+    def local_upvotes_withdrawn(self) -> int:
+        """Take one reader's upvote off each paper (their upvotes on these papers were just deleted)."""
+        return self.filter(local_upvotes__gt=0).update(local_upvotes=models.F("local_upvotes") - 1)
 
 
 class Paper(models.Model):
@@ -189,11 +194,7 @@ class Profile(models.Model):
     send_time = models.TimeField(default="08:00", help_text="Local time of day to send")
     time_zone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone, e.g. Europe/Paris")
     papers_per_email = models.PositiveSmallIntegerField(default=10)
-    categories = models.JSONField(default=list, blank=True, help_text='e.g. ["cs.LG", "cs.CL"]')
-    include_keywords = models.JSONField(default=list, blank=True)
-    exclude_keywords = models.JSONField(default=list, blank=True)
-    include_authors = models.JSONField(default=list, blank=True)
-    exclude_authors = models.JSONField(default=list, blank=True)
+    # What to read (categories, keywords, authors) lives on the subscriber's topics (``Topic``).
     language = models.CharField(max_length=16, default="en", help_text="Digest language (second language if not en)")
     suppression = models.CharField(max_length=16, choices=Suppression.choices, default=Suppression.NONE, blank=True)
     suppression_reason = models.TextField(blank=True)
@@ -233,6 +234,51 @@ class Profile(models.Model):
         )
 
 
+TOPIC_DEFAULT_NAME = "General"
+TOPIC_TRENDING_WEIGHT_DEFAULT = 0.5
+"""The personal <-> trending dial of a new topic: the blend exactly as it ranked before topics existed.
+
+0 is "only my taste", 1 "what the community upvotes"; serving maps the dial onto the blend's prior weight
+so that this middle value gives today's weight (recommender/serving, docs/recommender.md).
+"""
+
+
+class Topic(models.Model):
+    """One line of research of a subscriber ("RL theory"): its own filters, its own votes, its own feed.
+
+    A subscriber always has at least one; the one with the lowest ``position`` is the default (listed first,
+    ``/for-you/``, the preferences' "what to read"). The five filters are those a profile had before topics,
+    with the same names and meaning, so ranking code reads a topic as it read a profile.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topics")
+    name = models.CharField(max_length=80)
+    # Made from the name at creation and kept on rename: the topic's URLs (For you, its feed) never change.
+    slug = models.SlugField(max_length=80)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lowest first; the lowest is the default topic")
+    categories = models.JSONField(default=list, blank=True, help_text='e.g. ["cs.LG", "cs.CL"]')
+    include_keywords = models.JSONField(default=list, blank=True)
+    exclude_keywords = models.JSONField(default=list, blank=True)
+    include_authors = models.JSONField(default=list, blank=True)
+    exclude_authors = models.JSONField(default=list, blank=True)
+    trending_weight = models.FloatField(
+        default=TOPIC_TRENDING_WEIGHT_DEFAULT,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0 = only my taste ... 1 = what the community upvotes",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "slug"], name="uniq_topic_user_slug"),
+            models.UniqueConstraint(fields=["user", "name"], name="uniq_topic_user_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.name}"
+
+
 class InteractionKind(models.TextChoices):
     UPVOTE = "upvote", "Upvote"
     THUMBS_UP = "thumbs_up", "Thumbs up"
@@ -256,6 +302,10 @@ class Interaction(models.Model):
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="interactions")
     kind = models.CharField(max_length=16, choices=InteractionKind.choices)
     source = models.CharField(max_length=16, choices=InteractionSource.choices, default=InteractionSource.WEB)
+    # The topic the vote was cast under; NULL: account-wide (counts for every topic: imports without a
+    # topic, every vote from before topics). One row per (user, paper, kind): cast again under another
+    # topic, it moves there.
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -331,6 +381,8 @@ class DeliveredPaper(models.Model):
     section = models.CharField(max_length=16, choices=DeliveredSection.choices, default=DeliveredSection.PAPERS)
     rank = models.PositiveSmallIntegerField(help_text="Position within the section, 1 first")
     reason = models.TextField(blank=True)
+    # The topic the paper was picked for (NULL: before topics, or the topic was deleted since).
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.SET_NULL, related_name="delivered")
 
     class Meta:
         constraints = [

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from recommender.models import DeliveredPaper, DigestDelivery, Paper, Profile
-from recommender.subscriptions.services import profile_confirm
+from recommender.subscriptions.services import profile_confirm, profile_update
+from recommender.subscriptions.topics import TOPIC_FILTERS, topic_default, topic_update
 
 _ids = itertools.count(1)
 
@@ -54,11 +55,19 @@ def make_subscriber(email: str, *, password: str | None = None, confirmed: bool 
         profile_confirm(user=user)
     # Re-read: the profile cached on ``user`` by the creation signal predates confirmation.
     user.profile = Profile.objects.get(user=user)
+    topic_update(topic=topic_default(user=user), **{k: prefs.pop(k) for k in TOPIC_FILTERS if k in prefs})
     if prefs:
         for k, v in prefs.items():
             setattr(user.profile, k, v)
         user.profile.save()
     return user
+
+
+def preferences_set(user, **prefs):
+    """Set a subscriber's preferences through the services: profile fields on the profile (rescheduled), the
+    five filters (categories, keywords, authors) on their default topic."""
+    topic_update(topic=topic_default(user=user), **{k: prefs.pop(k) for k in TOPIC_FILTERS if k in prefs})
+    return profile_update(profile=Profile.objects.get(user=user), **prefs)
 
 
 def make_delivery(

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from recommender.demo import LATEST_DAY_RATED, demo_users_create
 from recommender.ingest.services import ingest_sample
-from recommender.models import DigestDelivery, Interaction, Paper, Profile
+from recommender.models import TOPIC_TRENDING_WEIGHT_DEFAULT, DigestDelivery, Interaction, Paper, Profile
+from recommender.subscriptions.topics import topic_default, topics_for_users
 
 pytestmark = pytest.mark.django_db
 
@@ -51,8 +52,22 @@ def test_seeding_leaves_most_of_the_latest_day_new():
         )
     }
     for profile in Profile.objects.filter(user__username__startswith="demo_"):
-        mine = {pid for pid, cats in day.items() if cats & set(profile.categories)}
+        mine = {pid for pid, cats in day.items() if cats & set(topic_default(user=profile.user_id).categories)}
         rated = set(
             Interaction.objects.filter(user_id=profile.user_id, paper_id__in=mine).values_list("paper_id", flat=True)
         )
         assert len(rated) <= int(len(mine) * LATEST_DAY_RATED), (profile.user.username, len(rated), len(mine))
+
+
+def test_every_seeded_reader_has_one_default_topic_with_their_interests():
+    """A user always has a topic: the seeding's bulk inserts (no signals) create each reader's "General"."""
+    ingest_sample()
+    ids = demo_users_create(count=30, seed=0)
+    topics = topics_for_users(user_ids=ids)
+    assert sorted(topics) == sorted(ids)
+    catalogue = {c for cats in Paper.objects.values_list("categories", flat=True) for c in cats.split()}
+    for uid in ids:
+        (topic,) = topics[uid]
+        assert (topic.name, topic.slug, topic.position) == ("General", "general", 0)
+        assert topic.categories and set(topic.categories) <= catalogue
+        assert topic.trending_weight == TOPIC_TRENDING_WEIGHT_DEFAULT

@@ -18,7 +18,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, JSONField, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, JSONField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -30,7 +30,16 @@ from ..digest import tasks as digest_tasks
 from ..digest.planning import deliveries_plan
 from ..digest.services import batches, digest_preview, digest_send_batch
 from ..interactions.services import interactions_reset
-from ..models import DeliveryStatus, DigestDelivery, Frequency, Interaction, InteractionKind, Profile, Suppression
+from ..models import (
+    DeliveryStatus,
+    DigestDelivery,
+    Frequency,
+    Interaction,
+    InteractionKind,
+    Profile,
+    Suppression,
+    Topic,
+)
 from ..subscriptions.services import profile_reschedule
 from ..validators import json_without_nul
 from .links import admin_change_url, admin_changelist_url, digest_preview_url
@@ -117,7 +126,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "confirmed",
         "frequency",
         "schedule",
-        "category_list",
+        "topic_list",
         "last_digest",
         "ratings",
         "suppression_state",
@@ -138,6 +147,7 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         "created_at",
         "modified_at",
         "activity",
+        "topics_table",
     )
     fieldsets = (
         (None, {"fields": ("user_link", "activity", "confirmed_at", "onboarded_at")}),
@@ -145,19 +155,8 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
             "Schedule",
             {"fields": ("frequency", "weekday", "send_time", "time_zone", "next_digest_at", "papers_per_email")},
         ),
-        (
-            "Interests",
-            {
-                "fields": (
-                    "categories",
-                    "include_keywords",
-                    "exclude_keywords",
-                    "include_authors",
-                    "exclude_authors",
-                    "language",
-                )
-            },
-        ),
+        # What they read is per topic (categories, keywords, authors, dial): listed here, edited on the user page.
+        ("Interests", {"fields": ("topics_table", "language")}),
         ("Suppression", {"fields": ("suppression", "suppression_reason", "suppressed_at")}),
         ("History", {"fields": ("created_at", "modified_at")}),
     )
@@ -178,6 +177,8 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
                 last_digest_status=last_delivery_subquery("status"),
                 ratings=ratings_subquery(),
             )
+            # One query for the topics of every row shown, not one per row.
+            .prefetch_related(Prefetch("user__topics", queryset=Topic.objects.order_by("position", "id")))
         )
 
     def has_add_permission(self, request):
@@ -203,9 +204,42 @@ class SubscriberAdmin(OperatorActionsMixin, admin.ModelAdmin):
         when = f"{obj.send_time:%H:%M}" if hasattr(obj.send_time, "hour") else str(obj.send_time)
         return f"{when} {obj.time_zone}"
 
-    @admin.display(description="categories")
-    def category_list(self, obj: Profile) -> str:
-        return ", ".join(obj.categories or []) or "all"
+    @admin.display(description="topics: categories")
+    def topic_list(self, obj: Profile) -> str:
+        return "; ".join(f"{t.name}: {', '.join(t.categories or []) or 'all'}" for t in obj.user.topics.all())
+
+    @admin.display(description="topics")
+    def topics_table(self, obj: Profile):
+        """Each topic's filters, dial and votes; edited on the user page (``TopicInline``)."""
+        votes = dict(
+            Interaction.objects.filter(user_id=obj.user_id, topic__isnull=False)
+            .values_list("topic_id")
+            .annotate(n=Count("pk"))
+            .values_list("topic_id", "n")
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    t.name,
+                    ", ".join(t.categories or []) or "all",
+                    _rules(t.include_keywords, t.exclude_keywords),
+                    _rules(t.include_authors, t.exclude_authors),
+                    f"{t.trending_weight:.2f}",
+                    votes.get(t.pk, 0),
+                    t.slug,
+                )
+                for t in obj.user.topics.all()
+            ),
+        )
+        return format_html(
+            '<table class="topics"><thead><tr><th>name</th><th>categories</th><th>keywords (+ / -)</th>'
+            "<th>authors (+ / -)</th><th>trending dial</th><th>votes</th><th>slug</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}#topics-group">Edit the topics on the user page</a></p>',
+            rows,
+            admin_change_url(obj.user),
+        )
 
     @admin.display(description="last digest", ordering="last_digest_period")
     def last_digest(self, obj: Profile):
@@ -436,6 +470,34 @@ def deliveries_send(*, modeladmin, request, user_ids: list[int]) -> None:
 # --- users ------------------------------------------------------------------------------------
 
 
+def _rules(include: list[str], exclude: list[str]) -> str:
+    return f"+ {', '.join(include or []) or '-'} / - {', '.join(exclude or []) or '-'}"
+
+
+class TopicInline(admin.StackedInline):
+    """A subscriber's topics on the user page (the default topic, lowest position, first)."""
+
+    model = Topic
+    extra = 0
+    can_delete = False  # deleting a topic deletes its votes: the reader does that (account pages), not the admin
+    # PostgreSQL refuses \u0000 in jsonb: a form error instead of a 500 (docs/reliability.md).
+    formfield_overrides = {JSONField: {"validators": [json_without_nul]}}
+    fields = (
+        "name",
+        "slug",
+        "position",
+        "categories",
+        ("include_keywords", "exclude_keywords"),
+        ("include_authors", "exclude_authors"),
+        "trending_weight",
+    )
+    readonly_fields = ("slug",)
+    ordering = ("position", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # topics are the reader's own (account pages); the admin corrects, never invents them
+
+
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
@@ -457,7 +519,7 @@ class ProfileInline(admin.StackedInline):
 class PaperboyUserAdmin(UserAdmin):
     """Django's user admin without the password hash (only whether a password is set)."""
 
-    inlines = [ProfileInline]
+    inlines = [ProfileInline, TopicInline]
 
     def get_inlines(self, request, obj):
         # A new user gets their profile from the post_save signal; an inline form would add a second one.

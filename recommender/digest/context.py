@@ -27,9 +27,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from ..models import DeliveredPaper, DeliveredSection, Frequency, Interaction, Paper, PaperTranslation, Profile
+from ..models import DeliveredPaper, DeliveredSection, Frequency, Interaction, Paper, PaperTranslation, Profile, Topic
 from ..subscriptions.pause import pause_footer
 from ..subscriptions.schedule import zone
+from ..subscriptions.topics import topics_default_for_users
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
@@ -130,6 +131,8 @@ class DigestBatch:
     acted_on: dict[int, set[int]] = field(default_factory=dict)
     # Stored selections (``digest_batch_planned``): delivery id -> its plan rows.
     selections: dict[int, Selection] = field(default_factory=dict)
+    # user id -> their default topic (its categories are "your fields" in reasons, Trending and the footer).
+    default_topics: dict[int, Topic] = field(default_factory=dict)
 
     def tldr(self, paper: Paper, language: str) -> str:
         key = (paper.pk, language)
@@ -205,14 +208,15 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
         papers=papers,
         preferences_url=preferences_url(),
         acted_on=acted_on,
+        default_topics=topics_default_for_users(user_ids=user_ids),
     )
 
 
 def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> DigestBatch:
     """What a batch of planned deliveries (delivery id -> user id) shares, read from their plan rows; no ranking.
 
-    Four queries for the whole batch: profiles with users, plan rows, paper rows (TL;DRs are stored or made
-    on demand per paper, translations read when a second language is needed).
+    Five queries for the whole batch: profiles with users, default topics, plan rows, paper rows (TL;DRs are
+    stored or made on demand per paper, translations read when a second language is needed).
     """
     user_ids = sorted(set(deliveries.values()))
     profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
@@ -237,6 +241,7 @@ def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> Dig
         papers=papers,
         preferences_url=preferences_url(),
         selections=selections,
+        default_topics=topics_default_for_users(user_ids=user_ids),
     )
 
 
@@ -409,7 +414,8 @@ def digest_select(*, user_id: int, batch: DigestBatch) -> Selection:
     if not recs:
         return Selection(skip_reason=SKIP_NOTHING_MATCHED)
     listed = {r.paper_id for r in recs} | batch.sent_before.get(user_id, set()) | batch.acted_on.get(user_id, set())
-    wanted = set(profile.categories or []) if profile else set()
+    topic = batch.default_topics.get(user_id)
+    wanted = set(topic.categories or []) if topic else set()
     trending = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)]
     return Selection(papers=tuple((r.paper_id, r.reason) for r in recs), trending=tuple(trending[:TRENDING_PER_DIGEST]))
 
@@ -501,7 +507,8 @@ def digest_compose(
         )
         for i, (pid, reason) in enumerate(picks, start=1)
     ]
-    wanted = set(profile.categories or []) if profile else set()
+    topic = batch.default_topics.get(user.pk)
+    wanted = set(topic.categories or []) if topic else set()
     trending_ids = [pid for pid in selection.trending if pid in batch.papers]
     trending = [
         _paper_item(

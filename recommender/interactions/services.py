@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import Interaction, InteractionKind, InteractionSource, Paper
+from ..models import Interaction, InteractionKind, InteractionSource, Paper, Topic
 
 K = InteractionKind
 
@@ -27,24 +27,41 @@ OPPOSITES: dict[str, tuple[str, ...]] = {
 
 
 @transaction.atomic
-def interaction_record(*, user, paper: Paper, kind: str, source: str = InteractionSource.WEB) -> Interaction:
-    """Record that ``user`` did ``kind`` on ``paper``; idempotent per (user, paper, kind)."""
+def interaction_record(
+    *, user, paper: Paper, kind: str, source: str = InteractionSource.WEB, topic: Topic | None = None
+) -> Interaction:
+    """Record that ``user`` did ``kind`` on ``paper`` under ``topic``; idempotent per (user, paper, kind).
+
+    ``topic``: the topic the paper was shown under (None: account-wide, it counts for every topic). A topic
+    that is not ``user``'s own is ignored. One row per (user, paper, kind): cast again under another topic,
+    the vote moves there (the latest topic decides); cast again with no topic (an email link, a re-import),
+    it stays where it was.
+    """
     if kind not in K.values:
         raise ValueError(f"unknown interaction kind {kind!r}")
+    if topic is not None and topic.user_id != user.pk:
+        topic = None
     for opposite in OPPOSITES[kind]:
         interaction_undo(user=user, paper=paper, kind=opposite)
     existing = Interaction.objects.filter(user=user, paper=paper, kind=kind).first()
     if existing is not None:
-        return existing
+        return _moved(existing, topic)
     try:
         with transaction.atomic():
             interaction = Interaction.objects.create(
-                user=user, paper=paper, kind=kind, source=source, created_at=timezone.now()
+                user=user, paper=paper, kind=kind, source=source, topic=topic, created_at=timezone.now()
             )
     except IntegrityError:  # a concurrent request recorded it first
-        return Interaction.objects.get(user=user, paper=paper, kind=kind)
+        return _moved(Interaction.objects.get(user=user, paper=paper, kind=kind), topic)
     if kind == K.UPVOTE:
         Paper.objects.filter(pk=paper.pk).update(local_upvotes=F("local_upvotes") + 1)
+    return interaction
+
+
+def _moved(interaction: Interaction, topic: Topic | None) -> Interaction:
+    if topic is not None and interaction.topic_id != topic.pk:
+        interaction.topic = topic
+        interaction.save(update_fields=["topic"])
     return interaction
 
 
@@ -53,15 +70,15 @@ def interaction_undo(*, user, paper: Paper, kind: str) -> bool:
     """Remove ``user``'s ``kind`` on ``paper``; return whether there was one."""
     deleted, _ = Interaction.objects.filter(user=user, paper=paper, kind=kind).delete()
     if deleted and kind == K.UPVOTE:
-        Paper.objects.filter(pk=paper.pk, local_upvotes__gt=0).update(local_upvotes=F("local_upvotes") - 1)
+        Paper.objects.filter(pk=paper.pk).local_upvotes_withdrawn()
     return bool(deleted)
 
 
 @transaction.atomic
 def interactions_reset(*, user) -> int:
-    """Forget everything ``user`` told us (reset my recommendations)."""
+    """Forget everything ``user`` told us, under every topic (reset my recommendations)."""
     upvoted = list(Interaction.objects.filter(user=user, kind=K.UPVOTE).values_list("paper_id", flat=True))
     deleted, _ = Interaction.objects.filter(user=user).delete()
     if upvoted:
-        Paper.objects.filter(pk__in=upvoted, local_upvotes__gt=0).update(local_upvotes=F("local_upvotes") - 1)
+        Paper.objects.filter(pk__in=upvoted).local_upvotes_withdrawn()
     return deleted

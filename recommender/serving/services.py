@@ -19,10 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 from cachetools import LRUCache
 
-from ..models import Interaction, Paper, Profile
+from ..models import Interaction, Paper
 from ..ranking import REASON_TRENDING
 from ..ranking.content_only import content_only_rank
 from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
+from ..subscriptions.topics import topics_default_for_users
 from ..training.dataset import paper_text
 from . import active, candidates
 from .active import ActiveModel, active_model
@@ -90,23 +91,24 @@ def recommend_for_users(
     cands = load_candidates(candidate_ids if candidate_ids is not None else candidate_ids_default())
     if len(cands.ids) == 0:
         return {u: [] for u in user_ids}
-    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids)}
+    # Each reader's default topic: its filters have the names a profile's had (one row per reader).
+    topics = topics_default_for_users(user_ids=user_ids)
     events: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for uid, pid, kind in Interaction.objects.filter(user_id__in=user_ids).values_list("user_id", "paper_id", "kind"):
         events[uid].append((pid, kind))
-    excluded, prior = _rules(user_ids, events, profiles, cands, exclude_ids or {})
+    excluded, prior = _rules(user_ids, events, topics, cands, exclude_ids or {})
 
     served = active_model()
     if served is not None:
-        ids, scores, reasons = _rank_with_model(served, user_ids, events, profiles, cands, excluded, prior, n)
+        ids, scores, reasons = _rank_with_model(served, user_ids, events, topics, cands, excluded, prior, n)
     else:
-        ids, scores, reasons = _rank_content_only(user_ids, events, profiles, cands, excluded, prior, n)
+        ids, scores, reasons = _rank_content_only(user_ids, events, topics, cands, excluded, prior, n)
 
     liked_titles = _titles_for({int(x) for x in reasons.ravel() if x >= 0})
     out: dict[int, list[Recommendation]] = {}
     for r, uid in enumerate(user_ids):
         kinds = _strongest_positive(events.get(uid, []))
-        wanted = set(profiles[uid].categories) if uid in profiles else set()
+        wanted = set(topics[uid].categories) if uid in topics else set()
         recs = []
         for pos, score, reason in zip(ids[r], scores[r], reasons[r], strict=True):
             if pos < 0 or not np.isfinite(score):
@@ -117,7 +119,7 @@ def recommend_for_users(
     return out
 
 
-def _rules(user_ids, events, profiles, cands: Candidates, exclude_ids) -> tuple[np.ndarray, np.ndarray]:
+def _rules(user_ids, events, topics, cands: Candidates, exclude_ids) -> tuple[np.ndarray, np.ndarray]:
     """``(excluded, prior)`` (users x candidates): what each user must not see, and trending + include boosts."""
     pos_of = {int(p): j for j, p in enumerate(cands.ids.tolist())}
     m = len(cands.ids)
@@ -128,15 +130,15 @@ def _rules(user_ids, events, profiles, cands: Candidates, exclude_ids) -> tuple[
         for pid in seen:
             if pid in pos_of:
                 excluded[r, pos_of[pid]] = True
-        profile = profiles.get(uid)
-        if profile is None:
+        topic = topics.get(uid)
+        if topic is None:
             continue
-        if profile.categories:
-            wanted = set(profile.categories)
+        if topic.categories:
+            wanted = set(topic.categories)
             excluded[r] |= np.array([not (c & wanted) for c in cands.categories], dtype=bool)
-        excluded[r] |= matches(profile.exclude_keywords, cands.haystacks)
-        excluded[r] |= matches(profile.exclude_authors, cands.authors)
-        boost = matches(profile.include_keywords, cands.haystacks) | matches(profile.include_authors, cands.authors)
+        excluded[r] |= matches(topic.exclude_keywords, cands.haystacks)
+        excluded[r] |= matches(topic.exclude_authors, cands.authors)
+        boost = matches(topic.include_keywords, cands.haystacks) | matches(topic.include_authors, cands.authors)
         prior[r] += INCLUDE_BOOST * boost
     return excluded, prior
 
@@ -159,7 +161,7 @@ def _interaction_rows(served: ActiveModel, user_ids, events) -> tuple[sp.csr_mat
     return P, N
 
 
-def _rank_with_model(served: ActiveModel, user_ids, events, profiles, cands, excluded, prior, n):
+def _rank_with_model(served: ActiveModel, user_ids, events, topics, cands, excluded, prior, n):
     """Fold every user in from their current interactions and score with the model."""
     cand_cols = model_columns(served, cands.ids)
     P, N = _interaction_rows(served, user_ids, events)
@@ -167,7 +169,7 @@ def _rank_with_model(served: ActiveModel, user_ids, events, profiles, cands, exc
         P,
         n=n,
         negative_rows=N,
-        categories=[(profiles[u].categories if u in profiles else None) for u in user_ids],
+        categories=[(topics[u].categories if u in topics else None) for u in user_ids],
         exclude=[cand_cols[np.flatnonzero(row)] for row in excluded],
         prior=prior,
         diversity=DIVERSITY,
@@ -182,7 +184,7 @@ def _rank_with_model(served: ActiveModel, user_ids, events, profiles, cands, exc
     return pos, scores, reason_ids
 
 
-def _rank_content_only(user_ids, events, profiles, cands, excluded, prior, n):
+def _rank_content_only(user_ids, events, topics, cands, excluded, prior, n):
     """Before any model exists: tf-idf similarity to liked papers + trending (``ranking.content_only``)."""
     liked: dict[int, list[int]] = {
         u: [pid for pid, k in events.get(u, []) if k not in NEGATIVE_KINDS and k in KIND_WEIGHTS] for u in user_ids

@@ -16,14 +16,17 @@ from django.utils import timezone
 
 from ..models import Profile, Suppression
 from .pause import next_moment_after_pause
+from .topics import topic_default_ensure
 
 User = get_user_model()
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def profile_ensure(*, user) -> Profile:
-    """Return the user's profile, creating it with defaults if missing."""
-    profile, _ = Profile.objects.get_or_create(user=user)
+    """Return the user's profile, creating it with defaults (and the default topic, "General") if missing."""
+    profile, created = Profile.objects.get_or_create(user=user)
+    if created:
+        topic_default_ensure(user=user)
     return profile
 
 

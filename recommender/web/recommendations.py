@@ -15,6 +15,7 @@ from ..models import Interaction, Paper
 from ..papers import selectors
 from ..ranking.weights import NEGATIVE_KINDS
 from ..serving import recommend_for_users
+from ..subscriptions.topics import topic_default
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def hidden_ids(*, user) -> set[int]:
 
 
 def _fallback(*, user, n: int) -> list[Pick]:
-    categories = list(getattr(getattr(user, "profile", None), "categories", None) or [])
+    topic = topic_default(user=user)
+    categories = list(topic.categories or []) if topic else []
     rated = Interaction.objects.filter(user=user).values("paper_id")
     qs = Paper.objects.exclude(pk__in=rated)
     if categories:

@@ -37,6 +37,7 @@ from ..papers import search as paper_search
 from ..papers import selectors, trending
 from ..serving import similar_papers
 from ..subscriptions.services import profile_ensure, profile_update
+from ..subscriptions.topics import TOPIC_FILTERS, topic_default_ensure, topic_update
 from .forms import (
     DeleteAccountForm,
     OnboardingCategoriesForm,
@@ -353,15 +354,19 @@ def subscribe(request):
 @require_http_methods(["GET", "POST"])
 def preferences(request):
     profile = profile_ensure(user=request.user)
+    topic = topic_default_ensure(user=request.user)  # "What to read" is the default topic's filters
     fields = list(PreferencesForm.base_fields)
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            profile_update(profile=profile, **form.cleaned_data)
+            data = dict(form.cleaned_data)
+            topic_update(topic=topic, **{name: data.pop(name) for name in TOPIC_FILTERS})
+            profile_update(profile=profile, **data)
             messages.success(request, "Preferences saved.")
             return redirect("web:preferences")
     else:
-        form = PreferencesForm(initial={name: getattr(profile, name) for name in fields})
+        owner = {name: (topic if name in TOPIC_FILTERS else profile) for name in fields}
+        form = PreferencesForm(initial={name: getattr(owner[name], name) for name in fields})
     feed_url = request.build_absolute_uri(reverse("web:feed", args=[profile.feed_token]))
     return render(
         request,
@@ -434,13 +439,16 @@ def account_delete(request):
 def onboarding(request):
     """Step 1: pick categories."""
     profile = profile_ensure(user=request.user)
+    topic = topic_default_ensure(user=request.user)  # onboarding sets up the default topic
     if request.method == "POST":
         form = OnboardingCategoriesForm(request.POST)
         if form.is_valid():
-            profile_update(profile=profile, **form.changes())  # categories and time zone
+            changes = form.changes()
+            topic_update(topic=topic, categories=changes.pop("categories"))
+            profile_update(profile=profile, **changes)  # the time zone, when one was given
             return redirect("web:onboarding_rate")
     else:
-        initial = {"categories": profile.categories or [], "time_zone": profile.time_zone}
+        initial = {"categories": topic.categories or [], "time_zone": profile.time_zone}
         form = OnboardingCategoriesForm(initial=initial)
     return render(request, "web/onboarding.html", {"form": form, "step": 1})
 
@@ -453,7 +461,8 @@ ONBOARDING_CHOICES = {"up": InteractionKind.THUMBS_UP, "down": InteractionKind.T
 def onboarding_rate(request):
     """Step 2: rate about ten popular, diverse papers; then the user is onboarded."""
     profile = profile_ensure(user=request.user)
-    suggestions = selectors.onboarding_suggestions(categories=profile.categories or [], n=10)
+    topic = topic_default_ensure(user=request.user)
+    suggestions = selectors.onboarding_suggestions(categories=topic.categories or [], n=10)
     if request.method == "POST":
         by_id = {p.id: p for p in suggestions}
         rated = 0

@@ -10,9 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from recommender.models import Profile
-from recommender.subscriptions.services import profile_update
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_paper, make_subscriber, preferences_set
 
 UTC = dt.UTC
 
@@ -40,7 +38,7 @@ def member_client(client, db):
 def subscriber(email: str, **prefs):
     user = make_subscriber(email)
     prefs.setdefault("categories", ["cs.LG"])
-    profile_update(profile=Profile.objects.get(user=user), **prefs)
+    preferences_set(user, **prefs)
     user.refresh_from_db()
     return user
 

@@ -6,20 +6,18 @@ import datetime as dt
 
 import pytest
 
-from recommender.subscriptions.services import profile_update
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_paper, make_subscriber, preferences_set
 
 UTC = dt.UTC
 
 
 def subscriber(email: str, **prefs):
     """A confirmed subscriber whose preferences (and so ``next_digest_at``) are set through the service."""
-    from recommender.models import Profile
 
     user = make_subscriber(email)
     prefs.setdefault("categories", ["cs.LG"])
     # Fresh from the database: ``user.profile`` may be cached from before the confirmation.
-    profile_update(profile=Profile.objects.get(user=user), **prefs)
+    preferences_set(user, **prefs)
     user.refresh_from_db()
     return user
 

@@ -25,6 +25,7 @@ from recommender.ingest.services import ingest_sample
 from recommender.models import DeliveredPaper, DeliveryStatus, DigestDelivery, Interaction, Paper, Profile
 from recommender.papers import search
 from recommender.papers.trending import trending_refresh
+from recommender.subscriptions.topics import topics_default_for_users
 from recommender.training.services import model_train
 from tests.factories import make_delivery
 from tests.serving.test_invariants import check_digest
@@ -53,7 +54,8 @@ def world(settings):
     }
     now = timezone.now()
     Profile.objects.filter(pk__in=[p.pk for p in profiles]).update(next_digest_at=now - dt.timedelta(minutes=1))
-    yield SimpleNamespace(mode="model", profiles=profiles, acted=acted, categories=categories, now=now)
+    topics = topics_default_for_users(user_ids=[p.user_id for p in profiles])
+    yield SimpleNamespace(mode="model", profiles=profiles, topics=topics, acted=acted, categories=categories, now=now)
     serving.reset_cache()
     search.semantic_index_reset()
 

@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 
 from recommender.digest import tokens
-from recommender.models import DigestDelivery, Interaction, Paper, Profile, Suppression
+from recommender.models import DigestDelivery, Interaction, Paper, Profile, Suppression, Topic
 from tests.factories import make_delivery
 
 from .conftest import subscriber
@@ -135,7 +135,7 @@ def test_your_own_preview_keeps_your_links(reader, client, django_user_model):
     client.force_login(reader)
     assert live_tokens(client.get(reverse("digest:preview")).content.decode())
     staff = django_user_model.objects.create_user("me", "me@lab.example", "me-pass-42", is_staff=True)
-    Profile.objects.filter(user=staff).update(categories=["cs.LG"])
+    Topic.objects.filter(user=staff).update(categories=["cs.LG"])
     client.force_login(staff)
     # Your own preview through the staff URL needs no permission either.
     assert client.get(reverse("digest:preview_user", args=[staff.pk])).status_code == 200

@@ -27,6 +27,7 @@ def bulk_subscribers(n: int, *, prefix: str, due_at: dt.datetime | None = None) 
     from django.contrib.auth import get_user_model
 
     from recommender.models import Profile
+    from recommender.subscriptions.topics import topics_default_create
 
     User = get_user_model()
     run = next(_seq)
@@ -38,9 +39,8 @@ def bulk_subscribers(n: int, *, prefix: str, due_at: dt.datetime | None = None) 
     if users[0].pk is None:  # backends that do not return ids from bulk inserts
         users = list(User.objects.filter(username__startswith=f"{prefix}{run}-"))
     EmailAddress.objects.bulk_create([EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users])
-    Profile.objects.bulk_create(
-        [Profile(user=u, confirmed_at=now, categories=["cs.LG"], next_digest_at=due_at) for u in users]
-    )
+    Profile.objects.bulk_create([Profile(user=u, confirmed_at=now, next_digest_at=due_at) for u in users])
+    topics_default_create(users=[(u, {"categories": ["cs.LG"]}) for u in users])
     return [u.pk for u in users]
 
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from recommender.ingest.entries import IngestError
 from recommender.ingest.services import ingest_run
-from recommender.models import Interaction, Paper, Profile
+from recommender.models import Interaction, Paper, Profile, Topic
 from recommender.papers import search
 from tests.factories import make_subscriber
 
@@ -179,9 +179,11 @@ def test_every_listing_and_paper_page_answers_and_links_each_paper(archive):
 def test_votes_for_you_feed_and_digest_preview_for_every_paper(archive):
     voter = make_subscriber("voter@example.org", password="correct-horse-battery-9")
     reader = make_subscriber("reader@example.org", password="correct-horse-battery-9")
-    Profile.objects.filter(user=voter).update(onboarded_at=timezone.now(), categories=["cs.LG"])
+    Profile.objects.filter(user=voter).update(onboarded_at=timezone.now())
+    Topic.objects.filter(user=voter).update(categories=["cs.LG"])
     # The reader rated nothing: their recommendations (For you, the feed) list the whole archive.
-    Profile.objects.filter(user=reader).update(onboarded_at=timezone.now(), categories=[], papers_per_email=1000)
+    Profile.objects.filter(user=reader).update(onboarded_at=timezone.now(), papers_per_email=1000)
+    Topic.objects.filter(user=reader).update(categories=[])
     signed_in, anonymous, fresh = Client(), Client(), Client()
     signed_in.force_login(voter)
     fresh.force_login(reader)
@@ -228,7 +230,8 @@ def test_admin_pages_of_papers_answer_and_link_to_the_public_page(archive, smtp_
     operator = Client()
     operator.force_login(staff)
     reader = make_subscriber("admin-reader@example.org")
-    Profile.objects.filter(user=reader).update(categories=[], papers_per_email=50)
+    Profile.objects.filter(user=reader).update(papers_per_email=50)
+    Topic.objects.filter(user=reader).update(categories=[])
     for paper in archive[:: max(1, len(archive) // 40)]:
         Interaction.objects.create(user=reader, paper=paper, kind="click", source="email")
     delivery, _ = digest_send_now(user=Profile.objects.get(user=reader).user)

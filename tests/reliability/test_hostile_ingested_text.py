@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from recommender.digest.services import digest_send_now
 from recommender.ingest.services import ingest_run
-from recommender.models import Paper, Profile
+from recommender.models import Paper, Profile, Topic
 from recommender.papers import search
 from tests.factories import make_subscriber
 
@@ -84,7 +84,8 @@ def test_the_hostile_text_is_stored_as_text(hostile_paper):
 
 def test_script_in_a_title_never_reaches_any_page_unescaped(hostile_paper, smtp_server):
     member = make_subscriber("reader@example.org", password="correct-horse-battery-9")
-    Profile.objects.filter(user=member).update(categories=["cs.LG"], onboarded_at=timezone.now())
+    Profile.objects.filter(user=member).update(onboarded_at=timezone.now())
+    Topic.objects.filter(user=member).update(categories=["cs.LG"])
     staff = get_user_model().objects.create_superuser(username="op", email="op@lab.example", password="x-Op-pass-42")
     anonymous, signed_in, operator = Client(), Client(), Client()
     signed_in.force_login(member)

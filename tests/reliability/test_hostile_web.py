@@ -18,7 +18,8 @@ from django.test import Client
 from django.urls import reverse
 
 from recommender.digest.tokens import feedback_token, unsubscribe_token
-from recommender.models import Interaction, Paper, Profile
+from recommender.models import Interaction, Paper, Profile, Topic
+from recommender.subscriptions.topics import topic_default
 from tests.factories import make_paper, make_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -57,10 +58,12 @@ def paper(db):
 
 def _no_controls_stored() -> None:
     """No text column of the rows the web writes holds a C0 control character."""
-    for profile in Profile.objects.all():
+    for topic in Topic.objects.all():
+        assert not CONTROL_RE.search(topic.name), topic.name
         for name in ("include_keywords", "exclude_keywords", "include_authors", "exclude_authors"):
-            for rule in getattr(profile, name) or []:
+            for rule in getattr(topic, name) or []:
                 assert not CONTROL_RE.search(rule), (name, rule)
+    for profile in Profile.objects.all():
         assert not CONTROL_RE.search(profile.time_zone)
     for user in get_user_model().objects.all():
         assert not CONTROL_RE.search(user.email + user.username), user.email
@@ -198,7 +201,7 @@ def test_overlong_inputs_are_refused_gracefully(client, member_client, member, p
         },
     )
     assert response.status_code == 200  # the form again, with an error
-    assert Profile.objects.get(user=member).include_keywords == []
+    assert topic_default(user=member).include_keywords == []
     assert not mail.outbox
 
 
@@ -379,15 +382,15 @@ def _admin_form_data(client, url: str) -> dict:
 
     page = client.get(url).content.decode()
     data = {}
-    for match in re.finditer(r'<input[^>]*name="([a-z_]+)"[^>]*>', page):
+    for match in re.finditer(r'<input[^>]*name="([a-zA-Z0-9_-]+)"[^>]*>', page):
         tag = match.group(0)
         if 'type="checkbox"' in tag and "checked" not in tag:
             continue
         value = re.search(r'value="([^"]*)"', tag)
         data[match.group(1)] = html_lib.unescape(value.group(1)) if value else ""
-    for match in re.finditer(r'<textarea[^>]*name="([a-z_]+)"[^>]*>(.*?)</textarea>', page, re.S):
+    for match in re.finditer(r'<textarea[^>]*name="([a-zA-Z0-9_-]+)"[^>]*>(.*?)</textarea>', page, re.S):
         data[match.group(1)] = html_lib.unescape(match.group(2)).strip()
-    for match in re.finditer(r'<select[^>]*name="([a-z_]+)"[^>]*>(.*?)</select>', page, re.S):
+    for match in re.finditer(r'<select[^>]*name="([a-zA-Z0-9_-]+)"[^>]*>(.*?)</select>', page, re.S):
         selected = re.findall(r'<option value="([^"]*)"[^>]*selected', match.group(2))
         data[match.group(1)] = selected if "multiple" in match.group(0) else (selected[0] if selected else "")
     data.pop("csrfmiddlewaretoken", None)
@@ -399,16 +402,18 @@ def _admin_form_data(client, url: str) -> dict:
     [
         ("paper", "authors", '["Ada\\u0000Lovelace"]'),
         ("paper", "ai_keywords", '["x", {"k": "\\u0000"}]'),
-        ("profile", "include_keywords", '["graph\\u0000"]'),
+        ("topic", "include_keywords", '["graph\\u0000"]'),  # inline on the user page
     ],
 )
 def test_nul_escaped_in_admin_json_fields_is_refused_not_a_server_error(
     staff_client, member, paper, model, field, value
 ):
-    obj = paper if model == "paper" else Profile.objects.get(user=member)
-    url = f"/admin/recommender/{model}/{obj.pk}/change/"
+    if model == "paper":
+        obj, url, posted = paper, f"/admin/recommender/paper/{paper.pk}/change/", field
+    else:
+        obj, url, posted = topic_default(user=member), f"/admin/auth/user/{member.pk}/change/", f"topics-0-{field}"
     before = type(obj).objects.filter(pk=obj.pk).values(field).get()
-    response = staff_client.post(url, {**_admin_form_data(staff_client, url), field: value})
+    response = staff_client.post(url, {**_admin_form_data(staff_client, url), posted: value})
     assert response.status_code == 200  # the form again, with an error
     assert "NUL" in response.content.decode()
     assert type(obj).objects.filter(pk=obj.pk).values(field).get() == before
@@ -438,7 +443,7 @@ def test_hostile_rules_are_saved_and_the_subscriber_still_gets_a_digest(member_c
         "language": "en",
     }
     assert member_client.post(reverse("web:preferences"), data).status_code == 302
-    assert "(a+)+$" in Profile.objects.get(user=member).include_keywords
+    assert "(a+)+$" in topic_default(user=member).include_keywords
     started = time.monotonic()
     delivery, _ = digest_send_now(user=member)
     assert time.monotonic() - started < 10

@@ -37,6 +37,7 @@ from recommender.ingest.services import ingest_sample
 from recommender.models import Interaction, Paper, Profile
 from recommender.papers import search
 from recommender.papers.trending import trending_refresh
+from recommender.subscriptions.topics import topics_default_for_users
 from recommender.training.services import model_train
 
 pytestmark = pytest.mark.django_db
@@ -61,8 +62,12 @@ def world(request):
     assert set(Paper.objects.values_list("announced_on", flat=True)) <= {today, today - dt.timedelta(days=1), None}
     profiles = list(Profile.objects.filter(user__username__startswith="demo_").select_related("user").order_by("pk"))
     assert len(profiles) == 30
+    # Each reader ranks by their default topic (the seeding gives each one topic holding their interests).
+    topics = topics_default_for_users(user_ids=[p.user_id for p in profiles])
+    assert set(topics) == {p.user_id for p in profiles}
     # The eligibility below models category rules only: seeded subscribers have no keyword/author rules.
-    assert not any(p.include_keywords or p.exclude_keywords or p.include_authors or p.exclude_authors for p in profiles)
+    rules = [t.include_keywords + t.exclude_keywords + t.include_authors + t.exclude_authors for t in topics.values()]
+    assert not any(rules)
     acted: dict[int, set[int]] = {p.user_id: set() for p in profiles}
     negative: dict[int, set[int]] = {p.user_id: set() for p in profiles}
     for uid, pid, kind in Interaction.objects.filter(user_id__in=acted).values_list("user_id", "paper_id", "kind"):
@@ -73,13 +78,15 @@ def world(request):
         pid: set(cats.split()) | {primary}
         for pid, cats, primary in Paper.objects.values_list("id", "categories", "primary_category")
     }
-    yield SimpleNamespace(mode=request.param, profiles=profiles, acted=acted, negative=negative, categories=categories)
+    yield SimpleNamespace(
+        mode=request.param, profiles=profiles, topics=topics, acted=acted, negative=negative, categories=categories
+    )
     serving.reset_cache()
     search.semantic_index_reset()
 
 
 def in_fields(world, profile, paper_ids) -> set[int]:
-    wanted = set(profile.categories or [])
+    wanted = set(world.topics[profile.user_id].categories or [])
     return {pid for pid in paper_ids if not wanted or world.categories[pid] & wanted}
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from recommender.digest.context import digest_build
 from recommender.models import Interaction, Paper
 from recommender.serving.services import VERBS
+from recommender.subscriptions.topics import topic_default
 
 from .test_invariants import world  # noqa: F401  (the bootstrap world fixture, both modes)
 
@@ -53,7 +54,7 @@ def reader_facts(profile):
     for pid, kind in Interaction.objects.filter(user_id=profile.user_id).values_list("paper_id", "kind"):
         if kind in VERBS:
             acted.setdefault(_short(titles[pid]), set()).add(VERBS[kind])
-    return set(profile.categories or []), acted
+    return set(topic_default(user=profile.user_id).categories or []), acted
 
 
 def test_every_reason_is_true_for_its_reader(world, client):  # noqa: F811

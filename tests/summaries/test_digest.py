@@ -14,10 +14,9 @@ from django.utils import timezone
 
 from recommender.digest import services
 from recommender.models import DigestDelivery, Paper, PaperTranslation, Profile
-from recommender.subscriptions.services import profile_update
 from recommender.summaries import extractive
 from recommender.summaries.services import summaries_fill
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_paper, make_subscriber, preferences_set
 
 from .llm_server import Reply
 
@@ -40,7 +39,7 @@ INJECTED = (
 
 def _subscriber(email: str, **prefs):
     user = make_subscriber(email)
-    profile_update(profile=Profile.objects.get(user=user), categories=["cs.LG"], **prefs)
+    preferences_set(user, categories=["cs.LG"], **prefs)
     user.refresh_from_db()
     return user
 

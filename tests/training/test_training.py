@@ -8,6 +8,7 @@ from django.utils import timezone
 from recommender import serving
 from recommender.interactions.services import interaction_record
 from recommender.models import ModelStatus, ModelVersion
+from recommender.subscriptions.topics import topic_default, topic_update
 from recommender.training.services import TrainingError, model_activate, model_train
 from tests.factories import make_paper, make_subscriber
 
@@ -79,8 +80,7 @@ def test_exclude_keyword_rule_removes_papers():
     target = papers["cs.CV"][9]
     target.title = "A totally different Quokka detector"
     target.save()
-    reader.profile.exclude_keywords = ["quokka"]
-    reader.profile.save()
+    topic_update(topic=topic_default(user=reader), exclude_keywords=["quokka"])
     recs = serving.recommend_for_users(user_ids=[reader.pk], candidate_ids=[p.pk for p in papers["cs.CV"]], n=12)[
         reader.pk
     ]

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from recommender.models import Interaction, Profile
+from recommender.subscriptions.topics import topic_default, topic_update
 
 User = get_user_model()
 XSS = "<script>alert(1)</script>"
@@ -89,7 +90,7 @@ def test_onboarding_records_ratings_and_finishes(member_client, member, corpus):
     assert kinds == {corpus["attention"].id: "thumbs_up", corpus["vision"].id: "thumbs_down"}
     assert set(Interaction.objects.values_list("source", flat=True)) == {"onboarding"}
     member.profile.refresh_from_db()
-    assert member.profile.onboarded_at is not None and member.profile.categories == ["cs.CL", "eess.AS"]
+    assert member.profile.onboarded_at is not None and topic_default(user=member).categories == ["cs.CL", "eess.AS"]
 
 
 def test_onboarding_requires_a_category(member_client):
@@ -108,9 +109,10 @@ def test_preferences_save_and_reschedule(member_client, member):
         "Europe/Paris",
         15,
     )
-    assert profile.include_keywords == ["retrieval", "long context"]
-    assert profile.include_authors == ["Ada Lovelace"]
-    assert profile.categories == ["cs.CL", "cs.LG"] and profile.language == "fr"
+    topic = topic_default(user=member)  # "What to read" is the default topic's
+    assert topic.include_keywords == ["retrieval", "long context"]
+    assert topic.include_authors == ["Ada Lovelace"]
+    assert topic.categories == ["cs.CL", "cs.LG"] and profile.language == "fr"
     assert profile.next_digest_at is not None and profile.next_digest_at != before
     assert profile.next_digest_at.weekday() in (1, 2)  # Wednesday 07:30 Paris is Wednesday morning UTC
 
@@ -142,7 +144,7 @@ def test_preferences_reject_bad_input(member_client, member, field, value, error
 
 def test_preferences_store_text_fields_escaped(member_client, member):
     member_client.post(reverse("web:preferences"), prefs_data(include_keywords=XSS, exclude_authors=XSS))
-    assert Profile.objects.get(user=member).include_keywords == [XSS]
+    assert topic_default(user=member).include_keywords == [XSS]
     html = member_client.get(reverse("web:preferences")).content.decode()
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
@@ -214,8 +216,7 @@ def test_feed_survives_hostile_text(member, make_paper):
 
 
 def test_for_you_shows_picks_with_reasons(member_client, member, corpus):
-    member.profile.categories = ["cs.CV"]
-    member.profile.save()
+    topic_update(topic=topic_default(user=member), categories=["cs.CV"])
     html = member_client.get(reverse("web:for_you")).content.decode()
     assert corpus["vision"].title in html
     assert 'class="reason"' in html

@@ -8,8 +8,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from recommender.models import Profile
+from recommender.models import Profile, Topic
 from recommender.papers import selectors, taxonomy
+from recommender.subscriptions.topics import topic_default
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def test_step_one_saves_the_categories_and_time_zone(member_client, member, cata
     response = member_client.post(reverse("web:onboarding"), data)
     assert response.status_code == 302
     profile = Profile.objects.get(user=member)
-    assert (sorted(profile.categories), profile.time_zone) == (["cs.LG", "hep-th"], "Asia/Tokyo")
+    assert (sorted(topic_default(user=member).categories), profile.time_zone) == (["cs.LG", "hep-th"], "Asia/Tokyo")
     response = member_client.post(reverse("web:onboarding"), {"categories": ["cs.LG"], "time_zone": "Mars/Olympus"})
     assert response.status_code == 200 and "Unknown time zone" in response.content.decode()
     member_client.post(reverse("web:onboarding"), {"categories": ["cs.LG"]})  # a page without the field
@@ -73,7 +74,7 @@ def test_time_zone_is_a_searchable_list_of_iana_zones(member_client, url):
 
 
 def test_preferences_name_and_keep_the_chosen_categories(member_client, member, catalogue):
-    Profile.objects.filter(user=member).update(categories=["hep-th"])
+    Topic.objects.filter(user=member).update(categories=["hep-th"])
     html = member_client.get(reverse("web:preferences")).content.decode()
     assert "High Energy Physics - Theory (hep-th)" in _labels(html)
     assert re.search(r'value="hep-th" checked>', html)
@@ -90,7 +91,7 @@ def test_the_daily_category_filter_uses_the_same_names(client, catalogue):
 def test_step_two_shows_shortened_authors_and_the_category_name(member_client, member, make_paper):
     make_paper(title="A paper by many", authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Emmy Noether"])
     make_paper(title="A paper by one", authors=["Kurt Gödel"], primary_category="math.LO", categories="math.LO")
-    Profile.objects.filter(user=member).update(categories=["cs.LG", "math.LO"])
+    Topic.objects.filter(user=member).update(categories=["cs.LG", "math.LO"])
     html = member_client.get(reverse("web:onboarding_rate")).content.decode()
     assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in html
     assert "Grace Hopper, Emmy" not in html
