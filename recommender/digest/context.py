@@ -20,6 +20,7 @@ tests). Building never writes to the database and never touches the network.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -292,6 +293,38 @@ def _delivery_link_bases(batch: DigestBatch, *, user_id: int, delivery_id: int) 
     return bases[0], bases[1]
 
 
+def _link_makers(
+    *, batch: DigestBatch, paper: Paper, user_id: int, bases: tuple[str, str] | None, inert: str | None
+) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """``(click, vote)``: the URL of a paper link by name and of a feedback button by kind, for this email."""
+    if inert is not None:  # someone else's preview: links name what they stand for and do nothing
+
+        def click(link: str) -> str:
+            return f"{inert}?link={link}"
+
+        return click, click
+
+    pid = paper.pk
+    if bases is not None:  # per-email tokens (a delivery is being sent)
+
+        def click(link: str) -> str:
+            return f"{bases[0]}{pid}/{link}/"
+
+        def vote(kind: str) -> str:
+            return f"{bases[1]}{pid}/{kind}/"
+
+        return click, vote
+
+    # Per-link tokens (previews: no delivery to check the papers against).
+    def signed_click(link: str) -> str:
+        return _token_url(batch, "digest:click", click_token.make_token(u=user_id, p=pid, l=link))
+
+    def signed_vote(kind: str) -> str:
+        return _token_url(batch, "digest:feedback", feedback_token.make_token(u=user_id, p=pid, k=kind))
+
+    return signed_click, signed_vote
+
+
 def _paper_item(
     *,
     batch: DigestBatch,
@@ -303,30 +336,7 @@ def _paper_item(
     bases: tuple[str, str] | None = None,
     inert: str | None = None,
 ) -> dict:
-    if inert is not None:  # someone else's preview: links name what they stand for and do nothing
-
-        def click(link: str) -> str:
-            return f"{inert}?link={link}"
-
-        vote = click
-
-    elif bases is not None:  # per-email tokens (a delivery is being sent)
-        pid = paper.pk
-
-        def click(link: str) -> str:
-            return f"{bases[0]}{pid}/{link}/"
-
-        def vote(kind: str) -> str:
-            return f"{bases[1]}{pid}/{kind}/"
-
-    else:  # per-link tokens (previews: no delivery to check the papers against)
-
-        def click(link: str) -> str:
-            return _token_url(batch, "digest:click", click_token.make_token(u=user_id, p=paper.pk, l=link))
-
-        def vote(kind: str) -> str:
-            return _token_url(batch, "digest:feedback", feedback_token.make_token(u=user_id, p=paper.pk, k=kind))
-
+    click, vote = _link_makers(batch=batch, paper=paper, user_id=user_id, bases=bases, inert=inert)
     # The same paper is in many digests of the batch: its text is prepared once, links are per subscriber.
     shared = batch.memo.get((paper.pk, language))
     if shared is None:
