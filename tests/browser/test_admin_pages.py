@@ -56,13 +56,15 @@ def _deliveries(users, paper_ids, now, rng):
                 [DeliveryStatus.SENT, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED], weights=[16, 3, 1]
             )[0]
             picked = rng.sample(paper_ids, 8) if status != DeliveryStatus.SKIPPED else []
+            plan = {
+                DeliveredSection.PAPERS: picked[:6],
+                DeliveredSection.TRENDING: picked[6:],
+                "reasons": {pid: rng.choice(REASONS) for pid in picked[:6]},
+            }
             delivery = DigestDelivery(
                 user=user,
                 period_key=moment.date().isoformat(),
                 status=status,
-                papers=picked[:6],
-                trending=picked[6:],
-                reasons={str(pid): rng.choice(REASONS) for pid in picked[:6]},
                 subject=(
                     f"{moment:%A %-d %B}: {titles[picked[0]]} (+5 more)" if picked else f"{moment:%A %-d %B}: digest"
                 ),
@@ -71,17 +73,14 @@ def _deliveries(users, paper_ids, now, rng):
                 error="SMTP 451 4.3.0 temporary failure, greylisted; retried 3 times" if status == "failed" else "",
                 skip_reason="nothing new matched the subscriber's interests" if status == "skipped" else "",
             )
-            rows.append((delivery, moment))
-    DigestDelivery.objects.bulk_create([d for d, _ in rows])
+            rows.append((delivery, moment, plan))
+    DigestDelivery.objects.bulk_create([d for d, _, _ in rows])
     planned = []
-    for delivery, moment in rows:  # created_at is auto_now_add: date the history afterwards
+    for delivery, moment, plan in rows:  # created_at is auto_now_add: date the history afterwards
         delivery = DigestDelivery.objects.get(user=delivery.user, period_key=delivery.period_key)
         DigestDelivery.objects.filter(pk=delivery.pk).update(created_at=moment)
-        # The same lists as plan rows (DeliveredPaper), which the send path writes too.
-        for section, ids in (
-            (DeliveredSection.PAPERS, delivery.papers),
-            (DeliveredSection.TRENDING, delivery.trending),
-        ):
+        # What each digest listed: its plan rows (DeliveredPaper), as the plan phase stores them.
+        for section in (DeliveredSection.PAPERS, DeliveredSection.TRENDING):
             planned += [
                 DeliveredPaper(
                     delivery=delivery,
@@ -89,9 +88,9 @@ def _deliveries(users, paper_ids, now, rng):
                     paper_id=pid,
                     section=section,
                     rank=rank,
-                    reason=delivery.reasons.get(str(pid), "") if section == DeliveredSection.PAPERS else "",
+                    reason=plan["reasons"].get(pid, "") if section == DeliveredSection.PAPERS else "",
                 )
-                for rank, pid in enumerate(ids, start=1)
+                for rank, pid in enumerate(plan[section], start=1)
             ]
     DeliveredPaper.objects.bulk_create(planned)
 
@@ -163,7 +162,13 @@ def operations(transactional_db):
     _history(now, rng)
     User.objects.create_superuser(username="operator", email="operator@lab.example", password=PASSWORD)
     delivery = DigestDelivery.objects.filter(status=DeliveryStatus.SENT).order_by("-created_at").first()
-    return {"delivery": delivery, "papers": delivery.papers, "trending": delivery.trending, "reasons": delivery.reasons}
+    rows = list(DeliveredPaper.objects.filter(delivery=delivery).order_by("section", "rank"))
+    return {
+        "delivery": delivery,
+        "papers": [r.paper_id for r in rows if r.section == DeliveredSection.PAPERS],
+        "trending": [r.paper_id for r in rows if r.section == DeliveredSection.TRENDING],
+        "reasons": {str(r.paper_id): r.reason for r in rows if r.reason},
+    }
 
 
 def _log_in(page, live_server):
