@@ -144,6 +144,12 @@ class PaperTranslation(models.Model):
     model = models.CharField(max_length=128, blank=True)
     # Hash of the English title and TL;DR translated: a changed source makes the row stale.
     source_hash = models.CharField(max_length=32, blank=True)
+    # The abstract as the digest shows it, translated: made only for papers a reader who asked for translated
+    # abstracts gets in full (``Profile.translate_abstract``). Its own source hash (of that English abstract):
+    # set with an empty ``abstract`` when the model's reply was rejected, so it is not asked again.
+    abstract = models.TextField(blank=True)
+    abstract_source_hash = models.CharField(max_length=32, blank=True)
+    abstract_model = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,6 +163,14 @@ class LLMUsage(models.Model):
     requests = models.IntegerField(default=0)
     prompt_tokens = models.IntegerField(default=0)
     completion_tokens = models.IntegerField(default=0)
+    # Of the above, what translated abstracts took (counted in the same UPDATE: one row keeps the budget atomic).
+    abstract_requests = models.IntegerField(default=0, verbose_name="translated abstracts: requests")
+    abstract_prompt_tokens = models.IntegerField(default=0)
+    abstract_completion_tokens = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "LLM usage"
+        verbose_name_plural = "LLM usage"
 
 
 class Frequency(models.TextChoices):
@@ -196,6 +210,9 @@ class Profile(models.Model):
     papers_per_email = models.PositiveSmallIntegerField(default=10)
     # What to read (categories, keywords, authors) lives on the subscriber's topics (``Topic``).
     language = models.CharField(max_length=16, default="en", help_text="Digest language (second language if not en)")
+    translate_abstract = models.BooleanField(
+        default=False, help_text="Second language: also the abstracts of the papers shown in full, machine-translated"
+    )
     suppression = models.CharField(max_length=16, choices=Suppression.choices, default=Suppression.NONE, blank=True)
     suppression_reason = models.TextField(blank=True)
     suppressed_at = models.DateTimeField(null=True, blank=True)

@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - imported for their registrations
     deliveries,
     ingest_runs,
     interactions,
+    llm_usage,
     models_versions,
     papers,
     schedules,

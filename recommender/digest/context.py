@@ -35,6 +35,8 @@ from ..subscriptions.topics import topics_default_for_users
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
+from ..summaries.sources import abstract_shown, text_hash
+from ..templatetags.digest_email import detailed_papers
 from . import selectors
 from .followups import updates_context
 from .tokens import (
@@ -51,7 +53,6 @@ if TYPE_CHECKING:  # the send path must not import the ranking (no model in send
 TRENDING_PER_DIGEST = 3
 AUTHORS_SHOWN = 3
 AUTHORS_MAX_FULL = 4
-ABSTRACT_MAX_CHARS = 1500
 DEFAULT_LANGUAGE = "en"
 
 SKIP_NOTHING_ANNOUNCED = "no new papers announced since the last digest"
@@ -148,6 +149,19 @@ class DigestBatch:
         if language not in self.translations:
             self.translations[language] = translations_for(paper_ids=list(self.papers), language=language)
         return self.translations[language].get(paper.pk)
+
+    def translated_abstract(self, paper: Paper, language: str) -> str:
+        """The stored translation of ``paper``'s abstract, if it was made from the abstract the digest shows."""
+        key = ("abstract", paper.pk, language)
+        if key not in self.memo:
+            stored = self.translation(paper, language)
+            current = (
+                stored is not None
+                and bool(stored.abstract)
+                and stored.abstract_source_hash == text_hash(abstract_shown(paper.abstract))
+            )
+            self.memo[key] = " ".join(stored.abstract.split()) if current else ""
+        return self.memo[key]
 
 
 @dataclass
@@ -372,7 +386,7 @@ def _summary(*, batch: DigestBatch, paper: Paper, language: str) -> tuple[str, s
 
 
 def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
-    abstract = extractive.trim(" ".join((paper.abstract or "").split()), ABSTRACT_MAX_CHARS)  # TeX never half-cut
+    abstract = abstract_shown(paper.abstract)  # TeX never half-cut; what a translated abstract translates
     tldr, tldr_source = _summary(batch=batch, paper=paper, language=language)
     stored = batch.translation(paper, language)
     translation = (
@@ -397,6 +411,24 @@ def _paper_shared(*, batch: DigestBatch, paper: Paper, language: str) -> dict:
     # What the paper's rendered blocks depend on (render.FragmentTemplate caches them per process by it).
     shared["fragment_key"] = (language, repr(shared), bool(paper.hf_url), bool(paper.code_url))
     return shared
+
+
+def _translated_abstracts(*, batch: DigestBatch, items: list[dict], profile: Profile | None, language: str) -> bool:
+    """Give the papers shown in full their translated abstract, if the reader chose it; whether any has one.
+
+    Only when one is stored does the layout change (fewer papers in full: ``detailed_papers``); a digest
+    without any stays as it was. The item's fragment key says so, since the block then differs by reader.
+    """
+    if profile is None or not profile.translate_abstract or language == DEFAULT_LANGUAGE:
+        return False
+    found = False
+    for item in items[: detailed_papers(len(items), translated_abstracts=True)]:
+        text = batch.translated_abstract(batch.papers[item["id"]], language)
+        if text:
+            item["translated_abstract"] = text
+            item["fragment_key"] = (*item["fragment_key"], "abstract")
+            found = True
+    return found
 
 
 def _subject(*, date_label: str, top_title: str, count: int) -> str:
@@ -537,6 +569,7 @@ def digest_compose(
     # Bilingual only when something is translated: without a backend the digest stays English.
     if not any(item["translation"] for item in items + trending):
         language = content.language = DEFAULT_LANGUAGE
+    abstracts = _translated_abstracts(batch=batch, items=items, profile=profile, language=language)
     top = items[0]["translation"] or items[0]
     local_now = now.astimezone(zone(profile.time_zone if profile else "UTC"))
     weekly = profile is not None and profile.frequency == Frequency.WEEKLY
@@ -551,6 +584,7 @@ def digest_compose(
     content.context = {
         "language": language,
         "language_info": digest_languages.get(language),
+        "translated_abstracts": abstracts,
         "subject": subject,
         "preheader": (
             f"{len(items)} new paper{'s' if len(items) != 1 else ''} for you"

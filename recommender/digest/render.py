@@ -16,8 +16,8 @@ metadata. Each repeated block of the templates is marked
 ``FragmentTemplate`` renders each block once per paper (and template
 version) with *markers* in place of what differs per subscriber (rank,
 signed links, the ranker's reason), renders the surrounding "skeleton" once
-per shape (language, number of papers, number of trending papers) with
-markers for the per-subscriber fields, and assembles each email by joining
+per shape (language, translated abstracts or not, number of papers, number of
+trending papers) with markers for the per-subscriber fields, and assembles each email by joining
 those pieces with the subscriber's values, escaped exactly as Django's
 autoescaping would (``conditional_escape``) in the HTML and verbatim in the
 text. It is the same compiled template rendered in pieces, so the output is
@@ -146,7 +146,9 @@ _OPEN = f"\x00{_NONCE}:"
 _CLOSE = "\x00"
 _MARKER = re.compile(re.escape(_OPEN) + "([^\x00]*)" + re.escape(_CLOSE))
 _FRAGMENT_CACHE_MAX = 20_000  # pieces of ~1,000 papers x 6 blocks, with room for a few template versions
-_TOP_FIXED = ("language", "language_info", "items", "trending")  # decide the skeleton's shape
+# Decide the skeleton's shape: the layout reads them (the language, how many papers in full), never a marker.
+_SHAPE = ("language", "language_info", "translated_abstracts")
+_TOP_FIXED = (*_SHAPE, "items", "trending")
 
 
 def _mark(key: str) -> str:
@@ -198,12 +200,18 @@ class FragmentTemplate:
         return {k: _mark(f"t:{k}") for k in context if k not in _TOP_FIXED}
 
     def _skeleton(self, context: dict, items: list, trending: list) -> _Compiled:
-        key = (context.get("language"), len(items), len(trending), tuple(context))
+        key = (
+            context.get("language"),
+            bool(context.get("translated_abstracts")),
+            len(items),
+            len(trending),
+            tuple(context),
+        )
         compiled = self.skeletons.get(key)
         if compiled is None:
             shape = {
                 **self._top_markers(context),
-                **{k: context[k] for k in ("language", "language_info") if k in context},
+                **{k: context[k] for k in _SHAPE if k in context},
                 "items": [_Slot("items", i) for i in range(len(items))],
                 "trending": [_Slot("trending", i) for i in range(len(trending))],
                 SKELETON: (_OPEN, _CLOSE),

@@ -11,8 +11,13 @@ keep text that
   vocabulary);
 - for a translation: is written in the target script (Han for Chinese,
   kana for Japanese, Hangul for Korean, Cyrillic for Russian, Latin
-  otherwise), has a plausible length against the source, and keeps every
-  number and every ``$...$`` formula of the source.
+  otherwise), has a plausible length against the source, keeps every
+  number and every ``$...$`` formula of the source, and is no refusal or
+  preamble ("I'm sorry", "抱歉", "Here is the translation");
+- for a translated abstract, the same, except that links, addresses and
+  markup are allowed where the abstract itself has them (a code URL, a
+  ``<token>`` the paper names; never a new one), and the length must be that
+  of the whole text translated, not of a summary and not padded.
 
 Each check returns a reason string when it rejects (for the log), or ``""``.
 Everything stored is still autoescaped when rendered: these checks are about
@@ -37,6 +42,13 @@ _INSTRUCTION = re.compile(
     r"\b(system|developer) (prompt|message)|\bas an ai\b|\bi cannot\b|\bi can't\b|\bi'm sorry\b",
     re.IGNORECASE,
 )
+# A model declining, or talking about its answer, in English or in one of the digest languages.
+_REFUSAL = re.compile(
+    r"^\s*(here is|here's|sure|certainly|of course)\b|抱歉|对不起|我无法|无法翻译|申し訳|죄송|"
+    r"извините|не могу|désolé|je ne peux pas|lo siento|no puedo|es tut mir leid|ich kann nicht|desculpe|"
+    r"não posso|mi dispiace|non posso",
+    re.IGNORECASE,
+)
 # Words of an advert, not of a summary: rejected unless the abstract itself uses them.
 _CALL_TO_ACTION = re.compile(r"\b(visit|click|subscribe|prize|buy|winner)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z][a-z0-9\-]*", re.IGNORECASE)
@@ -48,6 +60,11 @@ SUMMARY_MAX_WORDS = 60
 SUMMARY_MAX_CHARS = 320
 TITLE_MAX_CHARS = 400
 TRANSLATED_TLDR_MAX_CHARS = 600
+# A translated abstract's length against the English it translates, in characters: (low, high) for CJK
+# scripts (a Chinese character carries about three English ones) and for the others. Below: a summary or a
+# refusal; above: padding. The high bound also caps what a digest can be made to carry (the size budget).
+ABSTRACT_RATIO_CJK = (0.2, 0.8)
+ABSTRACT_RATIO_OTHER = (0.6, 1.4)
 # Of the summary's content words, at least this share must occur in the abstract...
 MIN_OVERLAP = 0.7
 # ...and at most this share may be outside the abstract's vocabulary and the words a summary needs.
@@ -147,13 +164,18 @@ def _kept(source: str, output: str) -> str:
     return ""
 
 
-def translation_reason(*, source: str, output: str, language: str, max_chars: int) -> str:
-    """Why ``output`` is not an acceptable ``language`` translation of ``source``, or ""."""
+def translation_reason(*, source: str, output: str, language: str, max_chars: int, borrowed_ok: bool = False) -> str:
+    """Why ``output`` is not an acceptable ``language`` translation of ``source``, or "".
+
+    ``borrowed_ok``: links, addresses and markup are accepted where ``source`` has the very same text.
+    """
     if not output.strip():
         return "empty"
-    reason = unsafe_reason(output)
+    reason = unsafe_reason(_unborrowed(output, source) if borrowed_ok else output)
     if reason:
         return reason
+    if _REFUSAL.search(output):
+        return "a refusal or a preamble, not a translation"
     if len(output) > max_chars:
         return "too long"
     lang = get(language)
@@ -164,6 +186,34 @@ def translation_reason(*, source: str, output: str, language: str, max_chars: in
     if len(source) >= 20 and not low <= ratio <= high:
         return f"length ratio {ratio:.2f} out of bounds"
     return _script_reason(source=source, output=output, lang=lang) or _kept(source, output)
+
+
+def translated_abstract_max_chars(*, source: str, language: str) -> int:
+    """The longest translation of the abstract ``source`` into ``language`` that is accepted (and so shown)."""
+    _, high = ABSTRACT_RATIO_CJK if get(language).cjk else ABSTRACT_RATIO_OTHER
+    return int(len(source) * high)
+
+
+def abstract_translation_reason(*, source: str, output: str, language: str) -> str:
+    """Why ``output`` is not an acceptable ``language`` translation of the abstract ``source``, or ""."""
+    low, _ = ABSTRACT_RATIO_CJK if get(language).cjk else ABSTRACT_RATIO_OTHER
+    if len(output) < low * len(source):
+        return f"{len(output)} characters for {len(source)}: not the whole abstract"
+    return translation_reason(
+        source=source,
+        output=output,
+        language=language,
+        max_chars=translated_abstract_max_chars(source=source, language=language),
+        borrowed_ok=True,
+    )
+
+
+def _unborrowed(output: str, source: str) -> str:
+    """``output`` without the links, addresses and markup that ``source`` itself contains."""
+    folded = source.casefold()
+    for pattern in (_URL, _EMAIL, _HTML):
+        output = pattern.sub(lambda m: " " if m.group(0).casefold() in folded else m.group(0), output)
+    return output
 
 
 def _script_reason(*, source: str, output: str, lang: Language) -> str:

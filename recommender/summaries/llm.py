@@ -132,8 +132,11 @@ class ChatClient:
             backoff=float(getattr(settings, "LLM_BACKOFF_SECONDS", 2.0)),
         )
 
-    def complete(self, *, system: str, user: str, max_tokens: int) -> Completion:
-        """One completion for a fixed ``system`` prompt and a ``user`` message; retried, budgeted."""
+    def complete(self, *, system: str, user: str, max_tokens: int, kind: str = budget.KIND_DEFAULT) -> Completion:
+        """One completion for a fixed ``system`` prompt and a ``user`` message; retried, budgeted.
+
+        ``kind`` says what the tokens are counted as in ``LLMUsage`` (``budget.KIND_ABSTRACT``: also apart).
+        """
         payload = {
             "model": self.model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
@@ -153,7 +156,9 @@ class ChatClient:
             sleep=self.sleep,
             retry_error_callback=_unavailable,
         )
-        return retrying(self._attempt, payload, headers, reserve_prompt=reserve_prompt, max_tokens=max_tokens)
+        return retrying(
+            self._attempt, payload, headers, reserve_prompt=reserve_prompt, max_tokens=max_tokens, kind=kind
+        )
 
     def _log_failure(self, retry_state: tenacity.RetryCallState) -> None:
         logger.warning(
@@ -163,14 +168,14 @@ class ChatClient:
             self.max_attempts,
         )
 
-    def _attempt(self, payload: dict, headers: dict, *, reserve_prompt: int, max_tokens: int) -> Completion:
+    def _attempt(self, payload: dict, headers: dict, *, reserve_prompt: int, max_tokens: int, kind: str) -> Completion:
         """One try: reserve budget, post, settle what was spent; ``_Retry`` for a transient failure."""
-        day = budget.budget_reserve(prompt_tokens=reserve_prompt, completion_tokens=max_tokens)
+        day = budget.budget_reserve(prompt_tokens=reserve_prompt, completion_tokens=max_tokens, kind=kind)
         if day is None:
             raise BudgetExhausted("daily LLM token budget exhausted")
         self.requests_made += 1
         try:
-            completion = self._post(payload, headers, reserved=(day, reserve_prompt, max_tokens))
+            completion = self._post(payload, headers, reserved=(day, reserve_prompt, max_tokens, kind))
         except LLMRefused:
             budget.budget_settle(
                 day=day,
@@ -178,6 +183,7 @@ class ChatClient:
                 reserved_completion=max_tokens,
                 prompt_tokens=0,
                 completion_tokens=0,
+                kind=kind,
             )
             raise
         budget.budget_settle(
@@ -186,6 +192,7 @@ class ChatClient:
             reserved_completion=max_tokens,
             prompt_tokens=completion.prompt_tokens or reserve_prompt,
             completion_tokens=completion.completion_tokens or max_tokens,
+            kind=kind,
         )
         logger.info(
             "LLM %s: %s prompt + %s completion tokens",
@@ -198,9 +205,14 @@ class ChatClient:
     def _post(self, payload: dict, headers: dict, *, reserved: tuple) -> Completion:
         def release() -> None:
             # Nothing was generated: give the reservation back.
-            day, prompt, completion = reserved
+            day, prompt, completion, kind = reserved
             budget.budget_settle(
-                day=day, reserved_prompt=prompt, reserved_completion=completion, prompt_tokens=0, completion_tokens=0
+                day=day,
+                reserved_prompt=prompt,
+                reserved_completion=completion,
+                prompt_tokens=0,
+                completion_tokens=0,
+                kind=kind,
             )
 
         try:

@@ -14,6 +14,12 @@
    English text. A row whose source changed is redone (or deleted if that
    fails: a stale translation would say something the paper no longer says).
 
+``abstracts_fill`` (the digest's send side, for readers who chose translated
+abstracts: ``digest/abstracts.py``) adds 3. the abstract translated, by its
+own request, only for the papers such a reader gets in full: stored on the same
+``PaperTranslation`` row with ``abstract_source_hash`` (a hash of the English
+abstract as the digest shows it), counted apart in ``LLMUsage``.
+
 Failures never raise: after the client's own retries a paper falls back
 (extractive TL;DR, no translation), and after ``MAX_UNAVAILABLE`` such
 failures the fill stops calling the model for this run. A spent daily budget
@@ -23,7 +29,6 @@ on the network while holding a lock.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,17 +41,13 @@ from . import budget, extractive, guards, prompts
 from .languages import ORIGINAL, SUPPORTED
 from .llm import BudgetExhausted, ChatClient, LLMError, LLMRefused, LLMUnavailable
 from .selectors import papers_to_fill, subscriber_languages
+from .sources import abstract_shown, text_hash
 
 logger = logging.getLogger(__name__)
 
 BACKEND_EXTRACTIVE = "extractive"
 BACKEND_LLM = "llm"
 MAX_UNAVAILABLE = 3
-
-
-def text_hash(*parts: str) -> str:
-    joined = "\x1f".join(" ".join((p or "").split()) for p in parts)
-    return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
 def llm_summaries_enabled() -> bool:
@@ -63,6 +64,10 @@ class FillResult:
     translations_cached: int = 0
     translations_rejected: int = 0
     translations_deleted: int = 0
+    abstracts: int = 0
+    abstracts_cached: int = 0
+    abstracts_rejected: int = 0
+    abstracts_cleared: int = 0
     failures: int = 0
     requests: int = 0
     budget_exhausted: bool = False
@@ -85,13 +90,13 @@ class _Run:
     def live(self) -> bool:
         return self.client is not None and not self.result.budget_exhausted and not self.result.stopped
 
-    def complete(self, *, system: str, user: str, max_tokens: int) -> str | None:
+    def complete(self, *, system: str, user: str, max_tokens: int, kind: str = budget.KIND_DEFAULT) -> str | None:
         """The model's reply, or None after a failure (counted; the run stops when it must)."""
         if not self.live:
             return None
         before = self.client.requests_made
         try:
-            return self.client.complete(system=system, user=user, max_tokens=max_tokens).text
+            return self.client.complete(system=system, user=user, max_tokens=max_tokens, kind=kind).text
         except BudgetExhausted:
             self.result.budget_exhausted = True
             return None
@@ -201,6 +206,76 @@ def _checked_translation(reply: str, *, title: str, tldr: str, language: str) ->
         logger.warning("translation into %s rejected: %s", language, reason)
         return None
     return out_title, (out_tldr if tldr else "")
+
+
+def paper_abstract_translation_make(*, paper: Paper, row: PaperTranslation | None, run: _Run) -> None:
+    """Translate ``paper``'s abstract (as the digest shows it) into ``row``'s language, unless done for it.
+
+    Only on a row that has the title and TL;DR translated (without one the paper reads in English anyway).
+    A rejected reply is recorded by the hash (asked again only for a new abstract); a stale translation that
+    cannot be renewed is cleared: the reader then gets the English abstract alone, never an outdated one.
+    """
+    source = abstract_shown(paper.abstract)
+    if row is None or not row.title or not source:
+        return
+    source_hash = text_hash(source)
+    if row.abstract_source_hash == source_hash:
+        run.result.abstracts_cached += 1
+        return
+    system, user = prompts.abstract_translation_messages(abstract=source, language=row.language)
+    reply = run.complete(
+        system=system, user=user, max_tokens=prompts.ABSTRACT_TRANSLATION_MAX_TOKENS, kind=budget.KIND_ABSTRACT
+    )
+    if reply is None:  # unreachable or over budget: asked again next time
+        if row.abstract_source_hash:
+            _save_abstract(row, abstract="", source_hash="", model="")
+            run.result.abstracts_cleared += 1
+        return
+    text = prompts.clean_abstract(reply)
+    reason = guards.abstract_translation_reason(source=source, output=text, language=row.language)
+    if reason:
+        logger.warning("translated abstract of %s into %s rejected: %s", paper.arxiv_id, row.language, reason)
+        _save_abstract(row, abstract="", source_hash=source_hash, model=run.client.model)
+        run.result.abstracts_rejected += 1
+        return
+    _save_abstract(row, abstract=text, source_hash=source_hash, model=run.client.model)
+    run.result.abstracts += 1
+
+
+def _save_abstract(row: PaperTranslation, *, abstract: str, source_hash: str, model: str) -> None:
+    row.abstract, row.abstract_source_hash, row.abstract_model = abstract, source_hash, model
+    PaperTranslation.objects.filter(pk=row.pk).update(
+        abstract=abstract, abstract_source_hash=source_hash, abstract_model=model
+    )
+
+
+def abstracts_fill(
+    *, wanted: dict[str, list[int]], client: ChatClient | None = None, deadline: float | None = None
+) -> FillResult:
+    """Translated abstracts for ``wanted`` (language -> paper ids), with the TL;DRs and title translations
+    they go with; most read papers first, each language in turn, until ``deadline`` (``time.monotonic()``).
+
+    What is stored already costs nothing (one query per language); the ids not reached are in ``remaining``.
+    """
+    client = client if client is not None else ChatClient.from_settings()
+    result = FillResult()
+    run = _Run(client, result)
+    for language, paper_ids in wanted.items():
+        if language not in SUPPORTED or language == ORIGINAL or not paper_ids:
+            continue
+        papers = list(papers_to_fill(paper_ids=paper_ids))
+        rows = {t.paper_id: t for t in PaperTranslation.objects.filter(paper_id__in=paper_ids, language=language)}
+        for index, paper in enumerate(papers):
+            if deadline is not None and time.monotonic() > deadline:
+                result.remaining.extend(p.arxiv_id for p in papers[index:])
+                break
+            result.papers += 1
+            paper_tldr_make(paper=paper, run=run)
+            paper_translation_make(paper=paper, language=language, existing=rows.get(paper.pk), run=run)
+            row = PaperTranslation.objects.filter(paper_id=paper.pk, language=language).first()
+            paper_abstract_translation_make(paper=paper, row=row, run=run)
+    logger.info("abstracts fill: %s", {k: v for k, v in result.as_dict().items() if k != "remaining"})
+    return result
 
 
 def summaries_fill(

@@ -51,11 +51,18 @@ def digest_part(parser, token):
 DEFAULT_DIGEST = 10
 DETAILED_IN_SHORT = 5  # digests of up to DEFAULT_DIGEST papers
 DETAILED_IN_LONG = 2
+# A reader who chose translated abstracts gets one with every paper shown in full, so fewer are: each costs
+# up to ~12 KB as sent in Cyrillic (1,500 characters x 1.4, two bytes each, base64, in both parts), about what
+# a detailed paper without it costs. The first papers keep the details; the others are rows.
+DETAILED_WITH_ABSTRACTS_IN_SHORT = 3
+DETAILED_WITH_ABSTRACTS_IN_LONG = 1
 
 
 @register.simple_tag
-def detailed_papers(count: int) -> int:
+def detailed_papers(count: int, translated_abstracts: bool = False) -> int:
     """How many of ``count`` papers get full details (read in the skeleton render: a layout decision)."""
+    if translated_abstracts:
+        return DETAILED_WITH_ABSTRACTS_IN_SHORT if count <= DEFAULT_DIGEST else DETAILED_WITH_ABSTRACTS_IN_LONG
     return DETAILED_IN_SHORT if count <= DEFAULT_DIGEST else DETAILED_IN_LONG
 
 

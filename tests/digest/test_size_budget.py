@@ -6,8 +6,10 @@ message under 100 KB, both as sent (MIME, quoted-printable), for the largest
 choices a subscriber can make: the preferences form's maximum of papers per
 email, every second language with its translations filled, the longest
 titles and abstracts of the recorded feeds, every link a paper can have and
-the trending section. Rendered through the real path: context -> fragments
-render -> the SMTP message's bytes.
+the trending section; and with translated abstracts chosen, each of them as
+long as the guards accept (which bounds what any model can make a digest carry).
+Rendered through the real path: context -> fragments render -> the SMTP
+message's bytes.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from recommender.digest.services import digest_raw_message
 from recommender.ingest import arxiv_api, arxiv_oai, arxiv_rss, hf_daily
 from recommender.ingest.services import paper_upsert_many
 from recommender.models import Paper, PaperTranslation
-from recommender.summaries import extractive
+from recommender.summaries import extractive, guards
 from recommender.summaries.languages import ORIGINAL, SUPPORTED
-from recommender.templatetags.digest_email import DEFAULT_DIGEST
+from recommender.summaries.sources import abstract_shown, text_hash
+from recommender.templatetags.digest_email import DEFAULT_DIGEST, detailed_papers
 from recommender.web.forms import PreferencesForm
 from tests.summaries.llm_server import fake_translation
 
 from .conftest import subscriber
-
 pytestmark = pytest.mark.django_db
 
 HTML_BUDGET = 90_000
@@ -93,6 +95,22 @@ def _translate(papers: list[Paper], language: str) -> None:
     )
 
 
+def longest_translated_abstract(source: str, language: str) -> str:
+    """The longest translation of the abstract ``source`` into ``language`` that the guards accept: the
+    stand-in translation (numbers and formulas kept) repeated up to ``translated_abstract_max_chars``."""
+    limit = guards.translated_abstract_max_chars(source=source, language=language)
+    one = fake_translation(source, language)
+    return ((one + " ") * (limit // (len(one) + 1) + 1))[:limit].rstrip()
+
+
+def _translate_abstracts(papers: list[Paper], language: str) -> None:
+    for paper in papers:
+        source = abstract_shown(paper.abstract)
+        PaperTranslation.objects.filter(paper=paper, language=language).update(
+            abstract=longest_translated_abstract(source, language), abstract_source_hash=text_hash(source)
+        )
+
+
 def _sizes(user, *, language: str, delivery_id: int = 2_000_000_000) -> tuple[int, int, str]:
     """(HTML part as sent, whole message as sent, decoded HTML) for ``user``'s digest."""
     content = digest_build(user=user, now=timezone.now(), language=language, delivery_id=delivery_id)
@@ -127,6 +145,30 @@ def test_every_digest_a_subscriber_can_choose_fits_the_budget(largest, papers_pe
         assert "Unsubscribe in one click" in html[-2500:]
         assert html_sent < HTML_BUDGET, f"{language}, {n} papers: the HTML part is {html_sent} bytes as sent"
         assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers: the message is {message_sent} bytes as sent"
+
+
+@pytest.mark.parametrize("papers_per_email", [DEFAULT_DIGEST, "max"])
+def test_translated_abstracts_fit_the_budget(largest, papers_per_email):
+    """A reader who chose translated abstracts: each paper shown in full carries one, as long as the guards let
+    it be (Russian: 1.4 x the 1,500-character abstract, two bytes a letter), in every second language."""
+    n = _max_papers_per_email() if papers_per_email == "max" else papers_per_email
+    user = subscriber(
+        "a.rather.long.address+digests@subdomain.example.org",
+        categories=["cs.LG"],
+        papers_per_email=n,
+        translate_abstract=True,
+    )
+    for language in SUPPORTED:
+        if language == ORIGINAL:
+            continue
+        _translate_abstracts(largest, language)
+        html_sent, message_sent, html = _sizes(user, language=language)
+        shown = detailed_papers(n, translated_abstracts=True)
+        assert html.count(f'class="abstract mt" lang="{language}"') == shown, language
+        assert len(re.findall(r'id="paper-\d+"', html)) == n
+        assert "Unsubscribe in one click" in html[-2500:]
+        assert html_sent < HTML_BUDGET, f"{language}, {n} papers, abstracts: the HTML part is {html_sent} bytes"
+        assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers, abstracts: the message is {message_sent} bytes"
 
 
 def test_a_part_is_base64_only_when_that_is_smaller():

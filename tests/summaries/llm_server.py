@@ -2,8 +2,9 @@
 
 It answers ``POST /v1/chat/completions`` with scripted replies, in order
 (``server.script(reply, ...)``), then with ``server.default(body)``: a plausible
-translation (CJK for zh/ja/ko, Cyrillic for ru, Latin otherwise, keeping the
-source's numbers and formulas) or a TL;DR made of the abstract's own words (its shortest sentence).
+translation of a title and TL;DR, or of an abstract (CJK for zh/ja/ko, Cyrillic
+for ru, Latin otherwise, keeping the source's numbers and formulas), or a TL;DR
+made of the abstract's own words (its shortest sentence).
 Every request is recorded (``server.requests``: parsed JSON bodies and headers)
 so tests can count calls and read what was sent.
 """
@@ -69,11 +70,20 @@ def fake_translation(source: str, language: str) -> str:
     return f"Traduction de {source}"
 
 
+def _language(system: str) -> str:
+    return next((code for name, code in _LANG_NAMES.items() if f"into {name}" in system), "fr")
+
+
 def translation_reply(body: dict) -> str:
     system, user = body["messages"][0]["content"], body["messages"][1]["content"]
-    language = next((code for name, code in _LANG_NAMES.items() if f"into {name}" in system), "fr")
+    language = _language(system)
     title, tldr = _between(user, "title"), _between(user, "tldr")
     return f"TITLE: {fake_translation(title, language)}\nTLDR: {fake_translation(tldr, language)}"
+
+
+def abstract_translation_reply(body: dict) -> str:
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    return fake_translation(_between(user, "abstract"), _language(system))
 
 
 def summary_reply(body: dict) -> str:
@@ -83,7 +93,13 @@ def summary_reply(body: dict) -> str:
     return "The paper shows that " + shortest[0].lower() + shortest[1:]
 
 
+def is_abstract_translation(body: dict) -> bool:
+    return "You translate the abstract" in body["messages"][0]["content"]
+
+
 def default_reply(body: dict) -> str:
+    if is_abstract_translation(body):
+        return abstract_translation_reply(body)
     if "You translate" in body["messages"][0]["content"]:
         return translation_reply(body)
     return summary_reply(body)
