@@ -2,12 +2,21 @@
 
 ``active.py`` keeps the active model loaded per process (and warms it at worker start);
 ``candidates.py`` says which papers are candidates and caches their user-independent work;
-``services.py`` ranks (``recommend_for_users``), finds similar papers and words the reasons.
+``rows.py`` makes one fold-in row per reader topic (its votes, rules and dial);
+``services.py`` ranks (``recommend_for_topics``; ``recommend_for_users``: each reader's default
+topic), finds similar papers and words the reasons.
 """
 
 from .active import ActiveModel, active_model
 from .candidates import CANDIDATE_MEMO_BYTES, CANDIDATE_MEMO_SIZE, candidate_ids_default
-from .services import Recommendation, recommend_for_users, reset_cache, similar_papers, warm_up
+from .services import (
+    Recommendation,
+    recommend_for_topics,
+    recommend_for_users,
+    reset_cache,
+    similar_papers,
+    warm_up,
+)
 
 __all__ = [
     "CANDIDATE_MEMO_BYTES",
@@ -16,6 +25,7 @@ __all__ = [
     "Recommendation",
     "active_model",
     "candidate_ids_default",
+    "recommend_for_topics",
     "recommend_for_users",
     "reset_cache",
     "similar_papers",

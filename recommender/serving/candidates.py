@@ -219,3 +219,12 @@ def matches(terms: list[str], texts: list[str]) -> np.ndarray:
         pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in phrases) + r")\b")
         found |= np.array([bool(pattern.search(t)) for t in texts], dtype=bool)
     return found
+
+
+def matching_term(terms: list[str], text: str) -> str | None:
+    """The first of ``terms`` that ``text`` (lower-cased) contains as a whole word/phrase, as ``matches`` reads it."""
+    for term in terms or ():
+        needle = (term or "").strip().lower()
+        if needle and re.search(rf"\b{re.escape(needle)}\b", text):
+            return term.strip()
+    return None

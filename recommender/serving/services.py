@@ -1,8 +1,11 @@
 """Rank papers for readers, find similar papers, and say why each was picked.
 
-This module owns the Django side of ranking: what each user has told us (folded in fresh on every
+This module owns the Django side of ranking: what each reader has told us (folded in fresh on every
 call, so votes cast since the last training count at once and brand-new users are ranked without
-a retrain), their category and keyword/author rules, and the human-readable reason for each pick.
+a retrain), their topics' category and keyword/author rules, and the human-readable reason for each
+pick. Each topic is ranked as its own profile: one fold-in row per topic (``rows.py``), every row of a
+call scored together, whether the caller asks by topic (``recommend_for_topics``: the digest, a topic's
+For you) or by reader (``recommend_for_users``: each reader's default topic).
 Scoring itself is ``HybridRecommender.recommend_for_rows`` over cached ``PreparedCandidates``;
 before any model is trained the content-only ranker (``ranking.content_only``) keeps the service
 useful from the first vote.
@@ -11,7 +14,7 @@ useful from the first vote.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,19 +22,18 @@ import numpy as np
 import scipy.sparse as sp
 from cachetools import LRUCache
 
-from ..models import Interaction, Paper
+from ..models import TOPIC_TRENDING_WEIGHT_DEFAULT, Paper, Topic
 from ..ranking import REASON_TRENDING
 from ..ranking.content_only import content_only_rank
 from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
-from ..subscriptions.topics import topics_default_for_users
+from ..subscriptions.topics import topics_for_users
 from ..training.dataset import paper_text
 from . import active, candidates
 from .active import ActiveModel, active_model
-from .candidates import Candidates, candidate_ids_default, load_candidates, matches, model_columns, prepared_for
+from .candidates import Candidates, candidate_ids_default, load_candidates, matching_term, model_columns, prepared_for
+from .rows import Row, RowInputs, rows_inputs, trending_scale
 
 DIVERSITY = 0.3
-# Papers matching an "include" keyword or author get this many prior units.
-INCLUDE_BOOST = 3.0
 
 VERBS = {"save": "saved", "upvote": "upvoted", "thumbs_up": "liked", "click": "opened"}
 
@@ -79,75 +81,100 @@ def recommend_for_users(
     n: int = 10,
     exclude_ids: dict[int, set[int]] | None = None,
 ) -> dict[int, list[Recommendation]]:
-    """Rank candidates for each user: model + trending prior + their rules; reasons included.
+    """Rank candidates for each user's default topic: model + trending prior + its rules; reasons included.
 
-    Papers the user rated, hid or opened are excluded, as are ``exclude_ids``
-    (e.g. already sent), papers outside their categories (when they chose
-    some) and papers matching their exclude keywords/authors.
+    Papers the user rated, hid or opened (under any topic) are excluded, as are ``exclude_ids`` (e.g.
+    already sent), papers outside the topic's categories (when it has some) and papers matching its
+    exclude keywords/authors. A user without a topic yet is ranked on every vote with no rules.
     """
     user_ids = [int(u) for u in user_ids]
     if not user_ids:
         return {}
+    topics = topics_for_users(user_ids=user_ids)
+    exclude_ids = exclude_ids or {}
+    rows = [
+        Row(
+            user_id=uid,
+            topic=topics[uid][0] if uid in topics else None,
+            named=len(topics.get(uid, ())) > 1,
+            trending_weight=topics[uid][0].trending_weight if uid in topics else TOPIC_TRENDING_WEIGHT_DEFAULT,
+            exclude=frozenset(exclude_ids.get(uid, ())),
+        )
+        for uid in user_ids
+    ]
+    return dict(zip(user_ids, _recommend_rows(rows, candidate_ids=candidate_ids, n=n), strict=True))
+
+
+def recommend_for_topics(
+    *,
+    topic_ids: list[int],
+    candidate_ids: list[int] | None = None,
+    n: int = 10,
+    exclude_ids: dict[int, set[int]] | None = None,
+    trending_weights: dict[int, float] | None = None,
+) -> dict[int, list[Recommendation]]:
+    """Rank candidates for each topic as its own profile: one fold-in row per topic, all in one scoring call.
+
+    A topic's row folds in the votes cast under it and the reader's account-wide ones, applies its
+    filters and weighs trending by its dial (``trending_weights`` overrides the stored dial, e.g. for a
+    preview of an unsaved slider). ``exclude_ids`` is keyed by topic id; what the reader acted on under
+    any topic is always excluded. Topic ids that do not exist get an empty list.
+    """
+    topic_ids = list(dict.fromkeys(int(t) for t in topic_ids))
+    found = {t.pk: t for t in Topic.objects.filter(pk__in=topic_ids)}
+    counts = Counter(
+        Topic.objects.filter(user_id__in={t.user_id for t in found.values()}).values_list("user_id", flat=True)
+    )
+    exclude_ids, trending_weights = exclude_ids or {}, trending_weights or {}
+    rows = [
+        Row(
+            user_id=topic.user_id,
+            topic=topic,
+            named=counts[topic.user_id] > 1,
+            trending_weight=trending_weights.get(tid, topic.trending_weight),
+            exclude=frozenset(exclude_ids.get(tid, ())),
+        )
+        for tid, topic in ((tid, found[tid]) for tid in topic_ids if tid in found)
+    ]
+    ranked = dict(
+        zip((row.topic.pk for row in rows), _recommend_rows(rows, candidate_ids=candidate_ids, n=n), strict=True)
+    )
+    return {tid: ranked.get(tid, []) for tid in topic_ids}
+
+
+def _recommend_rows(rows: list[Row], *, candidate_ids: list[int] | None, n: int) -> list[list[Recommendation]]:
+    """The one ranking path: every row folded in and scored in one call (the model's, or content-only)."""
+    if not rows:
+        return []
     cands = load_candidates(candidate_ids if candidate_ids is not None else candidate_ids_default())
     if len(cands.ids) == 0:
-        return {u: [] for u in user_ids}
-    # Each reader's default topic: its filters have the names a profile's had (one row per reader).
-    topics = topics_default_for_users(user_ids=user_ids)
-    events: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for uid, pid, kind in Interaction.objects.filter(user_id__in=user_ids).values_list("user_id", "paper_id", "kind"):
-        events[uid].append((pid, kind))
-    excluded, prior = _rules(user_ids, events, topics, cands, exclude_ids or {})
-
+        return [[] for _ in rows]
+    inputs = rows_inputs(rows, cands)
     served = active_model()
     if served is not None:
-        ids, scores, reasons = _rank_with_model(served, user_ids, events, topics, cands, excluded, prior, n)
+        ids, scores, reasons = _rank_with_model(served, rows, inputs, cands, n)
     else:
-        ids, scores, reasons = _rank_content_only(user_ids, events, topics, cands, excluded, prior, n)
+        ids, scores, reasons = _rank_content_only(rows, inputs, cands, n)
 
     liked_titles = _titles_for({int(x) for x in reasons.ravel() if x >= 0})
-    out: dict[int, list[Recommendation]] = {}
-    for r, uid in enumerate(user_ids):
-        kinds = _strongest_positive(events.get(uid, []))
-        wanted = set(topics[uid].categories) if uid in topics else set()
-        recs = []
-        for pos, score, reason in zip(ids[r], scores[r], reasons[r], strict=True):
-            if pos < 0 or not np.isfinite(score):
-                continue
-            text = reason_text(int(reason), cands, int(pos), liked_titles, kinds, wanted)
-            recs.append(Recommendation(paper_id=int(cands.ids[pos]), score=float(score), reason=text))
-        out[uid] = recs
+    out = []
+    for r, row in enumerate(rows):
+        why = Why(row=row, cands=cands, liked_titles=liked_titles, kinds=_strongest_positive(inputs.events[r]))
+        out.append(
+            [
+                Recommendation(paper_id=int(cands.ids[pos]), score=float(score), reason=why.text(int(reason), int(pos)))
+                for pos, score, reason in zip(ids[r], scores[r], reasons[r], strict=True)
+                if pos >= 0 and np.isfinite(score)
+            ]
+        )
     return out
 
 
-def _rules(user_ids, events, topics, cands: Candidates, exclude_ids) -> tuple[np.ndarray, np.ndarray]:
-    """``(excluded, prior)`` (users x candidates): what each user must not see, and trending + include boosts."""
-    pos_of = {int(p): j for j, p in enumerate(cands.ids.tolist())}
-    m = len(cands.ids)
-    excluded = np.zeros((len(user_ids), m), dtype=bool)
-    prior = np.tile(cands.trending, (len(user_ids), 1))
-    for r, uid in enumerate(user_ids):
-        seen = {pid for pid, _ in events.get(uid, [])} | set(exclude_ids.get(uid, ()))
-        for pid in seen:
-            if pid in pos_of:
-                excluded[r, pos_of[pid]] = True
-        topic = topics.get(uid)
-        if topic is None:
-            continue
-        if topic.categories:
-            wanted = set(topic.categories)
-            excluded[r] |= np.array([not (c & wanted) for c in cands.categories], dtype=bool)
-        excluded[r] |= matches(topic.exclude_keywords, cands.haystacks)
-        excluded[r] |= matches(topic.exclude_authors, cands.authors)
-        boost = matches(topic.include_keywords, cands.haystacks) | matches(topic.include_authors, cands.authors)
-        prior[r] += INCLUDE_BOOST * boost
-    return excluded, prior
-
-
-def _interaction_rows(served: ActiveModel, user_ids, events) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Positive and negative confidence rows of the users over the model's training columns."""
+def _interaction_rows(served: ActiveModel, events: list[list[tuple[int, str]]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Positive and negative confidence rows (one per ranked row) over the model's training columns."""
     pr, pc, pv, nr, nc, nv = [], [], [], [], [], []
-    for r, uid in enumerate(user_ids):
-        for pid, kind in events.get(uid, []):
+    for r, row_events in enumerate(events):
+        for pid, kind in row_events:
             j = served.col.get(pid)
             if j is None or kind not in KIND_WEIGHTS:
                 continue
@@ -155,23 +182,23 @@ def _interaction_rows(served: ActiveModel, user_ids, events) -> tuple[sp.csr_mat
                 nr.append(r), nc.append(j), nv.append(KIND_WEIGHTS[kind])
             else:
                 pr.append(r), pc.append(j), pv.append(KIND_WEIGHTS[kind])
-    shape = (len(user_ids), served.model.n_items_)
+    shape = (len(events), served.model.n_items_)
     P = sp.csr_matrix((np.array(pv, dtype=np.float32), (pr, pc)), shape=shape)
     N = sp.csr_matrix((np.array(nv, dtype=np.float32), (nr, nc)), shape=shape)
     return P, N
 
 
-def _rank_with_model(served: ActiveModel, user_ids, events, topics, cands, excluded, prior, n):
-    """Fold every user in from their current interactions and score with the model."""
+def _rank_with_model(served: ActiveModel, rows: list[Row], inputs: RowInputs, cands: Candidates, n: int):
+    """Fold every row in from its votes and score with the model."""
     cand_cols = model_columns(served, cands.ids)
-    P, N = _interaction_rows(served, user_ids, events)
+    P, N = _interaction_rows(served, inputs.events)
     ids, scores, reasons = served.model.recommend_for_rows(
         P,
         n=n,
         negative_rows=N,
-        categories=[(topics[u].categories if u in topics else None) for u in user_ids],
-        exclude=[cand_cols[np.flatnonzero(row)] for row in excluded],
-        prior=prior,
+        categories=[row.categories for row in rows],
+        exclude=[cand_cols[np.flatnonzero(excluded)] for excluded in inputs.excluded],
+        prior=inputs.prior,
         diversity=DIVERSITY,
         return_reasons=True,
         prepared=prepared_for(served, cand_cols, cands.texts, diversity=DIVERSITY),
@@ -184,21 +211,22 @@ def _rank_with_model(served: ActiveModel, user_ids, events, topics, cands, exclu
     return pos, scores, reason_ids
 
 
-def _rank_content_only(user_ids, events, topics, cands, excluded, prior, n):
-    """Before any model exists: tf-idf similarity to liked papers + trending (``ranking.content_only``)."""
-    liked: dict[int, list[int]] = {
-        u: [pid for pid, k in events.get(u, []) if k not in NEGATIVE_KINDS and k in KIND_WEIGHTS] for u in user_ids
-    }
-    rows = Paper.objects.filter(pk__in={p for ps in liked.values() for p in ps}).values_list("id", "title", "abstract")
-    liked_text = {pid: paper_text(title, abstract) for pid, title, abstract in rows}
+def _rank_content_only(rows: list[Row], inputs: RowInputs, cands: Candidates, n: int):
+    """Before any model exists: tf-idf similarity to liked papers + prior (``ranking.content_only``).
+
+    This ranker adds the prior as it is (no standardising): the dial's scale is already in it.
+    """
+    liked = [[pid for pid, k in events if k not in NEGATIVE_KINDS and k in KIND_WEIGHTS] for events in inputs.events]
+    found = Paper.objects.filter(pk__in={p for ps in liked for p in ps}).values_list("id", "title", "abstract")
+    liked_text = {pid: paper_text(title, abstract) for pid, title, abstract in found}
     liked_ids = sorted(liked_text)
     index = {pid: i for i, pid in enumerate(liked_ids)}
     pos, scores, reasons = content_only_rank(
         candidate_texts=cands.texts,
         liked_texts=[liked_text[p] for p in liked_ids],
-        liked=[[index[p] for p in dict.fromkeys(liked[u]) if p in index] for u in user_ids],
-        excluded=excluded,
-        prior=prior,
+        liked=[[index[p] for p in dict.fromkeys(mine) if p in index] for mine in liked],
+        excluded=inputs.excluded,
+        prior=inputs.prior,
         n=n,
     )
     # liked-paper indices -> paper ids; the REASON_* codes are negative and stay as they are
@@ -225,21 +253,49 @@ def _strongest_positive(events: list[tuple[int, str]]) -> dict[int, str]:
     return {pid: kind for pid, kind in sorted(positive, key=lambda e: KIND_WEIGHTS.get(e[1], 0))}
 
 
-def reason_text(reason: int, cands: Candidates, pos: int, liked_titles, kinds, wanted) -> str:
-    """The one line shown with a pick: true for this reader, and saying what it is based on.
+@dataclass
+class Why:
+    """The one line shown with each pick of a row: true for that row's reader and topic.
 
-    ``reason`` is a paper the reader acted on (named with what they did), or a ``REASON_*`` code. A
-    category is named only when it is one of the reader's fields; a reader with none is told the
-    pick comes from what readers upvote this week.
+    ``reason`` is a paper the reader acted on (named with what they did, a vote that counts for this
+    topic), or a ``REASON_*`` code. A category is named only when it is one of the topic's; a reader with
+    none is told the pick comes from what readers upvote this week. A reader with several topics is
+    told which of the topic's include keywords or authors a pick matches ("Matches your topic “RL
+    theory”: keyword “bandit”"), since that is why it is in that topic's section.
     """
-    if reason >= 0 and reason in liked_titles and reason in kinds:
-        return f"Similar to “{_short(liked_titles[reason])}” you {VERBS[kinds[reason]]}"
-    mine = sorted(cands.categories[pos] & wanted)
-    if reason == REASON_TRENDING:
-        return f"Trending in {mine[0]}, one of your fields" if mine else "Trending: upvoted by many readers this week"
-    if mine:
-        return f"New in {mine[0]}, one of your fields"
-    return "Popular with readers this week"
+
+    row: Row
+    cands: Candidates
+    liked_titles: dict[int, str]
+    kinds: dict[int, str]
+
+    def text(self, reason: int, pos: int) -> str:
+        matched = self._matched(pos) if self.row.named else None
+        if matched:
+            return f"Matches your topic “{_short(self.row.topic.name, 40)}”: {matched[0]} “{_short(matched[1], 40)}”"
+        if reason >= 0 and reason in self.liked_titles and reason in self.kinds:
+            return f"Similar to “{_short(self.liked_titles[reason])}” you {VERBS[self.kinds[reason]]}"
+        mine = sorted(self.cands.categories[pos] & set(self.row.categories or ()))
+        untrended = trending_scale(self.row.trending_weight) == 0.0  # "only my taste": trending explains nothing
+        if reason == REASON_TRENDING and not untrended:
+            return (
+                f"Trending in {mine[0]}, one of your fields" if mine else "Trending: upvoted by many readers this week"
+            )
+        if mine:
+            return f"New in {mine[0]}, one of your fields"
+        return "New this week" if untrended else "Popular with readers this week"
+
+    def _matched(self, pos: int) -> tuple[str, str] | None:
+        """("keyword" or "author", the term as the reader wrote it) of the first include rule matching ``pos``."""
+        topic = self.row.topic
+        for what, terms, text in (
+            ("keyword", topic.include_keywords, self.cands.haystacks[pos]),
+            ("author", topic.include_authors, self.cands.authors[pos]),
+        ):
+            term = matching_term(terms, text)
+            if term:
+                return what, term
+        return None
 
 
 # --- similar papers ---------------------------------------------------------------------
