@@ -35,6 +35,7 @@ from recommender.web.forms import PreferencesForm
 from tests.summaries.llm_server import fake_translation
 
 from .conftest import subscriber
+
 pytestmark = pytest.mark.django_db
 
 HTML_BUDGET = 90_000
