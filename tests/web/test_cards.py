@@ -103,3 +103,19 @@ def test_every_card_names_its_category_and_cuts_at_a_word_boundary(client, recor
     assert not problems, problems[:10]
     if summary == "abstract":
         assert cut > 20  # the check above ran on real cuts, not only on whole texts
+
+
+def test_papers_to_rate_at_onboarding_cut_at_a_word_boundary(member_client, member, recorded):
+    """Step 2's cards show the same fair snippet as the listings, for the recorded papers with the longest text."""
+    longest = sorted(recorded.values(), key=lambda p: len(p.abstract), reverse=True)[:10]
+    Paper.objects.exclude(pk__in=[p.pk for p in longest]).delete()
+    Paper.objects.update(tldr="", hf_upvotes=10)
+    response = member_client.get(reverse("web:onboarding_rate"))
+    assert response.status_code == 200
+    tree = lxml_html.fromstring(response.content.decode())
+    shown = [" ".join(p.text_content().split()) for p in tree.cssselect("fieldset.rate p.snippet")]
+    assert len(shown) == len(longest)
+    by_start = {" ".join(p.abstract.split())[:40]: p.abstract for p in longest}
+    for text in shown:
+        source = by_start[text[:40]]
+        assert len(text) <= 221 and not _snippet_problem(source, text), text
