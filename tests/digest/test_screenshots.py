@@ -1,7 +1,9 @@
 """The rendered email in a real browser (Debian Chromium via Playwright): fits 375 px phones and 1200 px desktops.
 
 With ``PAPERBOY_SCREENSHOTS=1`` the screenshots are written to
-``docs/screenshots/email-desktop.png`` and ``email-narrow.png``.
+``docs/screenshots/email-desktop.png`` and ``email-narrow.png`` (and ``email-zh-*.png`` for a bilingual
+Chinese digest with translated abstracts, which needs CJK fonts: Debian's ``fonts-noto-cjk``, installed
+by ``.ci/run``; without them every glyph is a box).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,10 +22,10 @@ from django.utils import timezone
 
 from recommender.digest.context import digest_build
 from recommender.digest.render import render_digest
-from recommender.models import Paper
+from recommender.models import Paper, PaperTranslation
+from recommender.summaries.sources import abstract_shown, text_hash
 from tests.conftest import service_unavailable
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = [pytest.mark.django_db, pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -92,7 +95,45 @@ def test_email_fits_phone_and_desktop(shared_data):
         _check_widths(browser, html, save=save)
 
 
-def _check_widths(browser, html: str, *, save: bool) -> None:
+def _cjk_fonts() -> None:
+    """Fail in CI, skip elsewhere, when no font covers Chinese (the screenshot would show boxes)."""
+    fc_list = shutil.which("fc-list")
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True).stdout if fc_list else ""
+    if not found.strip():
+        service_unavailable("no CJK font (apt-get install -y fonts-noto-cjk)")
+
+
+def test_bilingual_chinese_email_with_translated_abstracts_fits_phone_and_desktop(shared_data):
+    _cjk_fonts()
+    topics = [
+        "长上下文语言模型",
+        "多智能体通信",
+        "心理测量评估",
+        "图神经网络",
+        "检索增强生成",
+        "代码生成",
+        "视觉语言模型",
+    ]
+    for i, paper in enumerate(_papers_from_hf(shared_data)):
+        PaperTranslation.objects.create(
+            paper=paper,
+            language="zh",
+            title=f"面向{topics[i % len(topics)]}的高效方法研究",
+            tldr="本文提出一种新的注意力近似方法，在保持精度的同时显著降低了计算开销。",
+            backend="test",
+            abstract="我们研究了大规模语言模型在长文本场景下的效率问题。" * 6,
+            abstract_source_hash=text_hash(abstract_shown(paper.abstract)),
+        )
+    user = subscriber("screens-zh@example.org", categories=["cs.CL"], language="zh", translate_abstract=True)
+    content = digest_build(user=user, now=timezone.now())
+    assert not content.skip_reason and content.language == "zh"
+    html = render_digest(content.context).html
+    assert 'lang="zh"' in html and "我们研究了大规模语言模型" in html
+    with chromium() as browser:
+        _check_widths(browser, html, save=os.environ.get("PAPERBOY_SCREENSHOTS") == "1", prefix="email-zh")
+
+
+def _check_widths(browser, html: str, *, save: bool, prefix: str = "email") -> None:
     for name, width in [("desktop", 1200), ("narrow", 375)]:
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.set_content(html, wait_until="load")
@@ -112,7 +153,7 @@ def _check_widths(browser, html: str, *, save: bool) -> None:
         if save:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(
-                path=str(SCREENSHOTS / f"email-{name}.png"),
+                path=str(SCREENSHOTS / f"{prefix}-{name}.png"),
                 clip={"x": 0, "y": 0, "width": width, "height": min(page.evaluate("document.body.scrollHeight"), 2400)},
                 full_page=True,
             )
