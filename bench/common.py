@@ -52,7 +52,7 @@ def copy_rows(model, rows: list[dict]) -> None:
     from django.utils import timezone
 
     now = timezone.now()
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     columns = ", ".join(f'"{f.column}"' for f in fields)
     connection.ensure_connection()
     with (

@@ -14,6 +14,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -26,6 +27,24 @@ class AnnounceType(models.TextChoices):
     CROSS = "cross", "Cross-list"
     REPLACE = "replace", "Replacement"
     REPLACE_CROSS = "replace-cross", "Replacement (cross-list)"
+
+
+SEARCH_CONFIG = "english"  # the text search configuration of Paper.search_vector and of every query on it
+
+
+class PostgresOnly(models.Func):
+    """``expression`` on PostgreSQL, NULL on any other database.
+
+    Lets one ``GeneratedField`` hold PostgreSQL's tsvector while the schema
+    stays portable: SQLite has no tsvector, and keyword search there reads
+    an FTS5 table instead (recommender/papers/search.py).
+    """
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.get_source_expressions()[0])
 
 
 class PaperQuerySet(models.QuerySet):
@@ -42,6 +61,12 @@ class PaperQuerySet(models.QuerySet):
     def local_upvotes_withdrawn(self) -> int:
         """Take one reader's upvote off each paper (their upvotes on these papers were just deleted)."""
         return self.filter(local_upvotes__gt=0).update(local_upvotes=models.F("local_upvotes") - 1)
+
+
+class PaperManager(models.Manager.from_queryset(PaperQuerySet)):
+    def get_queryset(self) -> PaperQuerySet:
+        # The tsvector is for the database's own matching; fetched, it would add ~75% to a paper's row.
+        return super().get_queryset().defer("search_vector")
 
 
 class Paper(models.Model):
@@ -94,14 +119,27 @@ class Paper(models.Model):
     trending_score = models.FloatField(default=0.0, db_index=True, help_text="See recommender/papers/trending.py")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+    # Keyword search on PostgreSQL: title weighted A, abstract B, stored, GIN-indexed by the migration
+    # paper_search_vector (on PostgreSQL only: a GinIndex in Meta would break SQLite). NULL elsewhere.
+    # The default manager defers it: no page needs it, and it is ~40% of a row.
+    search_vector = models.GeneratedField(
+        expression=PostgresOnly(
+            SearchVector("title", config=SEARCH_CONFIG, weight="A")
+            + SearchVector("abstract", config=SEARCH_CONFIG, weight="B")
+        ),
+        output_field=SearchVectorField(null=True),
+        db_persist=True,
+    )
 
-    objects = PaperQuerySet.as_manager()
+    objects = PaperManager()
 
     class Meta:
         ordering = ["-announced_on", "-id"]
         indexes = [
             models.Index(fields=["-announced_on", "-id"], name="paper_announced_idx"),
             models.Index(fields=["-hf_published_on"], name="paper_hf_published_idx"),
+            # Lets the semantic search index notice a changed archive cheaply (recommender/papers/search.py).
+            models.Index(fields=["modified_at"], name="recommender_paper_modified_idx"),
         ]
 
     def __str__(self) -> str:

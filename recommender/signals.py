@@ -60,8 +60,8 @@ def _schedules_ensure(sender, app_config=None, **kwargs):
 
 @receiver(post_migrate, dispatch_uid="paperboy_search_index_ensure")
 def _search_index_ensure(sender, app_config=None, using="default", **kwargs):
-    # Django's SQLite schema editor rebuilds a table to alter it, dropping the
-    # full-text triggers: re-create them after every migrate (a no-op when present).
+    # Django's SQLite schema editor rebuilds a table to alter it, dropping the FTS5
+    # triggers: re-create them after every migrate (a no-op when present, and on PostgreSQL).
     if app_config is not None and app_config.name == "recommender":
         from django.db import connections
 

@@ -83,7 +83,7 @@ def _insert_new(papers: list[Paper]) -> None:
     if connection.vendor != "postgresql":
         Paper.objects.bulk_create(papers, batch_size=500)
         return
-    fields = [f for f in Paper._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in Paper._meta.concrete_fields if not f.primary_key and not f.generated]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(Paper._meta.db_table)
     # Each value is its field's pre_save(instance, add=True), as bulk_create takes it (auto_now(_add) stamp

@@ -1,5 +1,6 @@
-"""Keyword-search structures: a generated tsvector column + GIN index on PostgreSQL,
-an FTS5 table kept in step by triggers on SQLite (see recommender/papers/search.py)."""
+"""Keyword-search structures: an FTS5 table kept in step by triggers on SQLite (see
+recommender/papers/search.py). It also made PostgreSQL's tsvector column by hand until the migration
+paper_search_vector made it a model field; ``backwards`` still drops that column where it exists."""
 
 from django.db import migrations
 

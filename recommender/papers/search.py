@@ -2,19 +2,21 @@
 
 Keyword search runs in the database so it stays fast on the full archive:
 
-* PostgreSQL: a stored, generated ``tsvector`` column (title weighted A,
-  abstract B) with a GIN index, ranked with ``ts_rank`` (3x cheaper than
-  ``ts_rank_cd`` on abstracts, same order in practice). The column is
-  created by migration ``0003_paper_search`` only on PostgreSQL, so the
-  Django model stays portable.
+* PostgreSQL: ``Paper.search_vector``, a stored ``GeneratedField`` (title
+  weighted A, abstract B; the ``paper_search_vector`` migration adds its GIN
+  index), matched and ranked through ``django.contrib.postgres.search``
+  (``SearchQuery``, ``SearchRank``: ``ts_rank``, 3x cheaper than
+  ``ts_rank_cd`` on abstracts, same order in practice). No raw SQL.
 * SQLite: an FTS5 external-content table kept in step by triggers, ranked by
-  ``bm25`` (title weighted 3x).
+  ``bm25`` (title weighted 3x). Django has no API for FTS5, so this part is
+  raw SQL; ``Paper.search_vector`` is NULL there.
 * Anything else: a ranked ``icontains`` fallback.
 
-``search_index_ensure`` (re)creates these structures; it is idempotent and
-runs in migration ``0003_paper_search`` and after every ``migrate``
-(``post_migrate`` in ``recommender/signals.py``), because Django's SQLite
-schema editor rebuilds a table to alter it, dropping its triggers.
+``search_index_ensure`` (re)creates the SQLite structures; it is idempotent
+and runs in migrations 0003 and ``paper_search_vector`` and after every
+``migrate`` (``post_migrate`` in ``recommender/signals.py``), because
+Django's SQLite schema editor rebuilds a table to alter it, dropping its
+triggers.
 
 Semantic search is an LSA index (hashed unigrams, sublinear tf-idf, truncated
 SVD, cosine similarity) over titles and abstracts, built per process, cached
@@ -31,7 +33,7 @@ and ``search_hits`` says which for each. This module only returns paper ids;
 the caller fetches rows through ``selectors``.
 """
 
-# ruff: noqa: S608 - SQL here interpolates only module constants (table, column names); user text is always a parameter.
+# ruff: noqa: S608 - the FTS5 SQL interpolates only module constants (table names); user text is always a parameter.
 from __future__ import annotations
 
 import hashlib
@@ -46,10 +48,11 @@ from typing import Protocol
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 
-from ..models import Paper
+from ..models import SEARCH_CONFIG, Paper
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +69,6 @@ SEMANTIC_RELATIVE = 0.5
 MODES = ("blend", "keyword", "semantic")
 
 FTS_TABLE = "recommender_paper_fts"
-PG_COLUMN = "search_vector"
-# Lets the semantic index notice a changed archive with two index look-ups (MAX(id), MAX(modified_at)).
-MODIFIED_INDEX = "CREATE INDEX IF NOT EXISTS recommender_paper_modified_idx ON recommender_paper (modified_at)"
 # Rank at most this many matches (the newest): ranking reads every matching row's text,
 # so a query matching half the archive would otherwise cost hundreds of milliseconds.
 RANK_WINDOW = 500
@@ -83,53 +83,37 @@ def query_terms(query: str) -> list[str]:
 
 
 def search_index_ensure(*, using=None) -> None:
-    """Create the keyword-search structures for the current database if missing."""
+    """Create SQLite's FTS5 table and the triggers that keep it in step, if missing (a no-op elsewhere).
+
+    PostgreSQL needs nothing here: its vector is a model field (``Paper.search_vector``).
+    """
     conn = using or connection
-    if conn.vendor == "postgresql":
-        with conn.cursor() as cur:
-            cur.execute(
-                f"""
-                ALTER TABLE recommender_paper ADD COLUMN IF NOT EXISTS {PG_COLUMN} tsvector
-                GENERATED ALWAYS AS (
-                    setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
-                    setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B')
-                ) STORED
-                """
-            )
-            cur.execute(
-                f"CREATE INDEX IF NOT EXISTS recommender_paper_search_gin ON recommender_paper USING GIN ({PG_COLUMN})"
-            )
-            cur.execute(MODIFIED_INDEX)
-    elif conn.vendor == "sqlite":
-        with conn.cursor() as cur:
-            cur.execute(MODIFIED_INDEX)  # also lost when Django rebuilds the table
-            cur.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s, %s)",
-                [f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au"],
-            )
-            if cur.fetchone()[0] == 3:
-                return
-            cur.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, abstract, "
-                "content='recommender_paper', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
-            )
-            insert = f"INSERT INTO {FTS_TABLE}(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);"
-            delete = (
-                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, abstract) "
-                "VALUES ('delete', old.id, old.title, old.abstract);"
-            )
-            cur.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON recommender_paper BEGIN {insert} END"
-            )
-            cur.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON recommender_paper BEGIN {delete} END"
-            )
-            cur.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF title, abstract ON recommender_paper "
-                f"BEGIN {delete} {insert} END"
-            )
-            # Triggers were missing, so the index may be stale: rebuild it from the table.
-            cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    if conn.vendor != "sqlite":
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (%s, %s, %s)",
+            [f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au"],
+        )
+        if cur.fetchone()[0] == 3:
+            return
+        cur.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(title, abstract, "
+            "content='recommender_paper', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        insert = f"INSERT INTO {FTS_TABLE}(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);"
+        delete = (
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, abstract) "
+            "VALUES ('delete', old.id, old.title, old.abstract);"
+        )
+        cur.execute(f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON recommender_paper BEGIN {insert} END")
+        cur.execute(f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON recommender_paper BEGIN {delete} END")
+        cur.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF title, abstract ON recommender_paper "
+            f"BEGIN {delete} {insert} END"
+        )
+        # Triggers were missing, so the index may be stale: rebuild it from the table.
+        cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
 _sqlite_ready: set[str] = set()
@@ -173,21 +157,16 @@ def keyword_search(*, query: str, n: int = 50) -> list[int]:
 
 
 def _pg_search(terms: list[str], n: int, op: str) -> list[int]:
-    tsquery = f" {op} ".join(terms)
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            WITH q AS (SELECT to_tsquery('english'::regconfig, %s) AS q),
-            matches AS (
-                SELECT id FROM recommender_paper, q WHERE {PG_COLUMN} @@ q.q ORDER BY id DESC LIMIT %s
-            )
-            SELECT p.id FROM recommender_paper p JOIN matches m ON m.id = p.id, q
-            ORDER BY ts_rank(p.{PG_COLUMN}, q.q, 1) DESC, p.id DESC
-            LIMIT %s
-            """,
-            [tsquery, RANK_WINDOW, n],
-        )
-        return [row[0] for row in cur.fetchall()]
+    # Every term is a \w+ word, so the terms joined by & or | are the whole tsquery (to_tsquery: "raw").
+    query = SearchQuery(f" {op} ".join(terms), config=SEARCH_CONFIG, search_type="raw")
+    newest = Paper.objects.filter(search_vector=query).order_by("-id").values("id")[:RANK_WINDOW]
+    ranked = (
+        Paper.objects.filter(id__in=newest)
+        .annotate(rank=SearchRank(F("search_vector"), query, normalization=1))
+        .order_by("-rank", "-id")
+        .values_list("id", flat=True)
+    )
+    return list(ranked[:n])
 
 
 def _fts5_search(terms: list[str], n: int, op: str) -> list[int]:

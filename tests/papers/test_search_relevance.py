@@ -19,14 +19,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from recommender.ingest.entries import IngestError
-from recommender.ingest.services import ingest_run, ingest_sample
+from recommender.ingest.services import ingest_sample
 from recommender.models import Paper
 from recommender.papers import search
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-SOURCES = ("arxiv-api", "arxiv-oai", "arxiv-rss", "hf-daily")
 MODES = ("keyword", "semantic", "blend")
 
 
@@ -36,21 +34,6 @@ def _fresh_index(monkeypatch):
     search.semantic_index_reset()
     yield
     search.semantic_index_reset()
-
-
-@pytest.fixture
-def feeds(shared_data) -> dict[int, str]:
-    """Every recorded feed ingested; ``{paper id: title}``."""
-    for source in SOURCES:
-        for path in sorted((shared_data / "feeds" / source).iterdir()):
-            kwargs = {"metadata_prefix": "arXiv"} if source == "arxiv-oai" and "arXiv_" in path.name else {}
-            try:
-                ingest_run(source=source, path=path, refresh_trending=False, **kwargs)
-            except IngestError:
-                assert path.name.lower().startswith("error")
-    titles = dict(Paper.objects.values_list("id", "title"))
-    assert len(titles) >= 100, "the recorded feeds are missing"
-    return titles
 
 
 @pytest.fixture
