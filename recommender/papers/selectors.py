@@ -169,12 +169,17 @@ def onboarding_suggestions(*, categories: list[str], n: int = 10) -> list[Paper]
     return picked
 
 
-def ratings_export(*, user) -> list[dict]:
-    """The user's interactions, oldest first, as plain dicts (CSV/JSON export)."""
-    rows = (
-        Interaction.objects.filter(user=user)
-        .select_related("paper")
-        .order_by("created_at", "id")
-        .values_list("created_at", "kind", "source", "paper__arxiv_id", "paper__title")
+def ratings_export(*, user, topic=None) -> list[dict]:
+    """The user's interactions, oldest first, as plain dicts (CSV/JSON export).
+
+    ``topic``: only the ones cast under that topic. ``"topic"`` in each row names the topic a vote was
+    cast under, "" for an account-wide one (it counts for every topic).
+    """
+    qs = Interaction.objects.filter(user=user) if topic is None else Interaction.objects.filter(user=user, topic=topic)
+    rows = qs.order_by("created_at", "id").values_list(
+        "created_at", "kind", "source", "topic__name", "paper__arxiv_id", "paper__title"
     )
-    return [{"created_at": c.isoformat(), "kind": k, "source": s, "arxiv_id": a, "title": t} for c, k, s, a, t in rows]
+    return [
+        {"created_at": c.isoformat(), "kind": k, "source": s, "topic": tn or "", "arxiv_id": a, "title": t}
+        for c, k, s, tn, a, t in rows
+    ]

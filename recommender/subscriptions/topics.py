@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils.text import slugify
 
 from ..models import TOPIC_DEFAULT_NAME, Interaction, InteractionKind, Paper, Topic
@@ -210,3 +211,14 @@ def topic_delete(*, topic: Topic) -> int:
     deleted = _forget_votes(Interaction.objects.filter(topic=topic))
     topic.delete()
     return deleted
+
+
+def topic_vote_counts(*, user) -> dict[int, int]:
+    """topic id -> how many of ``user``'s interactions were cast under it (what deleting it forgets)."""
+    rows = (
+        Interaction.objects.filter(user=user, topic__isnull=False)
+        .values("topic_id")
+        .annotate(n=Count("pk"))
+        .values_list("topic_id", "n")
+    )
+    return dict(rows)

@@ -1,4 +1,4 @@
-"""The personal feed: a user's recommendations as Atom at a secret-token URL."""
+"""The personal feed: a user's recommendations as Atom at a secret-token URL, one URL per topic."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import feedgenerator, timezone
 
 from ..models import Profile
+from ..subscriptions.topics import topic_by_slug, topic_default
 from .recommendations import picks_for
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -36,19 +37,24 @@ class TextSummaryAtomFeed(feedgenerator.Atom1Feed):
             handler.addQuickElement("summary", item["text_summary"], {"type": "text"})
 
 
-def personal_feed(request, token: str) -> HttpResponse:
+def personal_feed(request, token: str, slug: str | None = None) -> HttpResponse:
+    """The reader's ranking as Atom: their default topic (``/feed/<token>/atom.xml``) or one topic by slug."""
     profile = Profile.objects.select_related("user").filter(feed_token=token, user__is_active=True).first()
-    if profile is None:
+    topic = None
+    if profile is not None:
+        topic = topic_default(user=profile.user) if slug is None else topic_by_slug(user=profile.user, slug=slug)
+    if profile is None or (slug is not None and topic is None):
         raise Http404("No such feed")
+    named = slug is not None and topic is not None
     feed = TextSummaryAtomFeed(
-        title="Paperboy: papers for you",
-        link=settings.SITE_URL + reverse("web:for_you"),
+        title=f"Paperboy: {_xml_safe(topic.name)}" if named else "Paperboy: papers for you",
+        link=settings.SITE_URL + (reverse("web:for_you_topic", args=[topic.slug]) if named else reverse("web:for_you")),
         description="Your personal arXiv recommendations",
         feed_url=request.build_absolute_uri(),
         language="en",
     )
     now = timezone.now()
-    for pick in picks_for(user=profile.user, n=profile.papers_per_email or 10):
+    for pick in picks_for(user=profile.user, n=profile.papers_per_email or 10, topic=topic):
         p = pick.paper
         day = p.announced_on
         feed.add_item(

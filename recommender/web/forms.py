@@ -1,4 +1,4 @@
-"""Forms for the public site: search, subscribe, preferences, onboarding, account deletion.
+"""Forms for the public site: search, subscribe, preferences, onboarding, account deletion (topics: topic_forms).
 
 Forms validate and normalise; the views hand ``cleaned_data`` to services.
 """
@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from ..models import EmptyDay, Frequency
 from ..papers.search import MAX_QUERY_CHARS, MODES
-from ..papers.selectors import CATEGORY_RE, category_groups
+from ..papers.selectors import category_groups
 from ..summaries import languages as digest_languages
 
 WEEKDAYS = [
@@ -143,11 +143,7 @@ class PreferencesForm(forms.Form):
     send_time = forms.TimeField(label="Local send time", widget=forms.TimeInput(attrs={"type": "time"}))
     time_zone = _time_zone_field(saved=True)
     papers_per_email = forms.IntegerField(label="Papers per email", min_value=1, max_value=50)
-    categories = _category_field()
-    include_keywords = RuleListField(label="Always include keywords")
-    exclude_keywords = RuleListField(label="Never show keywords")
-    include_authors = RuleListField(label="Follow authors")
-    exclude_authors = RuleListField(label="Hide authors")
+    # What to read (categories, keywords, authors, the dial) is per topic: recommender/web/topic_forms.py.
     language = forms.ChoiceField(choices=LANGUAGES, label="Digest language")
     translate_abstract = forms.BooleanField(
         required=False,
@@ -161,9 +157,6 @@ class PreferencesForm(forms.Form):
 
     def clean_time_zone(self) -> str:
         return _clean_time_zone(self.cleaned_data["time_zone"])
-
-    def clean_categories(self) -> list[str]:
-        return [c for c in self.cleaned_data["categories"] if CATEGORY_RE.match(c)]
 
     def clean_empty_day(self) -> str:
         return self.cleaned_data.get("empty_day") or EmptyDay.NOTHING  # not sent: the default, send nothing

@@ -1,9 +1,9 @@
 """The signed-in user's ranking for the web (For you, the personal feed), with a fallback.
 
-The ranking is the digest's: ``recommender.serving.recommend_for_users``.
-Until a model is trained (or if serving fails) the page still shows something
-useful and says why: trending papers in the user's categories that they have
-not rated yet.
+The ranking is the digest's, one topic at a time (``recommender.serving``): For you and the
+feed of a topic rank with that topic's filters, dial and votes. Until a model is trained (or if
+serving fails) the page still shows something useful and says why: trending papers in the
+topic's categories that the reader has not rated yet.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..models import Interaction, Paper
+from ..models import Interaction, Paper, Topic
 from ..papers import selectors
 from ..ranking.weights import NEGATIVE_KINDS
-from ..serving import recommend_for_users
+from ..serving import recommend_for_topics, recommend_for_users
 from ..subscriptions.topics import topic_default
 
 logger = logging.getLogger(__name__)
@@ -26,18 +26,22 @@ class Pick:
     reason: str
 
 
-def picks_for(*, user, n: int = 20) -> list[Pick]:
-    """The user's top ``n`` papers with the one-line reason for each."""
+def picks_for(*, user, n: int = 20, topic: Topic | None = None) -> list[Pick]:
+    """The user's top ``n`` papers under ``topic`` (None: their default topic) with the one-line reason for each."""
+    topic = topic or topic_default(user=user)
     recs = []
     try:
-        recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
+        if topic is not None:  # the topic as its own profile: its votes, its filters, its dial
+            recs = recommend_for_topics(topic_ids=[topic.pk], n=n).get(topic.pk, [])
+        else:  # an account without any topic (made by a bulk insert): ranked with no rules
+            recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
     except Exception:  # a broken model must not take the page down; the fallback below still ranks
-        logger.exception("recommend_for_users failed for user %s", user.id)
+        logger.exception("ranking failed for user %s", user.id)
     if recs:
         papers = selectors.papers_by_ids(ids=[r.paper_id for r in recs])
         reasons = {r.paper_id: r.reason for r in recs}
         return [Pick(p, reasons.get(p.id, "")) for p in papers]
-    return _fallback(user=user, n=n)
+    return _fallback(user=user, topic=topic, n=n)
 
 
 def hidden_ids(*, user) -> set[int]:
@@ -47,8 +51,7 @@ def hidden_ids(*, user) -> set[int]:
     return set(Interaction.objects.filter(user=user, kind__in=NEGATIVE_KINDS).values_list("paper_id", flat=True))
 
 
-def _fallback(*, user, n: int) -> list[Pick]:
-    topic = topic_default(user=user)
+def _fallback(*, user, topic: Topic | None, n: int) -> list[Pick]:
     categories = list(topic.categories or []) if topic else []
     rated = Interaction.objects.filter(user=user).values("paper_id")
     qs = Paper.objects.exclude(pk__in=rated)

@@ -37,7 +37,13 @@ from ..papers import search as paper_search
 from ..papers import selectors, trending
 from ..serving import similar_papers
 from ..subscriptions.services import profile_ensure, profile_update
-from ..subscriptions.topics import TOPIC_FILTERS, topic_default_ensure, topic_update
+from ..subscriptions.topics import (
+    topic_default_ensure,
+    topic_of_user,
+    topic_reset,
+    topic_update,
+    topics_of,
+)
 from .forms import (
     DeleteAccountForm,
     OnboardingCategoriesForm,
@@ -50,6 +56,7 @@ from .ratelimit import client_ip, rate_limit_hit
 from .recommendations import hidden_ids, picks_for
 from .resume import next_digest_label
 from .subscribe import subscription_request
+from .topics import reader_topic
 
 PAGE_SIZE = 30
 ANONYMOUS_CACHE_SECONDS = 30  # how stale an anonymous visitor's listing (e.g. vote counts) may be
@@ -303,24 +310,30 @@ def paper_act(request, arxiv_id: str):
             return response
         return redirect(login)
     marks = selectors.interactions_by_paper(user=request.user, paper_ids=[paper.id]).get(paper.id, set())
+    # The topic the card was shown under (For you of a topic); anyone else's topic id is ignored.
+    topic = topic_of_user(user=request.user, topic_id=request.POST.get("topic"))
     if kind in marks:
         interaction_undo(user=request.user, paper=paper, kind=kind)
     else:
-        interaction_record(user=request.user, paper=paper, kind=kind, source=InteractionSource.WEB)
+        interaction_record(user=request.user, paper=paper, kind=kind, source=InteractionSource.WEB, topic=topic)
     if request.headers.get("HX-Request"):
         paper.refresh_from_db(fields=["local_upvotes", "hf_upvotes"])
         _with_marks(request, [paper])
-        return render(request, "web/_actions.html", {"paper": paper, "next": back})
+        return render(request, "web/_actions.html", {"paper": paper, "next": back, "vote_topic": topic})
     return HttpResponseRedirect(back)
 
 
 @login_required
 @require_GET
-def for_you(request):
+def for_you(request, slug: str | None = None):
+    """The reader's ranking under one topic (``/for-you/<slug>/``; ``/for-you/``: the default topic)."""
     profile = profile_ensure(user=request.user)
-    picks = picks_for(user=request.user, n=max(20, profile.papers_per_email))
+    topic = reader_topic(request, slug)
+    topics = topics_of(user=request.user)
+    picks = picks_for(user=request.user, n=max(20, profile.papers_per_email), topic=topic)
     _with_marks(request, [pick.paper for pick in picks])
-    return render(request, "web/for_you.html", {"picks": picks, "profile": profile})
+    context = {"picks": picks, "profile": profile, "topic": topic, "topics": topics, "vote_topic": topic}
+    return render(request, "web/for_you.html", context)
 
 
 @require_POST
@@ -353,20 +366,18 @@ def subscribe(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request):
+    """Delivery settings; what to read is on the topics page (listed here, edited there)."""
     profile = profile_ensure(user=request.user)
-    topic = topic_default_ensure(user=request.user)  # "What to read" is the default topic's filters
+    topic_default_ensure(user=request.user)
     fields = list(PreferencesForm.base_fields)
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            data = dict(form.cleaned_data)
-            topic_update(topic=topic, **{name: data.pop(name) for name in TOPIC_FILTERS})
-            profile_update(profile=profile, **data)
+            profile_update(profile=profile, **form.cleaned_data)
             messages.success(request, "Preferences saved.")
             return redirect("web:preferences")
     else:
-        owner = {name: (topic if name in TOPIC_FILTERS else profile) for name in fields}
-        form = PreferencesForm(initial={name: getattr(owner[name], name) for name in fields})
+        form = PreferencesForm(initial={name: getattr(profile, name) for name in fields})
     feed_url = request.build_absolute_uri(reverse("web:feed", args=[profile.feed_token]))
     return render(
         request,
@@ -377,6 +388,7 @@ def preferences(request):
             "feed_url": feed_url,
             "next_digest": next_digest_label(profile),
             "pause_form": pause_form(profile=profile),
+            "topics": topics_of(user=request.user),
         },
     )
 
@@ -393,6 +405,13 @@ def feed_token_regenerate(request):
 @login_required
 @require_POST
 def recommendations_reset(request):
+    """Forget the reader's ratings: those cast under one topic (``topic=<slug>``) or, without it, all of them."""
+    slug = request.POST.get("topic") or request.GET.get("topic")
+    if slug:
+        topic = reader_topic(request, slug)
+        count = topic_reset(topic=topic)
+        messages.success(request, f"Forgot the {count} ratings of “{topic.name}”. Its recommendations start afresh.")
+        return redirect("web:topic", slug=topic.slug)
     count = interactions_reset(user=request.user)
     messages.success(request, f"Forgot {count} ratings. Your recommendations start afresh.")
     return redirect("web:preferences")
@@ -401,15 +420,18 @@ def recommendations_reset(request):
 @login_required
 @require_GET
 def ratings_export(request, fmt: str):
-    rows = selectors.ratings_export(user=request.user)
-    stamp = timezone.now().strftime("%Y%m%d")
+    """The reader's ratings as CSV or JSON: all of them, or those of one topic (``?topic=<slug>``)."""
+    slug = request.GET.get("topic")
+    topic = reader_topic(request, slug) if slug else None
+    rows = selectors.ratings_export(user=request.user, topic=topic)
+    stamp = timezone.now().strftime("%Y%m%d") + (f"-{topic.slug}" if topic else "")
     if fmt == "json":
         response = HttpResponse(
             json.dumps({"ratings": rows}, ensure_ascii=False, indent=2), content_type="application/json"
         )
     else:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = csv.DictWriter(response, fieldnames=["created_at", "kind", "source", "arxiv_id", "title"])
+        writer = csv.DictWriter(response, fieldnames=["created_at", "kind", "source", "topic", "arxiv_id", "title"])
         writer.writeheader()
         for row in rows:
             # Cells starting with = + - @ are formulas to a spreadsheet: neutralise them.

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from recommender.digest.tokens import feedback_token, unsubscribe_token
 from recommender.models import Interaction, Paper, Profile, Topic
-from recommender.subscriptions.topics import topic_default
+from recommender.subscriptions.topics import topic_default, topics_of
 from tests.factories import make_paper, make_subscriber
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +119,23 @@ def test_nul_in_anonymous_forms_is_rejected_not_stored(client, member, url, data
     _no_controls_stored()
 
 
+def _topic_data(**fields) -> dict:
+    """What the default topic's page posts (what to read lives on the topics: recommender/web/topics.py)."""
+    data = {
+        "name": "General",
+        "categories": ["cs.LG"],
+        "include_keywords": "",
+        "exclude_keywords": "",
+        "include_authors": "",
+        "exclude_authors": "",
+        "trending_weight": "0.5",
+    }
+    return {**data, **fields}
+
+
+TOPIC_URL = "/account/topics/general/"
+
+
 @pytest.mark.parametrize("control", ["\x00", "\x01", "\x07", "\x1b", "\x1f", "\x7f"])
 def test_controls_in_preferences_never_reach_the_database(member_client, member, control):
     data = {
@@ -127,15 +144,18 @@ def test_controls_in_preferences_never_reach_the_database(member_client, member,
         "send_time": "08:00",
         "time_zone": "Europe/Paris",
         "papers_per_email": "10",
-        "categories": ["cs.LG"],
-        "include_keywords": f"graph{control}neural, diffusion",
-        "exclude_keywords": f"{control}crypto",
-        "include_authors": f"Ada{control} Lovelace",
-        "exclude_authors": "",
         "language": "en",
     }
     response = member_client.post(reverse("web:preferences"), data)
     assert response.status_code in (200, 302)
+    rules = _topic_data(
+        include_keywords=f"graph{control}neural, diffusion",
+        exclude_keywords=f"{control}crypto",
+        include_authors=f"Ada{control} Lovelace",
+    )
+    assert member_client.post(TOPIC_URL, rules).status_code in (200, 302)
+    assert member_client.post(reverse("web:topics"), {"new-name": f"RL{control} theory"}).status_code in (200, 302)
+    assert member_client.post(TOPIC_URL, _topic_data(name=f"Gen{control}eral")).status_code in (200, 302)
     _no_controls_stored()
 
 
@@ -188,20 +208,11 @@ def test_overlong_inputs_are_refused_gracefully(client, member_client, member, p
     assert client.get("/papers/" + "9" * 5000 + "/").status_code == 404
     assert client.post("/accounts/login/", {"login": huge + "@example.org", "password": huge}).status_code < 500
     assert client.post(reverse("web:subscribe"), {"email": huge + "@example.org"}).status_code < 500
-    response = member_client.post(
-        reverse("web:preferences"),
-        {
-            "frequency": "daily",
-            "weekday": "0",
-            "send_time": "08:00",
-            "time_zone": "UTC",
-            "papers_per_email": "10",
-            "include_keywords": huge,
-            "language": "en",
-        },
-    )
+    response = member_client.post(TOPIC_URL, _topic_data(include_keywords=huge))
     assert response.status_code == 200  # the form again, with an error
     assert topic_default(user=member).include_keywords == []
+    assert member_client.post(reverse("web:topics"), {"new-name": huge}).status_code == 200
+    assert len(topics_of(user=member)) == 1
     assert not mail.outbox
 
 
@@ -262,16 +273,15 @@ def test_xss_in_every_preferences_text_field_is_escaped(member_client, member):
         "send_time": "08:00",
         "time_zone": "UTC",
         "papers_per_email": "10",
-        "categories": ["cs.LG"],
-        "include_keywords": XSS,
-        "exclude_keywords": XSS,
-        "include_authors": XSS,
-        "exclude_authors": XSS,
         "language": "en",
     }
     member_client.post(reverse("web:preferences"), data)
-    html = member_client.get(reverse("web:preferences")).content.decode()
-    assert "<script>alert(" not in html and "<img src=x" not in html
+    rules = {name: XSS for name in ("include_keywords", "exclude_keywords", "include_authors", "exclude_authors")}
+    member_client.post(TOPIC_URL, _topic_data(**rules))
+    member_client.post(reverse("web:topics"), {"new-name": XSS})
+    for url in (reverse("web:preferences"), TOPIC_URL, reverse("web:topics"), reverse("web:for_you")):
+        html = member_client.get(url).content.decode()
+        assert "<script>alert(" not in html and "<img src=x" not in html, url
     assert member_client.post(reverse("web:preferences"), {**data, "time_zone": XSS}).status_code == 200
     html = member_client.post(reverse("web:preferences"), {**data, "time_zone": XSS}).content.decode()
     assert "<script>alert(" not in html
@@ -288,6 +298,10 @@ def _post_endpoints(paper, member):
         (reverse("web:preferences"), {"frequency": "off"}),
         (reverse("web:feed_token"), {}),
         (reverse("web:reset"), {}),
+        (reverse("web:reset"), {"topic": "general"}),
+        (reverse("web:topics"), {"new-name": "CSRF topic"}),
+        (TOPIC_URL, _topic_data(name="Renamed by CSRF")),
+        (reverse("web:topic_delete", args=["general"]), {}),
         (reverse("web:delete"), {"confirm": "on", "password": PASSWORD}),
         (reverse("web:onboarding"), {"categories": ["cs.CL"]}),
         (reverse("web:onboarding_rate"), {}),
@@ -312,6 +326,7 @@ def test_every_state_changing_post_needs_the_csrf_token(member, paper):
         response = client.post(url, data)
         assert response.status_code == 403, (url, response.status_code)
     assert Profile.objects.filter(user=member).values().get() == profile_before
+    assert [(t.name, t.slug) for t in topics_of(user=member)] == [("General", "general")]
     assert not Interaction.objects.exists()
     assert get_user_model().objects.count() == 1
     member.refresh_from_db()
@@ -429,20 +444,8 @@ def test_hostile_rules_are_saved_and_the_subscriber_still_gets_a_digest(member_c
     for i in range(4):
         make_paper(category="cs.LG", title=f"Graph (networks) [{i}] a+b", trending_score=1.0 + i)
     rules = "(, [unclosed, \\, .*, (a+)+$, " + XSS + ", " + "a" * 99
-    data = {
-        "frequency": "daily",
-        "weekday": "0",
-        "send_time": "08:00",
-        "time_zone": "UTC",
-        "papers_per_email": "10",
-        "categories": ["cs.LG"],
-        "include_keywords": rules,
-        "exclude_keywords": "(a|a)*b, ((((",
-        "include_authors": rules,
-        "exclude_authors": "",
-        "language": "en",
-    }
-    assert member_client.post(reverse("web:preferences"), data).status_code == 302
+    data = _topic_data(include_keywords=rules, exclude_keywords="(a|a)*b, ((((", include_authors=rules)
+    assert member_client.post(TOPIC_URL, data).status_code == 302
     assert "(a+)+$" in topic_default(user=member).include_keywords
     started = time.monotonic()
     delivery, _ = digest_send_now(user=member)

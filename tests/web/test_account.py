@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from recommender.models import Interaction, Profile
-from recommender.subscriptions.topics import topic_default, topic_update
+from recommender.subscriptions.topics import topic_create, topic_default, topic_update
 
 User = get_user_model()
 XSS = "<script>alert(1)</script>"
@@ -29,11 +29,6 @@ def prefs_data(**overrides):
         "send_time": "07:30",
         "time_zone": "Europe/Paris",
         "papers_per_email": "15",
-        "categories": ["cs.CL", "cs.LG"],
-        "include_keywords": "retrieval, long context",
-        "exclude_keywords": "",
-        "include_authors": "Ada Lovelace",
-        "exclude_authors": "",
         "language": "fr",
     }
     data.update(overrides)
@@ -109,10 +104,7 @@ def test_preferences_save_and_reschedule(member_client, member):
         "Europe/Paris",
         15,
     )
-    topic = topic_default(user=member)  # "What to read" is the default topic's
-    assert topic.include_keywords == ["retrieval", "long context"]
-    assert topic.include_authors == ["Ada Lovelace"]
-    assert topic.categories == ["cs.CL", "cs.LG"] and profile.language == "fr"
+    assert profile.language == "fr"
     assert profile.next_digest_at is not None and profile.next_digest_at != before
     assert profile.next_digest_at.weekday() in (1, 2)  # Wednesday 07:30 Paris is Wednesday morning UTC
 
@@ -129,9 +121,6 @@ def test_preferences_save_and_reschedule(member_client, member):
         ("papers_per_email", "51", "less than or equal to 50"),
         ("frequency", "hourly", "Select a valid choice"),
         ("send_time", "25:99", "Enter a valid time"),
-        ("categories", ["cs.LG", "evil<script>"], "Select a valid choice"),
-        ("include_keywords", "x" * 101, "at most 100 characters"),
-        ("include_keywords", ",".join(f"k{i}" for i in range(51)), "At most 50 entries"),
         ("language", "xx", "Select a valid choice"),
     ],
 )
@@ -142,11 +131,14 @@ def test_preferences_reject_bad_input(member_client, member, field, value, error
     assert Profile.objects.get(user=member).frequency == "daily"  # nothing saved
 
 
-def test_preferences_store_text_fields_escaped(member_client, member):
-    member_client.post(reverse("web:preferences"), prefs_data(include_keywords=XSS, exclude_authors=XSS))
-    assert topic_default(user=member).include_keywords == [XSS]
+def test_preferences_list_the_topics_and_link_to_them(member_client, member):
+    topic_update(topic=topic_default(user=member), categories=["cs.CL"])
+    topic_create(user=member, name=XSS)
     html = member_client.get(reverse("web:preferences")).content.decode()
-    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    section = re.search(r'<section class="panel" id="what-to-read".*?</section>', html, re.S).group(0)
+    assert "General</a>: cs.CL" in section and reverse("web:topics") in section
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert 'name="categories"' not in html  # edited in one place: the topic's page
 
 
 def test_preferences_require_csrf(member):

@@ -73,9 +73,9 @@ def test_time_zone_is_a_searchable_list_of_iana_zones(member_client, url):
     assert "data-browser-zone" in field and "js/timezone.js" in html
 
 
-def test_preferences_name_and_keep_the_chosen_categories(member_client, member, catalogue):
+def test_a_topic_names_and_keeps_the_chosen_categories(member_client, member, catalogue):
     Topic.objects.filter(user=member).update(categories=["hep-th"])
-    html = member_client.get(reverse("web:preferences")).content.decode()
+    html = member_client.get(reverse("web:topic", args=["general"])).content.decode()
     assert "High Energy Physics - Theory (hep-th)" in _labels(html)
     assert re.search(r'value="hep-th" checked>', html)
     assert _groups(html)[:3] == ["Statistics", "Computer Science", "Physics"]

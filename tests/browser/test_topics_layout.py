@@ -1,0 +1,80 @@
+"""Topics in Chromium at phone and desktop widths: create one, set its dial, switch to it on For you and vote
+there (the vote is stored with the topic, through htmx); no page scrolls sideways."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from recommender.models import Interaction
+from tests.factories import make_paper, make_subscriber
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _signed_in(browser, live_server, user, width):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
+def _fits(page, where: str) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport + 1, f"{where}: the page scrolls sideways ({width} > {viewport})"
+
+
+def _inside(page, selector: str, where: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    viewport = page.evaluate("window.innerWidth")
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport + 1, f"{where}: {selector} {box}"
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, width, shoot):
+    user = make_subscriber(f"topics{width}@example.org", categories=["cs.CL"])
+    for i in range(3):
+        make_paper(category="cs.LG", title=f"Regret bounds for bandits, part {i}", trending_score=3.0 - i)
+    context, page = _signed_in(browser, live_server, user, width)
+    try:
+        page.goto(f"{live_server.url}/account/topics/")
+        page.fill("input[name=new-name]", "RL theory")
+        page.click("text=Create topic")
+        page.wait_for_url("**/account/topics/rl-theory/")
+        page.check("input[name=categories][value='cs.LG']")
+        page.locator("input[type=range]").fill("0.8")
+        for end in ("Only my taste", "What the community upvotes"):
+            _inside(page, f".dial-end:text('{end}')", f"dial at {width}px")
+        _fits(page, f"topic page at {width}px")
+        if width == 375:
+            shoot(page, "topic-edit-375")
+        page.click("text=Save topic")
+        page.wait_for_selector("text=Topic “RL theory” saved.")
+        assert page.locator("input[type=range]").input_value() == "0.8"
+
+        page.goto(f"{live_server.url}/account/topics/")
+        _fits(page, f"topics list at {width}px")
+        if width == 1280:
+            shoot(page, "topics-1280")
+
+        page.goto(f"{live_server.url}/for-you/")
+        page.click(".topic-switch >> text=RL theory")
+        page.wait_for_url("**/for-you/rl-theory/")
+        assert page.inner_text(".topic-switch a[aria-current=page]") == "RL theory"
+        _fits(page, f"For you at {width}px")
+        _inside(page, ".topic-switch", f"switcher at {width}px")
+        if width == 375:
+            shoot(page, "for-you-topics-375")
+        card = page.locator("article.card").first
+        card.locator("button[data-kind=save]").click()
+        card.locator("button[data-kind=save][aria-pressed=true]").wait_for()
+        (vote,) = Interaction.objects.filter(user=user, kind="save")
+        assert vote.topic.name == "RL theory" and vote.topic.trending_weight == 0.8
+    finally:
+        context.close()
