@@ -41,24 +41,28 @@ def mmr(
     lo = np.where(finite, rel, np.inf).min(axis=1, keepdims=True)
     hi = np.where(finite, rel, -np.inf).max(axis=1, keepdims=True)
     rel = np.where(finite, (rel - lo) / np.maximum(hi - lo, 1e-12), -np.inf)
-    if similarity is not None:
-        sims = similarity[pool[:, :, None], pool[:, None, :]]  # (U, L, L)
-    else:
+    taken_rel = np.float64(-np.inf)
+    # Once a row's finite scores are used up, the rest of its pool (excluded, -inf) is still
+    # preferred to a position already taken: argmax over an all -inf row returns 0, which used to
+    # repeat the best paper for every remaining slot. So a non-finite score counts as the lowest
+    # float (far below any similarity penalty: they tie and the first in the pool wins), a taken
+    # position as -inf. The caller drops the non-finite.
+    value_rel = np.where(finite, (1.0 - diversity) * np.where(finite, rel, 0.0), np.finfo(np.float64).min)
+    if similarity is None:
         emb = embeddings[pool]  # (U, L, d)
-        sims = np.einsum("uld,ukd->ulk", emb, emb)
     chosen = np.zeros((n_rows, k), dtype=np.int64)
-    taken = np.zeros((n_rows, pool_size), dtype=bool)
     max_sim = np.zeros((n_rows, pool_size))
     rows = np.arange(n_rows)
     for step in range(k):
-        value = (1.0 - diversity) * rel - diversity * max_sim
-        # Once a row's finite scores are used up, the rest of its pool (excluded, -inf) is still
-        # preferred to a position already taken: argmax over an all -inf row returns 0, which
-        # used to repeat the best paper for every remaining slot. The caller drops the non-finite.
-        value = np.where(np.isfinite(value), value, np.finfo(np.float64).min)
-        value[taken] = -np.inf
-        pick = np.argmax(value, axis=1)
+        pick = np.argmax(value_rel - diversity * max_sim, axis=1)
         chosen[:, step] = pick
-        taken[rows, pick] = True
-        max_sim = np.maximum(max_sim, sims[rows, pick, :])
+        value_rel[rows, pick] = taken_rel
+        if step + 1 == k:
+            break
+        picked = pool[rows, pick]
+        if similarity is not None:
+            sims = similarity[picked[:, None], pool]  # (U, L): the new pick against the pool
+        else:
+            sims = np.einsum("ud,uld->ul", embeddings[picked], emb)
+        max_sim = np.maximum(max_sim, sims)
     return np.take_along_axis(pool, chosen, axis=1)

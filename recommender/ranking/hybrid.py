@@ -40,6 +40,7 @@ candidates, :meth:`HybridRecommender.prepare_candidates` once and pass ``prepare
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -60,6 +61,22 @@ TERMS = blend.TERMS
 # near-duplicates are judged on sparse tf-idf (sharper than LSA) up to this many candidates
 _DIVERSITY_SPARSE_MAX = 5000
 _CATEGORY_MEMO_SIZE = 4096
+
+
+class _Phases:
+    """Seconds per ranking phase, added into the caller's ``timings`` dict (nothing when it is None):
+    wall time under the phase's name, the process's CPU time under ``"cpu:" + name``."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = (time.perf_counter(), time.process_time())
+
+    def mark(self, phase: str) -> None:
+        if self.timings is not None:
+            now = (time.perf_counter(), time.process_time())
+            self.timings[phase] = self.timings.get(phase, 0.0) + now[0] - self.last[0]
+            self.timings["cpu:" + phase] = self.timings.get("cpu:" + phase, 0.0) + now[1] - self.last[1]
+            self.last = now
 
 
 @dataclass(eq=False)
@@ -365,16 +382,22 @@ class HybridRecommender(BaseEstimator):
             C = (P - self.negative_weight * self._pad_columns(sp.csr_matrix(negative_rows, dtype=np.float32))).tocsr()
         C = (self.alpha * C).tocsr()
         C.eliminate_zeros()
-        return als.fold_in(C, self.item_factors_, self.fold_in_gram())
+        _, YtY, Z = self._fold_in_cache()
+        with als.single_blas_thread():
+            return als.fold_in(C, self.item_factors_, YtY, Z)
 
     def fold_in_gram(self) -> np.ndarray:
-        """``YtY + reg I`` of the current item factors, computed once (it costs items x f^2: serving warms it
-        at load, not on the first request)."""
+        """``YtY + reg I`` of the current item factors, computed once with the fold-in basis ``Z`` (both
+        cost items x f^2: serving warms them at load, not on the first request)."""
+        return self._fold_in_cache()[1]
+
+    def _fold_in_cache(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cached = getattr(self, "gram_", None)
         if cached is None or cached[0] is not self.item_factors_:
-            cached = (self.item_factors_, als.gram(self.item_factors_, self.regularization))
+            YtY = als.gram(self.item_factors_, self.regularization)
+            cached = (self.item_factors_, YtY, als.basis(self.item_factors_, YtY))
             self.gram_ = cached
-        return cached[1]
+        return cached
 
     def _pad_columns(self, M: sp.csr_matrix) -> sp.csr_matrix:
         if M.shape[1] == self.n_items_:
@@ -528,6 +551,7 @@ class HybridRecommender(BaseEstimator):
         diversity: float = 0.0,
         return_reasons: bool = False,
         prepared: PreparedCandidates | None = None,
+        timings: dict[str, float] | None = None,
     ):
         """Like :meth:`recommend` for users given by their interaction rows (fold-in).
 
@@ -536,8 +560,10 @@ class HybridRecommender(BaseEstimator):
         list (one per user) of onboarding category strings such as
         ``["cs.LG", "stat.ML"]``, used as extra profile text. No retraining.
         ``prepared`` (from :meth:`prepare_candidates`) replaces ``candidates`` and
-        ``candidate_content``.
+        ``candidate_content``. ``timings``, a dict, receives the seconds spent per phase (added to
+        what it holds: one dict can sum many calls), for benchmarks and profiling.
         """
+        clock = _Phases(timings)
         P = self._pad_columns(sp.csr_matrix(user_rows, dtype=np.float32))
         Nn = (
             sp.csr_matrix(P.shape, dtype=np.float32)
@@ -549,23 +575,32 @@ class HybridRecommender(BaseEstimator):
         if categories is not None:
             texts = [(c if isinstance(c, str) else " ".join(c)) if c is not None else "" for c in categories]
             Q = self._category_rows(texts)
-        return self._rank(P, Nn, self.fold_in_users(P, Nn), Q, prepared, n, exclude, prior, diversity, return_reasons)
+        clock.mark("inputs")
+        U = self.fold_in_users(P, Nn)
+        clock.mark("fold_in")
+        return self._rank(P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock)
 
     def _category_rows(self, texts: list[str]) -> sp.csr_matrix:
         """Onboarding categories as tf-idf rows, each distinct text encoded once per model (a few
-        thousand distinct field combinations at most; encoding costs milliseconds per call)."""
+        thousand distinct field combinations at most; encoding costs milliseconds per call).
+
+        The memo is one CSR matrix of every text seen and a text -> row index, so a block of users
+        is one row selection, not a stack of per-user rows; it is replaced whole, never edited.
+        """
         if not texts:
             return self.encoder_.transform_sparse(texts)
-        owner, memo = self.__dict__.get("_category_memo", (None, {}))
+        owner, index, rows = self.__dict__.get("_category_memo", (None, {}, None))
         if owner is not self.encoder_:  # refitted: the old rows belong to another encoder
-            memo = {}
-            self.__dict__["_category_memo"] = (self.encoder_, memo)
-        new = [t for t in dict.fromkeys(texts) if t not in memo]
+            index, rows = {}, None
+        new = [t for t in dict.fromkeys(texts) if t not in index]
         if new:
-            if len(memo) + len(new) > _CATEGORY_MEMO_SIZE:
-                memo.clear()
-            memo.update(zip(new, self.encoder_.transform_sparse(new), strict=True))
-        return sp.vstack([memo[t] for t in texts], format="csr")
+            if len(index) + len(new) > _CATEGORY_MEMO_SIZE:
+                index, rows, new = {}, None, list(dict.fromkeys(texts))
+            encoded = sp.csr_matrix(self.encoder_.transform_sparse(new))
+            index = {**index, **{t: len(index) + i for i, t in enumerate(new)}}
+            rows = encoded if rows is None else sp.vstack([rows, encoded], format="csr")
+            self.__dict__["_category_memo"] = (self.encoder_, index, rows)
+        return rows[np.fromiter((index[t] for t in texts), dtype=np.int64, count=len(texts))]
 
     def _prepared(self, prepared, candidates, candidate_content, diversity) -> PreparedCandidates:
         if prepared is None:
@@ -578,8 +613,16 @@ class HybridRecommender(BaseEstimator):
             raise ValueError("pass candidates and candidate_content to prepare_candidates, not with prepared=")
         return prepared
 
-    def _rank(self, P, Nn, U, Q, prepared: PreparedCandidates, n, exclude, prior, diversity, return_reasons):
-        """Blend, exclude, pick (top-n or MMR) and explain, in blocks of users."""
+    def _rank(self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock=None):
+        """Blend, exclude, pick (top-n or MMR) and explain, in blocks of users.
+
+        BLAS runs single-threaded here (see :func:`.als.single_blas_thread`).
+        """
+        with als.single_blas_thread():
+            return self._rank_blocks(P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock)
+
+    def _rank_blocks(self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock):
+        clock = clock or _Phases(None)
         candidates = prepared.candidates
         m = len(candidates)
         prior_arr = None if prior is None else np.asarray(prior, dtype=np.float32)
@@ -597,15 +640,17 @@ class HybridRecommender(BaseEstimator):
         for start in range(0, n_rows, block):
             rows = np.arange(start, min(n_rows, start + block))
             Pb = P[rows]
-            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared, pop_z)
+            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared, pop_z, clock)
             total, prior_term = personal, None
             if prior_arr is not None and self.prior_weight:
                 pb = prior_arr if prior_arr.ndim == 1 else prior_arr[rows]
                 prior_term = self.prior_weight * zscore(np.atleast_2d(pb).astype(np.float32))
                 total = personal + prior_term
+            clock.mark("blend")
             mask = exclusion_mask(exclude, rows, candidates)
             if mask is not None:
                 total = np.where(mask, -np.inf, total)
+            clock.mark("exclude")
             if diversity > 0:
                 pos = mmr(total, prepared.embeddings, n, diversity, similarity=similarity)
             else:
@@ -615,15 +660,19 @@ class HybridRecommender(BaseEstimator):
             k = pos.shape[1]
             ids[rows, :k] = np.where(valid, candidates[pos], -1)
             scores[rows, :k] = np.where(valid, sc, -np.inf)
+            clock.mark("select")
             if return_reasons:
                 reasons[rows, :k] = scoring.pick_reasons(
                     Pb, pos, prepared.embeddings, self.item_embeddings_, personal, prior_term, valid
                 )
+                clock.mark("reasons")
         return (ids, scores, reasons) if return_reasons else (ids, scores)
 
-    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates, pop_z: np.ndarray) -> np.ndarray:
+    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates, pop_z: np.ndarray, clock=None) -> np.ndarray:
         """The blended personal score (everything but the prior) of a block of users."""
         knn, cen, cf = self.score_terms(Pb, Nb, Ub, prepared, Qb)
+        if clock is not None:
+            clock.mark("terms")
         W = prepared.weights
         counts = np.diff(Pb.indptr)
         shrink = (counts / (counts + self.cf_shrink)).astype(np.float32)[:, None]

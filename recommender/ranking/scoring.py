@@ -21,6 +21,7 @@ REASON_NONE = -2
 """Reason code: no positive item of the user to point at (e.g. brand-new user)."""
 DENSE_COSINES_MAX = 3e7
 """Cells (training papers x candidates) up to which every cosine is kept as a dense array."""
+_REASON_CELLS = 2**22  # float32 cells of one group of users in pick_reasons (~16 MB)
 
 
 def half(a: np.ndarray) -> np.ndarray:
@@ -171,16 +172,33 @@ def pick_reasons(
     valid: np.ndarray,
 ) -> np.ndarray:
     """Per pick: the user's liked paper closest in content, or ``REASON_TRENDING`` when the prior
-    outweighed everything personal, or ``REASON_NONE``."""
+    outweighed everything personal, or ``REASON_NONE``.
+
+    Users with liked papers go in groups of similar row length, padded, one batched product of
+    their picks' and liked papers' embeddings per group (no loop over users).
+    """
     out = np.full(pos.shape, REASON_NONE, dtype=np.int64)
-    for r in range(pos.shape[0]):
-        liked = P.indices[P.indptr[r] : P.indptr[r + 1]]
-        if len(liked):
-            sims = cand_emb[pos[r]] @ item_embeddings[liked].T
-            out[r] = liked[np.argmax(sims, axis=1)]
-        if prior_term is not None:
-            pt = prior_term[min(r, prior_term.shape[0] - 1), pos[r]]
-            trending = (pt > 0) & (pt > personal[r, pos[r]])
-            out[r, trending] = REASON_TRENDING
+    counts = np.diff(P.indptr)
+    users = np.flatnonzero(counts > 0)
+    users = users[np.argsort(counts[users], kind="stable")]
+    per_cell = pos.shape[1] + cand_emb.shape[1]
+    start = 0
+    while start < len(users):
+        stop = min(len(users), start + max(1, _REASON_CELLS // (int(counts[users[start]]) * per_cell)))
+        while stop - start > 1 and int(counts[users[stop - 1]]) * per_cell * (stop - start) > _REASON_CELLS:
+            stop = start + max(1, (stop - start) // 2)
+        group = users[start:stop]
+        width = int(counts[group].max())
+        slot = np.arange(width)[None, :] < counts[group][:, None]
+        liked = np.zeros(slot.shape, dtype=np.int64)
+        liked[slot] = P.indices[(P.indptr[group][:, None] + np.arange(width)[None, :])[slot]]
+        sims = np.matmul(cand_emb[pos[group]], np.swapaxes(item_embeddings[liked], 1, 2))  # (k, n, width)
+        sims[~np.broadcast_to(slot[:, None, :], sims.shape)] = -np.inf
+        out[group] = np.take_along_axis(liked, np.argmax(sims, axis=2), axis=1)
+        start = stop
+    if prior_term is not None:
+        rows = prior_term if prior_term.shape[0] == pos.shape[0] else np.broadcast_to(prior_term[:1], personal.shape)
+        pt = np.take_along_axis(rows, pos, axis=1)
+        out[(pt > 0) & (pt > np.take_along_axis(personal, pos, axis=1))] = REASON_TRENDING
     out[~valid] = REASON_NONE
     return out

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-Exclude = Sequence[np.ndarray] | sp.spmatrix | None
+Exclude = Sequence[np.ndarray] | sp.spmatrix | np.ndarray | None
 
 
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
@@ -43,16 +43,21 @@ def repeated_candidates(candidates: np.ndarray) -> np.ndarray:
 def exclusion_mask(exclude: Exclude, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray | None:
     """Boolean (len(rows) x len(candidates)) mask of the candidates that must not be returned.
 
-    ``exclude`` is either one array of item ids per user (indexed by the
-    entries of ``rows``) or a sparse users x items matrix (non-zero = excluded).
-    Every position of an excluded id is masked, and so are repeated candidates
-    (see :func:`repeated_candidates`). None when nothing is masked.
+    ``exclude`` is one array of item ids per user (indexed by the entries of ``rows``), a sparse
+    users x items matrix (non-zero = excluded), or a boolean users x candidates array (True =
+    excluded; the cheapest form when the caller already holds one). Every position of an excluded
+    id is masked, and so are repeated candidates (see :func:`repeated_candidates`). None when
+    nothing is masked.
     """
     rows = np.asarray(rows)
     candidates = np.asarray(candidates, dtype=np.int64)
     repeated = repeated_candidates(candidates)
     if exclude is None:
         return np.broadcast_to(repeated, (len(rows), len(candidates))).copy() if repeated.any() else None
+    if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
+        if exclude.ndim != 2 or exclude.shape[1] != len(candidates):
+            raise ValueError("a boolean exclude mask must be users x candidates")
+        return exclude[rows] | repeated[None, :]
     mask = np.zeros((len(rows), len(candidates)), dtype=bool)
     mask |= repeated[None, :]
     if sp.issparse(exclude):
@@ -66,15 +71,32 @@ def exclusion_mask(exclude: Exclude, rows: np.ndarray, candidates: np.ndarray) -
     if len(items) == 0 or len(candidates) == 0:
         return mask
     row_of = np.repeat(np.arange(len(rows)), [len(x) for x in lists])
-    order = np.argsort(candidates, kind="stable")
-    sorted_c = candidates[order]
-    lo = np.searchsorted(sorted_c, items, side="left")
-    count = np.searchsorted(sorted_c, items, side="right") - lo
-    # every position holding an excluded id (a repeated candidate has several)
-    starts = np.repeat(lo, count)
-    offsets = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    mask[np.repeat(row_of, count), order[starts + offsets]] = True
+    # only an id's first position needs marking: its repeats are masked above
+    pos = first_positions(candidates, items)
+    hit = pos >= 0
+    mask[row_of[hit], pos[hit]] = True
     return mask
+
+
+def first_positions(candidates: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Position of each of ``items`` among ``candidates`` (its first occurrence), -1 when absent.
+
+    A lookup table over the id range when that is small (ids are model columns: papers + a day's
+    new ones), a binary search otherwise.
+    """
+    lo, hi = int(candidates.min()), int(candidates.max())
+    if lo >= 0 and hi <= max(4 * len(candidates), 1 << 20):
+        table = np.full(hi + 2, -1, dtype=np.int64)  # the last cell (-1) answers every id outside
+        ids, first = np.unique(candidates, return_index=True)
+        table[ids] = first
+        return table[np.clip(items, -1, hi + 1)]
+    pos = np.full(len(items), -1, dtype=np.int64)
+    inside = (items >= lo) & (items <= hi)
+    order = np.argsort(candidates, kind="stable")
+    at = np.searchsorted(candidates[order], items[inside], side="left")
+    found = candidates[order][np.minimum(at, len(order) - 1)] == items[inside]
+    pos[np.flatnonzero(inside)[found]] = order[at[found]]
+    return pos
 
 
 def select(
