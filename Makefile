@@ -1,10 +1,10 @@
-# Paperboy: `make run` starts the whole service, `make test` runs the whole suite.
+# Paperboy: `make run` starts the whole service, `make test` runs the whole suite (`make test-fast` the quick part).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: run test lint format install bootstrap clean-var
+.PHONY: run test test-fast lint format install bootstrap clean-var
 
 $(BIN)/activate:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -29,6 +29,11 @@ bootstrap: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The suite without the tests marked slow (real Celery workers, SIGKILL, Redis restarts, browsers, evaluations
+## and benchmarks, subprocesses, whole simulated weeks): the loop while coding. docs/testing.md says what is left out.
+test-fast: install
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,6 +34,17 @@ def service_unavailable(message: str):
     pytest.skip(message)
 
 
+SLOW_FIXTURES = {"celery_worker", "worker_process_factory"}
+"""Fixtures that start real Celery workers (threads or processes): a test using one is slow whatever it does."""
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``slow`` every test with a real Celery worker or a browser, so ``make test-fast`` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("browser") or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter):
     """End with one line per skip reason and its count: on a fresh clone they are what a reader must fetch."""
     reasons: dict[str, int] = {}
@@ -65,6 +76,86 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         service_unavailable(f"shared data folder {SHARED_DATA} is absent (set PAPERBOY_SHARED_DATA)")
     return SHARED_DATA
+
+
+# --- People and papers ---------------------------------------------------------------
+
+
+@pytest.fixture
+def password() -> str:
+    """The member's password (hashed with MD5 in tests: see ``_fast_password_hashing``)."""
+    return "correct horse battery staple 42"
+
+
+@pytest.fixture
+def member(db, password):
+    """A confirmed, onboarded subscriber with a password (member@example.org), not staff."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from recommender.subscriptions.services import profile_confirm
+
+    user = get_user_model().objects.create_user(username="member", email="member@example.org", password=password)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    profile = profile_confirm(user=user)
+    profile.onboarded_at = timezone.now()
+    profile.save()
+    return user
+
+
+@pytest.fixture
+def member_client(member):
+    """A test client signed in as ``member`` (its own client: a test may also use ``client`` anonymously)."""
+    from django.test import Client
+
+    signed_in = Client()
+    signed_in.force_login(member)
+    return signed_in
+
+
+@pytest.fixture
+def operator(db):
+    """A superuser: the person at the admin."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser(
+        username="operator", email="operator@lab.example", password="s3cret-pass-42"
+    )
+
+
+@pytest.fixture
+def staff_client(operator):
+    """A test client signed in as ``operator`` (its own client, apart from ``client`` and ``member_client``)."""
+    from django.test import Client
+
+    signed_in = Client()
+    signed_in.force_login(operator)
+    return signed_in
+
+
+@pytest.fixture
+def papers_today(db):
+    """Five cs.LG papers announced today, by falling HF upvotes; the first has seven authors, code and an HF page."""
+    from django.utils import timezone
+
+    from tests.factories import make_paper
+
+    today = timezone.now().date()
+    papers = [
+        make_paper(
+            category="cs.LG",
+            announced_on=today,
+            hf_upvotes=10 - i,
+            trending_score=1.0 - i / 10,
+            authors=[f"Author {j}" for j in range(1, 8)] if i == 0 else ["Ada Lovelace", "Alan Turing"],
+            github_repo="https://github.com/example/repo" if i == 0 else "",
+        )
+        for i in range(5)
+    ]
+    papers[0].sources = ["arxiv-rss", "hf-daily"]
+    papers[0].save(update_fields=["sources"])
+    return papers
 
 
 # --- Redis --------------------------------------------------------------------------

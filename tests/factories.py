@@ -70,6 +70,30 @@ def preferences_set(user, **prefs):
     return profile_update(profile=Profile.objects.get(user=user), **prefs)
 
 
+def subscriber(email: str, **prefs):
+    """A confirmed subscriber (cs.LG unless told) whose preferences are set through the services.
+
+    Unlike ``make_subscriber``, which sets fields as given, this reschedules: ``next_digest_at`` is what the
+    preferences make it.
+    """
+    user = make_subscriber(email)
+    prefs.setdefault("categories", ["cs.LG"])
+    preferences_set(user, **prefs)
+    user.refresh_from_db()
+    return user
+
+
+def due_now(user, *, at: dt.datetime) -> None:
+    """Make ``user`` due at ``at`` (as if their send time had come)."""
+    Profile.objects.filter(user=user).update(next_digest_at=at)
+
+
+def delivered_ids(delivery, section: str = "papers") -> list[int]:
+    """The paper ids a delivery lists in ``section`` ("papers" or "trending"), in order: its plan rows."""
+    rows = DeliveredPaper.objects.filter(delivery=delivery, section=section).order_by("rank")
+    return list(rows.values_list("paper_id", flat=True))
+
+
 def make_delivery(
     user, *, period_key: str, papers=(), trending=(), reasons: dict | None = None, **fields
 ) -> DigestDelivery:

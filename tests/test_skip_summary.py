@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_the_summary_counts_skips_by_reason_on_a_clone_without_shared_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL", "REDIS_URL")}
     env["PAPERBOY_SHARED_DATA"] = str(tmp_path / "absent")

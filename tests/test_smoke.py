@@ -42,6 +42,7 @@ def _manage(*args, env_extra):
     )
 
 
+@pytest.mark.slow
 def test_check_deploy_passes_with_production_settings():
     result = _manage(
         "check",
@@ -60,6 +61,7 @@ def test_check_deploy_passes_with_production_settings():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_refuses_the_placeholder_postal_address():
     """Every digest footer prints the sender's postal address: a deployment must not ship the placeholder."""
     env = {

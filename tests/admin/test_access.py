@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from recommender.models import IngestRun, Interaction, ModelStatus, ModelVersion, Profile
 from recommender.subscriptions.topics import topic_default
-from tests.factories import make_delivery, make_paper
+from tests.factories import make_delivery, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +32,6 @@ CHANGELISTS = [
 @pytest.fixture
 def rows(papers_today):
     from recommender.interactions.services import interaction_record
-
-    from .conftest import subscriber
 
     user = subscriber("ada@example.org")
     paper = papers_today[0]
@@ -189,8 +187,6 @@ def test_user_edit_keeps_password(staff_client, rows):
 def test_interaction_list_per_user_link(staff_client, rows):
     other = make_paper(category="cs.CL")
     from recommender.interactions.services import interaction_record
-
-    from .conftest import subscriber
 
     bob = subscriber("bob@example.org")
     interaction_record(user=bob, paper=other, kind="thumbs_up", source="email")

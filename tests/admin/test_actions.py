@@ -7,12 +7,13 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import LogEntry
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from recommender.interactions.services import interaction_record
 from recommender.models import DeliveryStatus, DigestDelivery, Interaction, ModelStatus, ModelVersion, Paper, Profile
-from tests.factories import make_delivery
+from tests.factories import delivered_ids, make_delivery, subscriber
 
-from .conftest import queued_tasks, subscriber
+from .conftest import queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_resend_today_sends_again_and_records(staff_client, papers_today):
     run_action(staff_client, PROFILES, "resend_today", [profile.pk], confirm=True)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.org"]
     delivery = DigestDelivery.objects.get(user=ada)
-    assert delivery.status == DeliveryStatus.SENT and delivery.papers
+    assert delivery.status == DeliveryStatus.SENT and delivered_ids(delivery)
     # Again: the same period's digest goes out a second time on request.
     page = run_action(staff_client, PROFILES, "resend_today", [profile.pk], confirm=False)
     assert page.status_code == 200 and len(mail.outbox) == 1
@@ -135,9 +136,7 @@ def test_retry_failed_delivery_sends_it(staff_client, papers_today):
     ada = subscriber("ada@example.org")
     from recommender.digest.services import delivery_open_for_now
 
-    from .conftest import now
-
-    delivery = delivery_open_for_now(user=ada, now=now())
+    delivery = delivery_open_for_now(user=ada, now=timezone.now())
     DigestDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, error="permanent: 550 no")
     sent_ok = DigestDelivery.objects.create(user=subscriber("bob@example.org"), period_key="2026-01-01", status="sent")
     page = run_action(staff_client, DELIVERIES, "retry_failed", [delivery.pk, sent_ok.pk], confirm=False)

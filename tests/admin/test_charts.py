@@ -21,9 +21,7 @@ from django.utils import timezone
 from recommender.admin import charts
 from recommender.interactions.services import interaction_record
 from recommender.models import DigestDelivery, InteractionKind, ModelStatus, ModelVersion
-from tests.factories import make_paper
-
-from .conftest import subscriber
+from tests.factories import make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from recommender.digest import services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

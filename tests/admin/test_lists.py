@@ -19,9 +19,7 @@ from recommender.models import (
     Profile,
     RunStatus,
 )
-from tests.factories import make_delivery, make_paper
-
-from .conftest import subscriber
+from tests.factories import make_delivery, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from recommender.interactions.services import interaction_record
 from recommender.models import Interaction, ModelStatus, ModelVersion, Profile
-from tests.factories import make_delivery
+from tests.factories import make_delivery, subscriber
 
-from .conftest import queued_tasks, subscriber
+from .conftest import queued_tasks
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from recommender.admin.services import delivery_reopen, delivery_reopen_for_now, subscriber_deactivate
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ import pytest
 from django.urls import reverse
 
 from recommender.models import Profile, Suppression
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

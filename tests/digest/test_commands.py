@@ -10,8 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from recommender.models import DigestDelivery, Profile
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

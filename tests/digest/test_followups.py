@@ -18,9 +18,7 @@ from django.utils import timezone
 from recommender.digest import followups, services
 from recommender.ingest.services import ingest_run
 from recommender.models import Interaction, Paper, PaperFollow, PaperUpdate
-from tests.factories import make_paper
-
-from .conftest import due_now, subscriber
+from tests.factories import due_now, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 SAMPLE = Path(__file__).resolve().parents[2] / "recommender" / "fixtures" / "sample" / "arxiv_rss_sample.xml"

@@ -17,9 +17,7 @@ from recommender.digest import context, outcomes, planning, services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile, Suppression
 from recommender.subscriptions.pause import SKIP_PAUSED, pause_end_for, profile_pause
 from recommender.subscriptions.services import profile_suppress
-from tests.factories import make_paper
-
-from .conftest import due_now, subscriber
+from tests.factories import due_now, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC

@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from recommender.digest import services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
 from recommender.subscriptions.pause import SKIP_PAUSED, pause_end_for, profile_pause, profile_unpause
-from tests.factories import make_paper
-
-from .conftest import due_now, subscriber
+from tests.factories import due_now, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC

@@ -21,9 +21,7 @@ from django.urls import Resolver404, resolve, reverse
 
 from recommender.digest import tokens
 from recommender.models import DigestDelivery, Interaction, Paper, Profile, Suppression, Topic
-from tests.factories import make_delivery
-
-from .conftest import subscriber
+from tests.factories import make_delivery, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from recommender.digest.context import authors_display, digest_batch_build, dige
 from recommender.digest.render import inline_template_source, render_digest
 from recommender.summaries import summarize as summarize_pluggable
 from recommender.summaries.extractive import split_sentences, summarize
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

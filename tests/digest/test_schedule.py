@@ -12,8 +12,7 @@ from recommender.digest import services
 from recommender.digest.selectors import subscribers_due
 from recommender.models import DigestDelivery, Profile
 from recommender.subscriptions.schedule import next_send_at, period_key
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -38,6 +37,7 @@ def _tick_every_5_minutes(start: dt.datetime, end: dt.datetime) -> dict[int, lis
     return planned
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("start", "expected"),
     [
@@ -63,6 +63,7 @@ def test_new_york_daily_digest_across_dst(start, expected):
         assert moment.astimezone(NY).time() == dt.time(8, 0)
 
 
+@pytest.mark.slow
 def test_send_times_that_do_not_exist_or_repeat_give_one_digest():
     # 02:30 does not exist on 8 Mar in New York; 01:30 happens twice on 1 Nov.
     skipped = subscriber("gap@example.org", time_zone="America/New_York", send_time=dt.time(2, 30))
@@ -216,6 +217,7 @@ def test_greenland_late_evening_reader_gets_a_digest_on_28_march(zone_name, send
     assert _check_run(zone_name, send_time, dt.date(2026, 3, 26), dt.date(2026, 3, 31)) == []
 
 
+@pytest.mark.slow
 def test_nuuk_tick_plans_one_digest_per_day_across_the_late_evening_gap():
     user = subscriber("nuuk@example.org", time_zone="America/Nuuk", send_time=dt.time(23, 30))
     # From 23:00 on the 27th (01:00 UTC) to 23:00 on the 29th (00:00 UTC on the 30th).

@@ -16,8 +16,7 @@ from recommender.ingest import arxiv_api, hf_daily
 from recommender.ingest.services import paper_upsert_many
 from recommender.models import Paper
 from recommender.summaries import extractive
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,7 @@ from django.urls import reverse
 
 from recommender.digest.tokens import click_token, feedback_token, unsubscribe_token
 from recommender.models import Interaction, Profile, Suppression
-from tests.factories import make_paper
-
-from .conftest import subscriber
+from tests.factories import make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from django.utils import timezone
 from recommender.digest.tasks import digest_tick
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
 from tests.conftest import wait_until
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import django, json
@@ -20,6 +22,7 @@ print(json.dumps({k: p[k] for k in ("ARXIV_API_URL", "ARXIV_RSS_URL", "ARXIV_OAI
 """
 
 
+@pytest.mark.slow
 def test_source_urls_come_from_the_environment():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(

@@ -11,6 +11,11 @@ from recommender.ranking.synthetic import make_texts
 SMALL_HYBRID = {"factors": 16, "iterations": 5, "n_components": 16}
 
 
+def rankers(names) -> list:
+    """The rankers to parametrize over; ``ours`` (inner validation: over a second each fit) is marked slow."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n == "ours" else n for n in names]
+
+
 def fitted(name, world, seed=0):
     ranker = make_ranker(name, seed)
     if name == "ours":
@@ -18,7 +23,7 @@ def fitted(name, world, seed=0):
     return ranker, ranker.fit(world.interactions, world.texts)
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", rankers(METHODS))
 def test_fit_returns_self_and_shapes(name, world):
     ranker, out = fitted(name, world)
     assert out is ranker
@@ -30,7 +35,7 @@ def test_fit_returns_self_and_shapes(name, world):
     assert all(len(set(row)) == 10 for row in ids), "no duplicates in a list"
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", rankers(METHODS))
 def test_excluded_items_never_returned(name, world):
     ranker, _ = fitted(name, world)
     users = np.arange(10)
@@ -44,7 +49,7 @@ def test_excluded_items_never_returned(name, world):
     np.testing.assert_array_equal(ids, ids_csr)
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", rankers(METHODS))
 def test_short_candidate_list_is_padded(name, world):
     ranker, _ = fitted(name, world)
     ids, scores = ranker.recommend([1], np.array([3, 4, 5]), n=5, exclude=[np.array([4])])
@@ -53,7 +58,7 @@ def test_short_candidate_list_is_padded(name, world):
     assert np.all(np.isneginf(scores[0, 2:]))
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", rankers(METHODS))
 def test_deterministic_with_seed(name, world):
     _, a = fitted(name, world, seed=1)
     _, b = fitted(name, world, seed=1)
@@ -61,7 +66,7 @@ def test_deterministic_with_seed(name, world):
     np.testing.assert_array_equal(a.recommend(users, None, 20)[0], b.recommend(users, None, 20)[0])
 
 
-@pytest.mark.parametrize("name", sorted(set(METHODS) - WARM_ONLY - {"random"}))
+@pytest.mark.parametrize("name", rankers(sorted(set(METHODS) - WARM_ONLY - {"random"})))
 def test_new_items_ranked_by_content(name, world):
     """Brand-new papers from a user's topics must beat new papers from other topics."""
     ranker, _ = fitted(name, world)

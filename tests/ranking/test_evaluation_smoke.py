@@ -10,6 +10,8 @@ import pytest
 from recommender.ranking import evaluation
 from recommender.ranking.datasets import load_dataset
 
+pytestmark = pytest.mark.slow
+
 
 def test_loader_reads_all_content_kinds(abstracts_dir):
     raw = load_dataset(abstracts_dir, content="raw")

@@ -133,6 +133,7 @@ def test_p1_keeps_the_defaults_and_says_why(world):
     assert rows[0]["params"] == {} and rows[0]["tuning"].startswith("defaults")
 
 
+@pytest.mark.slow
 def test_every_row_has_a_paired_interval_against_ours(world):
     ds = _dataset(world)
     ds.splits = {"P10": make_p_split(ds.interactions, 10, seed=0)}
@@ -148,6 +149,7 @@ def test_every_row_has_a_paired_interval_against_ours(world):
     assert "random" in table and "[" in table and "ours " not in table.splitlines()[2]
 
 
+@pytest.mark.slow
 def test_cold_and_digest_in_one_run_give_the_rows_of_two_runs(world):
     ds = _dataset(world)
     cfg = evaluation.Settings(tune_budget=2, log=lambda m: None)

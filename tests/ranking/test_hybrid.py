@@ -86,6 +86,7 @@ def test_load_refuses_pickle(model):
         HybridRecommender.from_bytes(pickle.dumps(model.to_arrays()))
 
 
+@pytest.mark.slow
 def test_negatives_lower_an_items_score(world):
     X = world.interactions.tocsr()
     user = 4
@@ -101,6 +102,7 @@ def test_negatives_lower_an_items_score(world):
     assert list(ids2[0]).index(target) > 0
 
 
+@pytest.mark.slow
 def test_diversity_reduces_near_duplicates(world):
     X = world.interactions
     model = HybridRecommender(**SMALL).fit(X, world.texts)
@@ -141,6 +143,7 @@ def test_fold_in_new_user_matches_their_topics(model, world):
     assert factors.shape == (1, 16) and np.abs(factors).sum() > 0
 
 
+@pytest.mark.slow
 def test_fold_in_from_categories_only(world):
     model = HybridRecommender(**SMALL).fit(world.interactions, world.texts)
     empty = sp.csr_matrix((2, world.interactions.shape[1]))
@@ -152,6 +155,7 @@ def test_fold_in_from_categories_only(world):
     assert np.all(reasons == REASON_NONE)
 
 
+@pytest.mark.slow
 def test_prior_and_trending_reason(model, world):
     cand = np.arange(200)
     prior = np.zeros(200)
@@ -173,6 +177,7 @@ def test_encode_items_is_normalised_and_places_new_items(model, world):
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_bag_of_words_input_with_vocabulary(world):
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -198,6 +203,7 @@ def _private_libraries(n_users=150, per_user=12, n_topics=10, seed=0):
     return X, texts
 
 
+@pytest.mark.slow
 def test_inner_validation_leans_on_content_when_nobody_shares_papers():
     X, texts = _private_libraries()
     m = HybridRecommender(**SMALL).fit(X, texts)
@@ -206,6 +212,7 @@ def test_inner_validation_leans_on_content_when_nobody_shares_papers():
     assert np.all(cf <= 0.5 * (knn + cen)), m.blend_
 
 
+@pytest.mark.slow
 def test_inner_validation_leans_on_cf_when_texts_are_noise(world):
     rng = np.random.default_rng(0)
     noise = make_texts(rng.integers(0, 8, world.interactions.shape[1]), 8, rng)

@@ -66,6 +66,7 @@ def _content(candidates, world, new_texts):
     return [world.texts[c] if c < n_items else new_texts[c - n_items] for c in candidates.tolist()]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=st.data())
 def test_recommend_for_rows_lists(model, world, new_texts, data):

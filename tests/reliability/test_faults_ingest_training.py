@@ -126,6 +126,7 @@ def _ranking(readers, candidates) -> dict:
     return {uid: [(r.paper_id, round(r.score, 6)) for r in rs] for uid, rs in recs.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "params, what",
     [
@@ -149,6 +150,7 @@ def test_failed_training_keeps_the_previous_version_serving_the_same_ranking(par
     assert _ranking(readers, candidates) == before
 
 
+@pytest.mark.slow
 def test_a_worse_model_is_not_activated_and_the_ranking_is_unchanged():
     readers, candidates = _community()
     good = model_train()

@@ -347,6 +347,7 @@ def test_rate_limits_tell_clients_apart_behind_a_proxy_and_ignore_spoofed_hops(s
     assert statuses[:10] == [302] * 10 and statuses[10] == 429
 
 
+@pytest.mark.slow
 def test_the_proxy_count_comes_from_the_environment():
     import os
     import subprocess

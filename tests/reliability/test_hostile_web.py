@@ -20,35 +20,13 @@ from django.urls import reverse
 from recommender.digest.tokens import feedback_token, unsubscribe_token
 from recommender.models import Interaction, Paper, Profile, Topic
 from recommender.subscriptions.topics import topic_default, topics_of
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_paper
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery-9"
+PASSWORD = "correct-horse-battery-9"  # for accounts the tests sign up (the member has ``password``)
 XSS = '<script>alert("pb-xss")</script><img src=x onerror=alert(1)>'
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@pytest.fixture
-def member(db):
-    user = make_subscriber("member@example.org", password=PASSWORD)
-    Profile.objects.filter(user=user).update(onboarded_at="2026-01-01T00:00:00Z")
-    return user
-
-
-@pytest.fixture
-def member_client(member):
-    client = Client()
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def staff_client(db):
-    admin = get_user_model().objects.create_superuser(username="op", email="op@lab.example", password=PASSWORD)
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 @pytest.fixture
@@ -290,7 +268,7 @@ def test_xss_in_every_preferences_text_field_is_escaped(member_client, member):
 # --- CSRF on every state-changing endpoint, methods -------------------------------------------
 
 
-def _post_endpoints(paper, member):
+def _post_endpoints(paper, member, password):
     token = feedback_token.make_token(u=member.pk, p=paper.pk, k="thumbs_up")
     return [
         (reverse("web:subscribe"), {"email": "csrf@example.org"}),
@@ -302,27 +280,27 @@ def _post_endpoints(paper, member):
         (reverse("web:topics"), {"new-name": "CSRF topic"}),
         (TOPIC_URL, _topic_data(name="Renamed by CSRF")),
         (reverse("web:topic_delete", args=["general"]), {}),
-        (reverse("web:delete"), {"confirm": "on", "password": PASSWORD}),
+        (reverse("web:delete"), {"confirm": "on", "password": password}),
         (reverse("web:onboarding"), {"categories": ["cs.CL"]}),
         (reverse("web:onboarding_rate"), {}),
         (reverse("digest:feedback", args=[token]), {}),
-        ("/accounts/login/", {"login": "member@example.org", "password": PASSWORD}),
+        ("/accounts/login/", {"login": "member@example.org", "password": password}),
         ("/accounts/signup/", {"email": "csrf2@example.org", "password1": PASSWORD, "password2": PASSWORD}),
         ("/accounts/password/reset/", {"email": "member@example.org"}),
         ("/accounts/logout/", {}),
         ("/accounts/email/", {"email": "second@example.org", "action_add": ""}),
         (
             "/accounts/password/change/",
-            {"oldpassword": PASSWORD, "password1": "n3w-" + PASSWORD, "password2": "n3w-" + PASSWORD},
+            {"oldpassword": password, "password1": "n3w-" + password, "password2": "n3w-" + password},
         ),
     ]
 
 
-def test_every_state_changing_post_needs_the_csrf_token(member, paper):
+def test_every_state_changing_post_needs_the_csrf_token(member, paper, password):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
     profile_before = Profile.objects.filter(user=member).values().get()
-    for url, data in _post_endpoints(paper, member):
+    for url, data in _post_endpoints(paper, member, password):
         response = client.post(url, data)
         assert response.status_code == 403, (url, response.status_code)
     assert Profile.objects.filter(user=member).values().get() == profile_before
@@ -330,7 +308,7 @@ def test_every_state_changing_post_needs_the_csrf_token(member, paper):
     assert not Interaction.objects.exists()
     assert get_user_model().objects.count() == 1
     member.refresh_from_db()
-    assert member.check_password(PASSWORD)
+    assert member.check_password(password)
     assert not mail.outbox
 
 

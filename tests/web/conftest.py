@@ -1,4 +1,7 @@
-"""Fixtures for the web app tests: papers on a few days, users with and without passwords."""
+"""Fixtures for the web app tests: papers on a few days that search can tell apart, a fresh semantic index.
+
+The member, their client and password are in tests/conftest.py; papers come from ``tests.factories.make_paper``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import itertools
 import pytest
 
 from recommender.papers import search
+from tests.factories import make_paper as make_paper_row
 
 _ids = itertools.count(1)
 
@@ -26,7 +30,7 @@ def _fresh_semantic_index(monkeypatch):
 
 
 @pytest.fixture
-def make_paper(db):
+def make_paper(db):  # to go: tests.factories.make_paper (test_account.py still asks for this)
     from recommender.models import Paper
 
     def make(**fields):
@@ -47,37 +51,36 @@ def make_paper(db):
 
 
 @pytest.fixture
-def corpus(make_paper):
+def corpus(db):
     """Papers on three days in a few categories, with text that search can tell apart."""
     return {
-        "attention": make_paper(
+        "attention": make_paper_row(
             title="Sparse attention for long context transformers",
             abstract="We prune attention heads to make long context language models fast.",
+            category="cs.CL",
             categories="cs.CL cs.LG",
-            primary_category="cs.CL",
             announced_on=DAY3,
             hf_upvotes=40,
             trending_score=3.0,
         ),
-        "audio": make_paper(
+        "audio": make_paper_row(
             title="Self-supervised audio representation learning with state space models",
             abstract="Mamba state space models learn audio representations without labels.",
+            category="eess.AS",
             categories="eess.AS cs.LG",
-            primary_category="eess.AS",
             announced_on=DAY3,
             hf_upvotes=5,
             trending_score=1.0,
         ),
-        "vision": make_paper(
+        "vision": make_paper_row(
             title="Diffusion models for image generation",
             abstract="Denoising diffusion produces high quality images from noise.",
-            categories="cs.CV",
-            primary_category="cs.CV",
+            category="cs.CV",
             announced_on=DAY2,
             hf_upvotes=12,
             trending_score=2.0,
         ),
-        "old": make_paper(
+        "old": make_paper_row(
             title="Graph neural networks for molecules",
             abstract="Message passing networks predict molecular properties.",
             categories="cs.LG q-bio.BM",
@@ -85,31 +88,3 @@ def corpus(make_paper):
             trending_score=0.0,
         ),
     }
-
-
-@pytest.fixture
-def password():
-    return "correct horse battery staple 42"
-
-
-@pytest.fixture
-def member(db, password):
-    """A confirmed, onboarded user with a password."""
-    from allauth.account.models import EmailAddress
-    from django.contrib.auth import get_user_model
-    from django.utils import timezone
-
-    from recommender.subscriptions.services import profile_confirm
-
-    user = get_user_model().objects.create_user(username="member", email="member@example.org", password=password)
-    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
-    profile = profile_confirm(user=user)
-    profile.onboarded_at = timezone.now()
-    profile.save()
-    return user
-
-
-@pytest.fixture
-def member_client(client, member):
-    client.force_login(member)
-    return client

@@ -11,21 +11,22 @@ from django.urls import reverse
 from recommender.models import Profile, Topic
 from recommender.papers import selectors, taxonomy
 from recommender.subscriptions.topics import topic_default
+from tests.factories import make_paper
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def catalogue(make_paper):
+def catalogue(db):
     """Statistics busiest, then Computer Science, then Physics; one code arXiv does not have."""
     for _ in range(5):
-        make_paper(primary_category="stat.ML", categories="stat.ML")
+        make_paper(category="stat.ML")
     for _ in range(3):
-        make_paper(primary_category="cs.CV", categories="cs.CV")
-    make_paper(primary_category="cs.LG", categories="cs.LG")
+        make_paper(category="cs.CV")
+    make_paper(category="cs.LG")
     for _ in range(2):
-        make_paper(primary_category="hep-th", categories="hep-th gr-qc")
-    make_paper(primary_category="zz.QQ", categories="zz.QQ")
+        make_paper(category="hep-th", categories="hep-th gr-qc")
+    make_paper(category="zz.QQ")
 
 
 def _groups(html: str) -> list[str]:
@@ -88,9 +89,9 @@ def test_the_daily_category_filter_uses_the_same_names(client, catalogue):
     assert '<option value="hep-th">High Energy Physics - Theory (hep-th)</option>' in html
 
 
-def test_step_two_shows_shortened_authors_and_the_category_name(member_client, member, make_paper):
+def test_step_two_shows_shortened_authors_and_the_category_name(member_client, member):
     make_paper(title="A paper by many", authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Emmy Noether"])
-    make_paper(title="A paper by one", authors=["Kurt Gödel"], primary_category="math.LO", categories="math.LO")
+    make_paper(title="A paper by one", authors=["Kurt Gödel"], category="math.LO")
     Topic.objects.filter(user=member).update(categories=["cs.LG", "math.LO"])
     html = member_client.get(reverse("web:onboarding_rate")).content.decode()
     assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in html

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from recommender.models import Interaction, PaperTranslation
+from tests.factories import make_paper
 
 from .conftest import DAY1, DAY2, DAY3
 
@@ -51,7 +52,7 @@ def test_daily_empty_archive(client, db):
     assert "No papers yet" in response.content.decode()
 
 
-def test_daily_paginates(client, make_paper):
+def test_daily_paginates(client, db):
     for i in range(35):
         make_paper(title=f"Bulk paper {i:02d}", announced_on=DAY3, hf_upvotes=100 - i)
     first = client.get("/").content.decode()
@@ -60,7 +61,7 @@ def test_daily_paginates(client, make_paper):
     assert "Bulk paper 34" in second and "Page 2 of 2" in second
 
 
-def test_listing_query_count_is_bounded(member_client, member, make_paper, django_assert_max_num_queries):
+def test_listing_query_count_is_bounded(member_client, member, django_assert_max_num_queries):
     papers = [make_paper(announced_on=DAY3) for _ in range(30)]
     for p in papers[:10]:
         Interaction.objects.create(user=member, paper=p, kind="upvote")
@@ -71,7 +72,7 @@ def test_listing_query_count_is_bounded(member_client, member, make_paper, djang
     assert html.count('aria-pressed="true"') == 10
 
 
-def test_ingested_text_is_escaped_everywhere(client, make_paper):
+def test_ingested_text_is_escaped_everywhere(client, db):
     paper = make_paper(title=XSS, abstract=XSS, authors=[XSS], announced_on=DAY3, trending_score=1.0)
     for url in ["/", reverse("web:trending"), reverse("web:paper", args=[paper.arxiv_id])]:
         html = client.get(url).content.decode()
