@@ -78,6 +78,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def feeds(shared_data) -> Path:
+    """The recorded feeds (``arxiv-api``, ``arxiv-oai``, ``arxiv-rss``, ``hf-daily``, one folder each)."""
+    return shared_data / "feeds"
+
+
+@pytest.fixture
+def feed_server():
+    """A local HTTP server (tests/feed_server.py) that the test scripts with ``Reply``s per path."""
+    from tests.feed_server import FeedServer
+
+    server = FeedServer()
+    yield server
+    server.stop()
+
+
 # --- People and papers ---------------------------------------------------------------
 
 

@@ -9,8 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from recommender.models import IngestRun, Paper, RunStatus
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 pytestmark = pytest.mark.django_db
 

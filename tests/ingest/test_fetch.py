@@ -10,8 +10,7 @@ import pytest
 from recommender.ingest.entries import DocumentError, PermanentIngestError, TransientIngestError
 from recommender.ingest.services import IngestUnavailable, ingest_live, ingest_run
 from recommender.models import FeedState, IngestRun, Paper, RunStatus
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 pytestmark = pytest.mark.django_db
 

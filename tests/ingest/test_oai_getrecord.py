@@ -17,8 +17,7 @@ from recommender.ingest import arxiv_oai
 from recommender.ingest.entries import DocumentError
 from recommender.ingest.services import ingest_run
 from recommender.models import Paper, RunStatus
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 pytestmark = pytest.mark.django_db
 

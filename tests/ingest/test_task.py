@@ -9,8 +9,7 @@ import pytest
 from recommender.ingest.tasks import ingest_source, retry_countdown
 from recommender.models import IngestRun, Paper, RunStatus
 from tests.conftest import wait_until
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 
 @pytest.mark.slow

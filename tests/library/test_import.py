@@ -17,8 +17,7 @@ from recommender.library.parsers import LibraryError
 from recommender.library.tasks import library_fetch_run
 from recommender.models import IngestRun, Interaction, InteractionSource, Paper
 from tests.factories import make_paper, make_subscriber
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,8 @@ from recommender.ingest.services import ingest_run
 from recommender.library.orcid import OrcidError, arxiv_id_from, check_character, orcid_normalise, works_parse
 from recommender.models import Interaction, InteractionKind, InteractionSource, Paper
 from tests.factories import make_paper, make_subscriber
+from tests.feed_server import Reply
 
-from .conftest import Reply
 from .test_import import _only_ids
 
 FIXTURE = Path(__file__).parent / "fixtures" / "orcid_works_v3.0.json"

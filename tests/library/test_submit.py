@@ -21,8 +21,7 @@ from recommender.ingest.services import ingest_run
 from recommender.library.submit import arxiv_id_from_text
 from recommender.models import Interaction, InteractionKind, Paper
 from tests.conftest import wait_until
-
-from .conftest import Reply
+from tests.feed_server import Reply
 
 FOUND = "2405.13786"  # in query_testing_10.xml
 

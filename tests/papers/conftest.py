@@ -12,7 +12,7 @@ SOURCES = ("arxiv-api", "arxiv-oai", "arxiv-rss", "hf-daily")
 
 
 @pytest.fixture
-def feeds(shared_data, db) -> dict[int, str]:
+def ingested_feeds(shared_data, db) -> dict[int, str]:
     """Every recorded feed ingested; ``{paper id: title}``."""
     for source in SOURCES:
         for path in sorted((shared_data / "feeds" / source).iterdir()):

@@ -47,20 +47,20 @@ def _title_words(titles: dict[int, str]) -> list[str]:
     return sorted(words - ENGLISH_STOP_WORDS)
 
 
-def test_a_papers_own_title_ranks_it_first_in_every_mode(feeds):
+def test_a_papers_own_title_ranks_it_first_in_every_mode(ingested_feeds):
     by_title: dict[str, set[int]] = {}
-    for pid, title in feeds.items():
+    for pid, title in ingested_feeds.items():
         by_title.setdefault(" ".join(title.lower().split()), set()).add(pid)
-    for pid, title in feeds.items():
+    for pid, title in ingested_feeds.items():
         for mode in MODES:
             ids = search.search(query=title, mode=mode, n=10)
             assert ids, f"{mode}: nothing for the title {title!r}"
             assert ids[0] in by_title[" ".join(title.lower().split())], (
-                f"{mode}: {title!r} ranks {feeds[ids[0]]!r} first"
+                f"{mode}: {title!r} ranks {ingested_feeds[ids[0]]!r} first"
             )
 
 
-@pytest.mark.parametrize("corpus", ["feeds", "sample"])
+@pytest.mark.parametrize("corpus", ["ingested_feeds", "sample"])
 def test_transformer_returns_the_papers_about_it_not_half_the_archive(corpus, request):
     titles = request.getfixturevalue(corpus)
     keyword = search.search(query="transformer", mode="keyword", n=100)
@@ -72,9 +72,9 @@ def test_transformer_returns_the_papers_about_it_not_half_the_archive(corpus, re
     assert len(blend) < len(titles) // 4
 
 
-def test_every_blend_result_matches_the_words_or_the_meaning_and_keeps_every_keyword_hit(feeds):
+def test_every_blend_result_matches_the_words_or_the_meaning_and_keeps_every_keyword_hit(ingested_feeds):
     index = search.semantic_index()
-    for word in _title_words(feeds):
+    for word in _title_words(ingested_feeds):
         hits = search.search_hits(query=word, mode="blend", n=100)
         keyword = set(search.search(query=word, mode="keyword", n=100))
         semantic = set(search.search(query=word, mode="semantic", n=100))
@@ -84,7 +84,7 @@ def test_every_blend_result_matches_the_words_or_the_meaning_and_keeps_every_key
             assert hit.words or hit.meaning
         scores = index.scores(word)
         for pid in semantic:
-            assert scores[pid] >= search.SEMANTIC_FLOOR, (word, feeds[pid], scores[pid])
+            assert scores[pid] >= search.SEMANTIC_FLOOR, (word, ingested_feeds[pid], scores[pid])
 
 
 nonsense = st.lists(st.text(alphabet="bcdfghjklmnpqrstvwxz", min_size=5, max_size=12), min_size=1, max_size=4)
@@ -92,7 +92,7 @@ nonsense = st.lists(st.text(alphabet="bcdfghjklmnpqrstvwxz", min_size=5, max_siz
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(words=nonsense)
-def test_made_up_words_return_nothing_in_semantic_mode(feeds, words):
+def test_made_up_words_return_nothing_in_semantic_mode(ingested_feeds, words):
     text = " ".join(f"{t} {a}" for t, a in Paper.objects.values_list("title", "abstract"))
     vocabulary = set(re.findall(r"\w+", text.lower()))
     assume(not vocabulary & set(words))  # "https", "html" and the like are words of the corpus
@@ -101,7 +101,7 @@ def test_made_up_words_return_nothing_in_semantic_mode(feeds, words):
     assert set(search.search(query=query, mode="blend")) == set(search.search(query=query, mode="keyword"))
 
 
-def test_the_search_page_says_what_each_result_matched(client, feeds):
+def test_the_search_page_says_what_each_result_matched(client, ingested_feeds):
     from django.urls import reverse
 
     hits = {h.paper_id: h for h in search.search_hits(query="transformer", mode="blend", n=100)}

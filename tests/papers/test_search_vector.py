@@ -45,16 +45,16 @@ def _postgresql_only():
 
 
 @pytest.mark.django_db
-def test_the_stored_vector_is_a_generated_field_right_on_every_recorded_paper(feeds):
+def test_the_stored_vector_is_a_generated_field_right_on_every_recorded_paper(ingested_feeds):
     field = Paper._meta.get_field("search_vector")
     assert isinstance(field, models.GeneratedField) and field.db_persist
     if connection.vendor != "postgresql":
         assert not Paper.objects.filter(search_vector__isnull=False).exists()
         return
     rows = list(Paper.objects.annotate(fresh=_fresh_vector()).values_list("arxiv_id", "search_vector", "fresh"))
-    assert len(rows) == len(feeds)
+    assert len(rows) == len(ingested_feeds)
     assert [arxiv_id for arxiv_id, stored, fresh in rows if stored != fresh] == []
-    paper = Paper.objects.get(pk=next(iter(feeds)))
+    paper = Paper.objects.get(pk=next(iter(ingested_feeds)))
     paper.title = "Zygomorphic quasicrystals"
     paper.save()
     found = Paper.objects.filter(search_vector=SearchQuery("quasicrystal", config=SEARCH_CONFIG))
@@ -62,7 +62,7 @@ def test_the_stored_vector_is_a_generated_field_right_on_every_recorded_paper(fe
 
 
 @pytest.mark.django_db
-def test_pages_that_show_papers_do_not_fetch_the_vector(client, feeds):
+def test_pages_that_show_papers_do_not_fetch_the_vector(client, ingested_feeds):
     arxiv_ids = list(Paper.objects.order_by("pk").values_list("arxiv_id", flat=True)[:20])
     pages = [reverse("web:daily"), reverse("web:trending")] + [reverse("web:paper", args=[a]) for a in arxiv_ids]
     for url in pages:
@@ -91,10 +91,10 @@ def _raw_sql_search(terms: list[str], n: int, op: str) -> list[int]:
 
 
 @pytest.mark.django_db
-def test_orm_keyword_search_returns_what_the_raw_sql_did(feeds):
+def test_orm_keyword_search_returns_what_the_raw_sql_did(ingested_feeds):
     _postgresql_only()
-    words = {w for t in feeds.values() for w in re.findall(r"[a-z]{3,}", t.lower())} - ENGLISH_STOP_WORDS
-    queries = sorted(words) + sorted(set(feeds.values()))
+    words = {w for t in ingested_feeds.values() for w in re.findall(r"[a-z]{3,}", t.lower())} - ENGLISH_STOP_WORDS
+    queries = sorted(words) + sorted(set(ingested_feeds.values()))
     for query in queries:
         terms = search.query_terms(query)
         expected = _raw_sql_search(terms, 100, "&") or _raw_sql_search(terms, 100, "|")

@@ -16,18 +16,11 @@ import pytest
 from recommender.ingest.services import SAMPLE_RSS, ingest_run
 from recommender.ingest.tasks import ingest_source
 from recommender.models import IngestRun, Paper, RunStatus
-from tests.ingest.conftest import FeedServer, Reply
+from tests.feed_server import Reply
 
 from .conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def feed_server():
-    server = FeedServer()
-    yield server
-    server.stop()
 
 
 def test_sigkill_mid_ingest_writes_nothing_and_the_next_run_closes_the_orphan(

@@ -1,4 +1,7 @@
-"""Fixtures for ingestion tests: the recorded feeds and a local HTTP server that replays them."""
+"""A local HTTP server replaying scripted replies: the arXiv, Hugging Face, ORCID and library sources in tests.
+
+The ``feed_server`` fixture (tests/conftest.py) starts one per test; tests script it with ``Reply``.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-import pytest
-
-
-@pytest.fixture
-def feeds(shared_data) -> Path:
-    return shared_data / "feeds"
 
 
 @dataclass
@@ -99,10 +94,3 @@ class FeedServer:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture
-def feed_server():
-    server = FeedServer()
-    yield server
-    server.stop()
