@@ -40,7 +40,7 @@ from recommender.papers.trending import trending_refresh
 from recommender.subscriptions.topics import topics_default_for_users
 from recommender.training.services import model_train
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 NEGATIVE = {"thumbs_down", "not_interested"}
 SIMILAR_N = 5

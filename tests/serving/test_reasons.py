@@ -22,7 +22,7 @@ from recommender.subscriptions.topics import topic_default
 
 from .test_invariants import world  # noqa: F401  (the bootstrap world fixture, both modes)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 SIMILAR = re.compile(r"^Similar to “(?P<title>.+)” you (?P<verb>\w+)$")
 CODE = re.compile(r"\b[a-z]+(?:-[a-z]+)?\.[A-Za-z]{2}\b|\b[a-z]+-[a-z]+\b")

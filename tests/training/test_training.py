@@ -48,6 +48,7 @@ def test_train_activates_and_serves_new_papers_by_content():
     assert any(r.reason.startswith("Similar to") for r in recs)
 
 
+@pytest.mark.slow
 def test_rated_hidden_and_excluded_papers_are_never_recommended():
     papers, readers = _community()
     model_train()
@@ -96,6 +97,7 @@ def test_content_fallback_before_any_model():
     assert recs[0].paper_id == fresh[1].pk
 
 
+@pytest.mark.slow
 def test_failed_training_keeps_previous_model_serving_and_rollback_works():
     _community()
     first = model_train()
@@ -118,6 +120,7 @@ def test_training_without_data_fails_cleanly():
     assert not failed.is_active
 
 
+@pytest.mark.slow
 def test_similar_papers_prefers_same_topic():
     papers, _ = _community()
     model_train()
@@ -126,6 +129,7 @@ def test_similar_papers_prefers_same_topic():
     assert set(similar) <= {p.pk for p in papers["cs.CL"]}
 
 
+@pytest.mark.slow
 def test_worse_model_is_recorded_but_not_activated():
     _community()
     good = model_train()
