@@ -26,13 +26,17 @@ class Pick:
     reason: str
 
 
-def picks_for(*, user, n: int = 20, topic: Topic | None = None) -> list[Pick]:
-    """The user's top ``n`` papers under ``topic`` (None: their default topic) with the one-line reason for each."""
+def picks_for(*, user, n: int = 20, topic: Topic | None = None, trending_weight: float | None = None) -> list[Pick]:
+    """The user's top ``n`` papers under ``topic`` (None: their default topic) with the one-line reason for each.
+
+    ``trending_weight``: rank as if the topic's dial were there (the topic page's preview of an unsaved dial).
+    """
     topic = topic or topic_default(user=user)
     recs = []
     try:
         if topic is not None:  # the topic as its own profile: its votes, its filters, its dial
-            recs = recommend_for_topics(topic_ids=[topic.pk], n=n).get(topic.pk, [])
+            dial = {topic.pk: trending_weight} if trending_weight is not None else None
+            recs = recommend_for_topics(topic_ids=[topic.pk], n=n, trending_weights=dial).get(topic.pk, [])
         else:  # an account without any topic (made by a bulk insert): ranked with no rules
             recs = recommend_for_users(user_ids=[user.id], n=n).get(user.id, [])
     except Exception:  # a broken model must not take the page down; the fallback below still ranks

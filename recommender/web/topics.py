@@ -1,5 +1,8 @@
 """The topics page (/account/topics/): list, create, rename, edit each topic's filters and dial, delete.
 
+A topic's page previews its first picks at the dial's position (``topic_preview``): moving the dial shows
+its effect at once, before saving.
+
 Thin views over ``recommender.subscriptions.topics``: every change is a POST with a CSRF token, every
 refusal (a taken name, the last topic, too many topics) comes back on the form. A topic is addressed by
 its slug, looked up among the signed-in reader's own topics only: another reader's slug is a 404.
@@ -7,12 +10,14 @@ its slug, looked up among the signed-in reader's own topics only: another reader
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from ..subscriptions.services import profile_ensure
 from ..subscriptions.topics import (
@@ -26,7 +31,10 @@ from ..subscriptions.topics import (
     topic_vote_counts,
     topics_of,
 )
+from .recommendations import picks_for
 from .topic_forms import TopicForm, TopicNameForm
+
+PREVIEW_PICKS = 5  # the preview of the dial: enough to see the order move, small enough to rank at once
 
 
 def reader_topic(request, slug: str | None):
@@ -75,6 +83,14 @@ def topic_edit(request, slug: str):
             return redirect("web:topic", slug=topic.slug)
     profile = profile_ensure(user=request.user)
     topics = topics_of(user=request.user)
+    form.fields["trending_weight"].widget.attrs.update(
+        {
+            "hx-get": reverse("web:topic_preview", args=[topic.slug]),
+            "hx-trigger": "change, input delay:400ms",
+            "hx-target": "#dial-preview",
+        }
+    )
+    weight = form.cleaned_data.get("trending_weight", topic.trending_weight) if form.is_bound else topic.trending_weight
     feed_url = request.build_absolute_uri(reverse("web:topic_feed", args=[profile.feed_token, topic.slug]))
     context = {
         "topic": topic,
@@ -83,8 +99,32 @@ def topic_edit(request, slug: str):
         "topics": topics,
         "feed_url": feed_url,
         "votes": topic_vote_counts(user=request.user).get(topic.pk, 0),
+        "picks": picks_for(user=request.user, n=PREVIEW_PICKS, topic=topic, trending_weight=weight),
+        "weight": weight,
     }
     return render(request, "web/topic_edit.html", context)
+
+
+def _dial(request, topic) -> float:
+    """``?trending_weight`` clamped to 0 ... 1, or the topic's own dial when absent or not a number."""
+    try:
+        weight = float(request.GET.get("trending_weight", ""))
+    except ValueError:
+        return topic.trending_weight
+    return min(max(weight, 0.0), 1.0) if math.isfinite(weight) else topic.trending_weight
+
+
+@login_required
+@require_GET
+def topic_preview(request, slug: str):
+    """The topic's first picks at the dial's position (``?trending_weight=``), saved or not; changes nothing.
+
+    The topic page swaps this in (htmx) whenever the dial moves, so the effect shows before saving.
+    """
+    topic = reader_topic(request, slug)
+    weight = _dial(request, topic)
+    picks = picks_for(user=request.user, n=PREVIEW_PICKS, topic=topic, trending_weight=weight)
+    return render(request, "web/_dial_preview.html", {"picks": picks, "weight": weight, "topic": topic})
 
 
 @login_required

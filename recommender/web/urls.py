@@ -26,6 +26,7 @@ urlpatterns = [
     path("account/topics/", topics.topics_page, name="topics"),
     path("account/topics/<slug:slug>/", topics.topic_edit, name="topic"),
     path("account/topics/<slug:slug>/delete/", topics.topic_delete_view, name="topic_delete"),
+    path("account/topics/<slug:slug>/preview/", topics.topic_preview, name="topic_preview"),
     path("account/resume/", resume.resume, name="resume"),
     path("account/resume/<str:token>/", resume.resume_confirm, name="resume_confirm"),
     path("account/digests/", digests.my_digests, name="my_digests"),

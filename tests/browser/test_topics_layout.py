@@ -49,6 +49,9 @@ def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, wid
         page.wait_for_url("**/account/topics/rl-theory/")
         page.check("input[name=categories][value='cs.LG']")
         page.locator("input[type=range]").fill("0.8")
+        # The preview follows the dial at once (htmx), before anything is saved.
+        page.wait_for_selector("#dial-preview >> text=mostly what the community upvotes")
+        assert page.locator("#dial-preview ol.dial-picks li a").count() >= 1
         for end in ("Only my taste", "What the community upvotes"):
             _inside(page, f".dial-end:text('{end}')", f"dial at {width}px")
         _fits(page, f"topic page at {width}px")

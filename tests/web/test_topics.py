@@ -15,7 +15,7 @@ from django.urls import reverse
 from recommender.interactions.services import interaction_record
 from recommender.models import Interaction, Paper, Profile, Topic
 from recommender.subscriptions.topics import topic_create, topic_default, topics_of
-from tests.factories import make_subscriber
+from tests.factories import make_paper, make_subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +235,27 @@ def test_deleting_the_account_deletes_every_topic(member_client, member, rl, pas
     response = member_client.post(reverse("web:delete"), {"confirm": "on", "password": password})
     assert response.status_code == 302
     assert not Topic.objects.filter(user_id=member.pk).exists()
+
+
+def test_the_dial_preview_shows_its_effect_before_saving(member_client, member):
+    """Only my taste: the paper like the one I saved comes first; what the community upvotes: the trending one."""
+    liked = make_paper(title="Quokka detectors in camera traps", abstract="We detect quokkas in camera trap images.")
+    alike = make_paper(title="Counting quokkas in camera traps", abstract="We count quokkas in camera trap images.")
+    popular = make_paper(title="A survey of protein folding", abstract="Proteins fold.", trending_score=50.0)
+    for i in range(3):
+        make_paper(title=f"Filler paper {i}", abstract=f"Unrelated filler text number {i}.", trending_score=1.0)
+    rl = topic_create(user=member, name="Quokkas")
+    interaction_record(user=member, paper=liked, kind="save", topic=rl)
+    url = reverse("web:topic_preview", args=[rl.slug])
+
+    def first(weight) -> str:
+        html = member_client.get(url, {"trending_weight": weight}).content.decode()
+        return re.search(r'<ol class="dial-picks"><li><a href="[^"]+">([^<]+)</a>', html).group(1)
+
+    assert first("0") == alike.title
+    assert first("1") == popular.title
+    assert Topic.objects.get(pk=rl.pk).trending_weight == 0.5  # a preview saves nothing
+    page = member_client.get(reverse("web:topic", args=[rl.slug])).content.decode()
+    assert f'hx-get="{url}"' in page and 'id="dial-preview"' in page and "would start with" in page
+    for junk in ("nan", "inf", "-3", "x"):
+        assert member_client.get(url, {"trending_weight": junk}).status_code == 200
