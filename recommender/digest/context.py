@@ -7,8 +7,10 @@ run apart (docs/digest.md, "Sending: two phases"):
 
 - ``digest_select`` (plan phase): which papers, in which order, with which
   reason, or a skip reason; over a batch from ``digest_batch_build``, which
-  ranks everyone in one ``recommend_for_users`` call. The selection is stored
-  as ``DeliveredPaper`` rows (``planning``).
+  ranks every topic of everyone in one ``recommend_for_topics`` call (one
+  fold-in row per topic) and shares each digest among its topics
+  (``sections``). The selection is stored as ``DeliveredPaper`` rows
+  (``planning``), each with the topic it was picked for.
 - ``digest_compose`` (send phase, previews, the admin): the template context
   of a stored selection, over a batch from ``digest_batch_planned``, which
   reads the rows and never ranks: the ranking modules are not even imported.
@@ -31,7 +33,7 @@ from django.urls import reverse
 from ..models import DeliveredPaper, DeliveredSection, Frequency, Interaction, Paper, PaperTranslation, Profile, Topic
 from ..subscriptions.pause import pause_footer
 from ..subscriptions.schedule import zone
-from ..subscriptions.topics import topics_default_for_users
+from ..subscriptions.topics import topics_for_users
 from ..summaries import extractive, summarize
 from ..summaries import languages as digest_languages
 from ..summaries.selectors import translations_for
@@ -39,6 +41,7 @@ from ..summaries.sources import abstract_shown, text_hash
 from ..templatetags.digest_email import detailed_papers
 from . import selectors
 from .followups import updates_context
+from .sections import sections_share
 from .tokens import (
     click_token,
     delivery_click_token,
@@ -102,13 +105,20 @@ def authors_display(authors: list[str]) -> str:
 class Selection:
     """One digest's papers, as the plan phase stores them (``DeliveredPaper`` rows) and the send phase reads them.
 
-    ``papers``: (paper id, the ranker's reason) in rank order; ``trending``: paper ids in order. A selection
-    with a ``skip_reason`` has no papers: the delivery is recorded skipped and nothing is sent.
+    ``papers``: (paper id, the ranker's reason) in rank order, grouped by topic; ``topics``: the topic each
+    of them was picked for (same order; None: unknown, e.g. planned before topics or the topic deleted
+    since; empty: none recorded); ``trending``: paper ids in order. A selection with a ``skip_reason`` has
+    no papers: the delivery is recorded skipped and nothing is sent.
     """
 
     papers: tuple[tuple[int, str], ...] = ()
     trending: tuple[int, ...] = ()
     skip_reason: str = ""
+    topics: tuple[int | None, ...] = ()
+
+    def topic_of(self) -> dict[int, int | None]:
+        """Paper id -> the topic it was picked for (None when not recorded)."""
+        return {pid: (self.topics[i] if i < len(self.topics) else None) for i, (pid, _) in enumerate(self.papers)}
 
 
 @dataclass
@@ -121,7 +131,7 @@ class DigestBatch:
     new_papers: dict[int, dt.date]  # paper id -> announcement day, since the oldest watermark
     watermarks: dict[int, dt.date]
     sent_before: dict[int, set[int]]
-    recommendations: dict[int, list[Recommendation]]
+    recommendations: dict[int, list[Recommendation]]  # topic id -> its ranked papers
     trending: list[tuple[int, set[str]]]
     papers: dict[int, Paper] = field(default_factory=dict)
     tldrs: dict[tuple[int, str], str] = field(default_factory=dict)
@@ -133,8 +143,8 @@ class DigestBatch:
     acted_on: dict[int, set[int]] = field(default_factory=dict)
     # Stored selections (``digest_batch_planned``): delivery id -> its plan rows.
     selections: dict[int, Selection] = field(default_factory=dict)
-    # user id -> their default topic (its categories are "your fields" in reasons, Trending and the footer).
-    default_topics: dict[int, Topic] = field(default_factory=dict)
+    # user id -> their topics, default first: a section each; their categories are "your fields" (Trending, footer).
+    topics: dict[int, list[Topic]] = field(default_factory=dict)
 
     def tldr(self, paper: Paper, language: str) -> str:
         key = (paper.pk, language)
@@ -184,7 +194,7 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
 
     ``paper_rows=False`` (the plan phase, which stores ids only) skips loading the papers' text.
     """
-    from ..serving import recommend_for_users  # here, not at the top: the send path never imports the ranking
+    from ..serving import recommend_for_topics  # here, not at the top: the send path never imports the ranking
 
     user_ids = [int(u) for u in user_ids]
     User = get_user_model()
@@ -201,9 +211,18 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
         for uid in user_ids
     }
     n = max([p.papers_per_email for p in profiles.values()] or [10])
+    topics = topics_for_users(user_ids=user_ids)
+    # Every topic of every subscriber is one row of the same call; each is ranked to the full length, so a
+    # topic still fills the digest alone when the others have nothing (``sections.sections_share``).
+    rows = [(t.pk, uid) for uid in user_ids for t in topics.get(uid, [])]
     recommendations = (
-        recommend_for_users(user_ids=user_ids, candidate_ids=list(new_papers), n=n, exclude_ids=exclude)
-        if new_papers
+        recommend_for_topics(
+            topic_ids=[tid for tid, _ in rows],
+            candidate_ids=list(new_papers),
+            n=n,
+            exclude_ids={tid: exclude[uid] for tid, uid in rows},
+        )
+        if new_papers and rows
         else {}
     )
     acted_on: dict[int, set[int]] = {}
@@ -223,15 +242,15 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
         papers=papers,
         preferences_url=preferences_url(),
         acted_on=acted_on,
-        default_topics=topics_default_for_users(user_ids=user_ids),
+        topics=topics,
     )
 
 
 def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> DigestBatch:
     """What a batch of planned deliveries (delivery id -> user id) shares, read from their plan rows; no ranking.
 
-    Five queries for the whole batch: profiles with users, default topics, plan rows, paper rows (TL;DRs are
-    stored or made on demand per paper, translations read when a second language is needed).
+    Five queries for the whole batch: profiles with users, topics, plan rows, paper rows (TL;DRs are stored
+    or made on demand per paper, translations read when a second language is needed).
     """
     user_ids = sorted(set(deliveries.values()))
     profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
@@ -244,6 +263,7 @@ def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> Dig
         pid for s in selections.values() for pid in s.trending
     }
     papers = {p.pk: p for p in Paper.objects.filter(pk__in=wanted).only(*_PAPER_FIELDS)}
+    topics = topics_for_users(user_ids=user_ids)
     return DigestBatch(
         now=now,
         profiles=profiles,
@@ -256,24 +276,25 @@ def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> Dig
         papers=papers,
         preferences_url=preferences_url(),
         selections=selections,
-        default_topics=topics_default_for_users(user_ids=user_ids),
+        topics=topics,
     )
 
 
 def selections_of(*, delivery_ids: list[int]) -> dict[int, Selection]:
     """The stored selection of each delivery (one query); a delivery without rows is absent."""
     rows: dict[int, dict[str, list]] = {}
-    for delivery_id, section, paper_id, reason in (
+    for delivery_id, section, paper_id, reason, topic_id in (
         DeliveredPaper.objects.filter(delivery_id__in=delivery_ids)
         .order_by("delivery_id", "section", "rank")
-        .values_list("delivery_id", "section", "paper_id", "reason")
+        .values_list("delivery_id", "section", "paper_id", "reason", "topic_id")
     ):
         entry = rows.setdefault(delivery_id, {DeliveredSection.PAPERS: [], DeliveredSection.TRENDING: []})
-        entry[section].append((paper_id, reason))
+        entry[section].append((paper_id, reason, topic_id))
     return {
         delivery_id: Selection(
-            papers=tuple(entry[DeliveredSection.PAPERS]),
-            trending=tuple(pid for pid, _ in entry[DeliveredSection.TRENDING]),
+            papers=tuple((pid, reason) for pid, reason, _ in entry[DeliveredSection.PAPERS]),
+            topics=tuple(topic_id for _, _, topic_id in entry[DeliveredSection.PAPERS]),
+            trending=tuple(pid for pid, _, _ in entry[DeliveredSection.TRENDING]),
         )
         for delivery_id, entry in rows.items()
     }
@@ -443,23 +464,62 @@ def digest_select(*, user_id: int, batch: DigestBatch) -> Selection:
     """Which papers ``user_id``'s digest lists (the plan phase's decision), or why there is none.
 
     For you: the ranker's picks among the papers announced after the watermark, up to the subscriber's
-    papers per email. Trending: up to three community favourites in their fields that are not listed,
-    were not sent before and were not acted on. No paper appears twice.
+    papers per email in all, shared among their topics (``sections.sections_share``: a paper once, under
+    the topic that ranks it highest; topics take turns). Trending: up to three community favourites in
+    their fields (any topic's) that are not listed, were not sent before and were not acted on. No paper
+    appears twice.
     """
     profile = batch.profiles.get(user_id)
     if not any(day > batch.watermarks.get(user_id, batch.now.date()) for day in batch.new_papers.values()):
         return Selection(skip_reason=SKIP_NOTHING_ANNOUNCED)
     limit = profile.papers_per_email if profile else 10
-    recs = batch.recommendations.get(user_id, [])[:limit]
-    if batch.papers:  # a batch with paper rows drops papers deleted since the ranking
-        recs = [r for r in recs if r.paper_id in batch.papers]
-    if not recs:
+    lists = [
+        # a batch with paper rows drops papers deleted since the ranking
+        (t.pk, [r for r in batch.recommendations.get(t.pk, []) if not batch.papers or r.paper_id in batch.papers])
+        for t in batch.topics.get(user_id, [])
+    ]
+    picks = sections_share(lists, limit=limit)
+    if not picks:
         return Selection(skip_reason=SKIP_NOTHING_MATCHED)
-    listed = {r.paper_id for r in recs} | batch.sent_before.get(user_id, set()) | batch.acted_on.get(user_id, set())
-    topic = batch.default_topics.get(user_id)
-    wanted = set(topic.categories or []) if topic else set()
+    listed = {r.paper_id for _, r in picks} | batch.sent_before.get(user_id, set()) | batch.acted_on.get(user_id, set())
+    wanted = fields_of(batch.topics.get(user_id, []))
     trending = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)]
-    return Selection(papers=tuple((r.paper_id, r.reason) for r in recs), trending=tuple(trending[:TRENDING_PER_DIGEST]))
+    return Selection(
+        papers=tuple((r.paper_id, r.reason) for _, r in picks),
+        topics=tuple(tid for tid, _ in picks),
+        trending=tuple(trending[:TRENDING_PER_DIGEST]),
+    )
+
+
+def fields_of(topics: list[Topic]) -> set[str]:
+    """The subscriber's fields: every category of their topics, or none (all) if a topic has no categories."""
+    if not topics or any(not t.categories for t in topics):
+        return set()
+    return {c for t in topics for c in t.categories}
+
+
+OTHER_SECTION = "More for you"  # papers whose topic was deleted after the digest was planned
+SECTION_NAME_CHARS = 40  # a heading per section in two places of two parts: the size budget holds 20 of them
+
+
+def _section_headings(items: list[dict], *, picks, selection: Selection, topics: list[Topic]) -> None:
+    """Give the first paper of each topic's section its heading (``item["section"]``: the topic's name).
+
+    Only for a reader with several topics: a single-topic reader's items stay as they were (no key), so
+    their email is byte for byte what it was before topics.
+    """
+    if len(topics) < 2 or not selection.topics:
+        return
+    names = {t.pk: t.name for t in topics}
+    topic_of = selection.topic_of()
+    previous = object()
+    for item, (pid, _) in zip(items, picks, strict=True):
+        topic = topic_of.get(pid)
+        if topic != previous:
+            name = names.get(topic, OTHER_SECTION)
+            cut = SECTION_NAME_CHARS - 1
+            item["section"] = name if len(name) <= SECTION_NAME_CHARS else name[:cut].rstrip() + "…"
+            previous = topic
 
 
 def digest_build(
@@ -549,8 +609,8 @@ def digest_compose(
         )
         for i, (pid, reason) in enumerate(picks, start=1)
     ]
-    topic = batch.default_topics.get(user.pk)
-    wanted = set(topic.categories or []) if topic else set()
+    _section_headings(items, picks=picks, selection=selection, topics=batch.topics.get(user.pk, []))
+    wanted = fields_of(batch.topics.get(user.pk, []))
     trending_ids = [pid for pid in selection.trending if pid in batch.papers]
     trending = [
         _paper_item(

@@ -3,9 +3,11 @@
 The beat tick (``tasks.digest_tick``, queue ``plan``) creates the deliveries
 (``services.digest_plan``), then ``deliveries_plan`` takes every open delivery
 whose selection is not stored yet, ``plan_chunk_size()`` at a time: one
-``digest_batch_build`` per chunk (one ``recommend_for_users`` call for all of
-its subscribers), ``digest_select`` for each, and one transaction that writes
-the rows and stamps ``planned_at`` (or records the skip). Send workers only
+``digest_batch_build`` per chunk (one ``recommend_for_topics`` call for all of
+its subscribers' topics, one fold-in row per topic), ``digest_select`` for
+each (its papers shared among its topics), and one transaction that writes
+the rows, each with the topic it was picked for, and stamps ``planned_at``
+(or records the skip). Send workers only
 claim planned deliveries and read the rows back: they never rank.
 
 Resumable and idempotent: "not planned" is ``planned_at IS NULL`` on an open
@@ -39,7 +41,8 @@ SKIP_NOTHING_LEFT = "none of the planned papers exists any more"
 
 
 def plan_chunk_size() -> int:
-    """Subscribers ranked per ``recommend_for_users`` call (a users x candidates matrix; 2,000 x 1,000 ≈ 16 MB)."""
+    """Subscribers ranked per ``recommend_for_topics`` call: one row per topic, so a topics x candidates matrix
+    (2,000 single-topic subscribers x 1,000 candidates ≈ 16 MB; the scorer works on it in blocks of rows)."""
     return max(1, int(settings.PAPERBOY["DIGEST_PLAN_CHUNK"]))  # its one default: digest_site/settings.py
 
 
@@ -128,7 +131,7 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
     return [uid for _, uid in planned], sum(len(p) for p in skips.values())
 
 
-_COLUMNS = ("delivery_id", "user_id", "paper_id", "section", "rank", "reason")
+_COLUMNS = ("delivery_id", "user_id", "paper_id", "section", "rank", "reason", "topic_id")
 
 
 def _insert(rows: list[DeliveredPaper]) -> None:
@@ -148,8 +151,10 @@ def _insert(rows: list[DeliveredPaper]) -> None:
 
 
 def _rows(delivery_id: int, user_id: int, selection: Selection) -> list[DeliveredPaper]:
-    """The plan rows of one selection: For you by rank with each reason, then Trending; a paper once."""
+    """The plan rows of one selection: For you by rank (topic sections in order) with each reason and the
+    topic it was picked for, then Trending; a paper once."""
     rows, seen = [], set()
+    topic_of = selection.topic_of()
     for rank, (paper_id, reason) in enumerate(selection.papers, start=1):
         seen.add(paper_id)
         rows.append(
@@ -160,6 +165,7 @@ def _rows(delivery_id: int, user_id: int, selection: Selection) -> list[Delivere
                 section=DeliveredSection.PAPERS,
                 rank=rank,
                 reason=reason,
+                topic_id=topic_of[paper_id],
             )
         )
     trending = [pid for pid in selection.trending if pid not in seen]

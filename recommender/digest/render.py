@@ -156,12 +156,13 @@ def _mark(key: str) -> str:
 
 
 class _Slot:
-    """What a loop variable is in the skeleton render: which list, which position."""
+    """What a loop variable is in the skeleton render: which list, which position, and whether a topic's
+    section starts there (``item.section``: a layout decision, so the skeleton reads it, not a marker)."""
 
-    __slots__ = ("index", "seq")
+    __slots__ = ("index", "section", "seq")
 
-    def __init__(self, seq: str, index: int):
-        self.seq, self.index = seq, index
+    def __init__(self, seq: str, index: int, section: bool = False):
+        self.seq, self.index, self.section = seq, index, section
 
     def __str__(self) -> str:  # never rendered: everything inside a loop is a digest_part
         return ""
@@ -171,6 +172,7 @@ def _item_markers(item: dict) -> dict:
     """``item`` with every per-subscriber field replaced by its marker (the paper's own fields kept)."""
     return {
         **item,
+        **({"section": _mark("i:section")} if item.get("section") else {}),
         "rank": _mark("i:rank"),
         "url": _mark("i:url"),
         "reason": _mark("i:reason"),
@@ -205,6 +207,7 @@ class FragmentTemplate:
             bool(context.get("translated_abstracts")),
             len(items),
             len(trending),
+            tuple(i for i, item in enumerate(items) if item.get("section")),
             tuple(context),
         )
         compiled = self.skeletons.get(key)
@@ -212,7 +215,7 @@ class FragmentTemplate:
             shape = {
                 **self._top_markers(context),
                 **{k: context[k] for k in _SHAPE if k in context},
-                "items": [_Slot("items", i) for i in range(len(items))],
+                "items": [_Slot("items", i, bool(item.get("section"))) for i, item in enumerate(items)],
                 "trending": [_Slot("trending", i) for i in range(len(trending))],
                 SKELETON: (_OPEN, _CLOSE),
             }
@@ -304,7 +307,7 @@ class _Assembly:
 
 def item_value(item: dict, name: str):
     """One per-subscriber field of a paper item, by marker name (see ``_item_markers``)."""
-    if name == "rank" or name == "url" or name == "reason":
+    if name == "rank" or name == "url" or name == "reason" or name == "section":
         return item[name]
     if name.startswith("link"):
         return item["links"][int(name[4:])]["url"]

@@ -62,15 +62,16 @@ def world(settings):
 
 @pytest.fixture
 def ranking_calls(monkeypatch):
-    """Counts ``recommend_for_users`` calls (the plan phase imports it from ``recommender.serving`` per batch)."""
+    """Counts ``recommend_for_topics`` calls, with their rows (the plan phase imports it from ``recommender.serving``
+    per batch; a seeded subscriber has one topic, so rows = subscribers)."""
     calls = []
-    real = serving.recommend_for_users
+    real = serving.recommend_for_topics
 
     def counted(**kwargs):
-        calls.append(len(kwargs["user_ids"]))
+        calls.append(len(kwargs["topic_ids"]))
         return real(**kwargs)
 
-    monkeypatch.setattr(serving, "recommend_for_users", counted)
+    monkeypatch.setattr(serving, "recommend_for_topics", counted)
     return calls
 
 
@@ -122,14 +123,14 @@ def test_planning_a_period_again_changes_nothing(world, ranking_calls):
 
 
 def test_a_planner_killed_mid_way_is_resumed_by_the_next_tick(world, ranking_calls, monkeypatch):
-    real = serving.recommend_for_users
+    real = serving.recommend_for_topics
 
     def dies_on_the_third_chunk(**kwargs):
         if len(ranking_calls) == 2:  # two chunks ranked and stored
             raise SystemExit("planner killed")
         return real(**kwargs)
 
-    monkeypatch.setattr(serving, "recommend_for_users", dies_on_the_third_chunk)
+    monkeypatch.setattr(serving, "recommend_for_topics", dies_on_the_third_chunk)
     with pytest.raises(SystemExit):
         services.digest_plan(now=world.now)
     # Two chunks are stored; the rest are open, unplanned, and nobody is due any more (rescheduled).
@@ -137,7 +138,7 @@ def test_a_planner_killed_mid_way_is_resumed_by_the_next_tick(world, ranking_cal
     assert DigestDelivery.objects.filter(planned_at__isnull=True, status=DeliveryStatus.PENDING).count() == 30 - 14
     assert not services.deliveries_open_due(now=world.now)
     first = _snapshot()
-    monkeypatch.setattr(serving, "recommend_for_users", real)
+    monkeypatch.setattr(serving, "recommend_for_topics", real)
     services.digest_plan(now=world.now + dt.timedelta(minutes=5))
     assert DigestDelivery.objects.filter(planned_at__isnull=True).count() == 0
     rows, deliveries = _snapshot()
@@ -161,6 +162,7 @@ def test_the_send_phase_never_ranks_nor_loads_the_model(world, smtp_server, monk
         raise AssertionError("the send phase ranked")
 
     monkeypatch.setattr(serving, "recommend_for_users", no_ranking)
+    monkeypatch.setattr(serving, "recommend_for_topics", no_ranking)
     with CaptureQueriesContext(connection) as queries:
         result = services.digest_send_batch(user_ids=planned, now=world.now)
     assert sorted(result.sent) == sorted(planned)

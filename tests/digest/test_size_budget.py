@@ -172,6 +172,47 @@ def test_translated_abstracts_fit_the_budget(largest, papers_per_email):
         assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers, abstracts: the message is {message_sent} bytes"
 
 
+@pytest.mark.parametrize("papers_per_email", [DEFAULT_DIGEST, "max"])
+def test_a_digest_with_a_section_per_topic_fits_the_budget(largest, papers_per_email):
+    """Issue 15: one section per topic, each headed by the topic's name in the summary table and above its
+    first detailed paper. The largest: as many topics as an account may keep, names at their maximum length,
+    each wanting one of the papers most (an include phrase only that paper has), so that the digest has as
+    many sections as it can."""
+    from recommender.subscriptions.topics import MAX_NAME_CHARS, MAX_TOPICS, topic_create
+
+    n = _max_papers_per_email() if papers_per_email == "max" else papers_per_email
+    user = subscriber("a.rather.long.address+digests@subdomain.example.org", categories=["cs.LG"], papers_per_email=n)
+    for k, phrase in enumerate(_phrases_only_in(largest[:n])[: MAX_TOPICS - 1], start=1):
+        name = f"Topic {k:02d} " + "with a name as long as a topic name may be, " * 3
+        topic_create(user=user, name=name[:MAX_NAME_CHARS].strip(), categories=["cs.LG"], include_keywords=[phrase])
+    content = digest_build(user=user, now=timezone.now())
+    sections = sum("section" in item for item in content.context["items"])
+    # (not every paper has a phrase of its own, and the default topic keeps the papers it ranks as high)
+    assert sections >= min(n, MAX_TOPICS) * 3 // 4, f"only {sections} sections"
+    for language in SUPPORTED:
+        html_sent, message_sent, html = _sizes(user, language=language)
+        assert html.count('class="topic-row"') == sections, language  # a heading per section
+        assert len(re.findall(r'id="paper-\d+"', html)) == n
+        assert "Unsubscribe in one click" in html[-2500:]
+        assert html_sent < HTML_BUDGET, f"{language}, {n} papers in topics: the HTML part is {html_sent} bytes"
+        assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers in topics: the message is {message_sent} bytes"
+
+
+def _phrases_only_in(papers: list[Paper]) -> list[str]:
+    """For each paper, the first words of its title, as long as it takes for no other paper to contain them."""
+    haystacks = [f"{p.title} {p.abstract}".lower() for p in Paper.objects.all()]
+    out = []
+    for paper in papers:
+        words = re.findall(r"[a-z]+", paper.title.lower())
+        for k in range(2, len(words) + 1):
+            phrase = " ".join(words[:k])
+            found = [h for h in haystacks if re.search(rf"\b{re.escape(phrase)}\b", h)]
+            if len(found) == 1:
+                out.append(phrase)
+                break
+    return out
+
+
 def test_a_part_is_base64_only_when_that_is_smaller():
     """Quoted-printable costs 9 bytes per CJK character: such parts go base64, Latin ones stay quoted-printable."""
     from recommender.digest.mime import RawDigestMessage
