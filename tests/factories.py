@@ -10,6 +10,8 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from recommender.digest import services as digest
+from recommender.interactions.services import interaction_record
 from recommender.models import DeliveredPaper, DigestDelivery, Paper, Profile
 from recommender.subscriptions.services import profile_confirm, profile_update
 from recommender.subscriptions.topics import TOPIC_FILTERS, topic_default, topic_update
@@ -45,6 +47,27 @@ def make_paper(
         sources=["arxiv-rss"],
         **fields,
     )
+
+
+FIELDS = ("cs.LG", "cs.CL", "cs.CV")
+
+
+def make_community(*, papers_per_field: int = 12, readers_per_field: int = 6, days_ago: int = 3):
+    """Three fields and readers who each stick to one; return ``({field: papers}, {field: readers})``.
+
+    Reader ``r`` of a field upvotes its papers ``r`` to ``r + readers_per_field - 1`` (announced ``days_ago`` days
+    ago), so neighbours overlap within a field and never across fields.
+    """
+    old = timezone.now().date() - dt.timedelta(days=days_ago)
+    papers = {c: [make_paper(category=c, announced_on=old) for _ in range(papers_per_field)] for c in FIELDS}
+    readers: dict[str, list] = {}
+    for c, ps in papers.items():
+        for r in range(readers_per_field):
+            user = make_subscriber(f"{c.replace('.', '')}-{r}@example.org")
+            for p in ps[r : r + readers_per_field]:
+                interaction_record(user=user, paper=p, kind="upvote")
+            readers.setdefault(c, []).append(user)
+    return papers, readers
 
 
 def make_subscriber(email: str, *, password: str | None = None, confirmed: bool = True, **prefs):
@@ -83,6 +106,11 @@ def subscriber(email: str, **prefs):
     return user
 
 
+def profile_of(user) -> Profile:
+    """The subscriber's profile, fresh from the database (``user.profile`` may be cached from before a change)."""
+    return Profile.objects.get(user=user)
+
+
 def due_now(user, *, at: dt.datetime) -> None:
     """Make ``user`` due at ``at`` (as if their send time had come)."""
     Profile.objects.filter(user=user).update(next_digest_at=at)
@@ -92,6 +120,11 @@ def delivered_ids(delivery, section: str = "papers") -> list[int]:
     """The paper ids a delivery lists in ``section`` ("papers" or "trending"), in order: its plan rows."""
     rows = DeliveredPaper.objects.filter(delivery=delivery, section=section).order_by("rank")
     return list(rows.values_list("paper_id", flat=True))
+
+
+def plan_and_send(now: dt.datetime):
+    """Do what one beat tick does at ``now``: plan whoever is due, then send that batch; return its outcome."""
+    return digest.digest_send_batch(user_ids=digest.digest_plan(now=now), now=now)
 
 
 def make_delivery(

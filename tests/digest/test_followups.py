@@ -15,18 +15,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from recommender.digest import followups, services
+from recommender.digest import followups
 from recommender.ingest.services import ingest_run
 from recommender.models import Interaction, Paper, PaperFollow, PaperUpdate
-from tests.factories import due_now, make_paper, subscriber
+from tests.factories import due_now, make_paper, plan_and_send, subscriber
 
 pytestmark = pytest.mark.django_db
 SAMPLE = Path(__file__).resolve().parents[2] / "recommender" / "fixtures" / "sample" / "arxiv_rss_sample.xml"
 REPLACED = re.findall(r"arXiv:(\d{4}\.\d{4,5})v(\d+) Announce Type: replace", SAMPLE.read_text())
-
-
-def _tick(now):
-    return services.digest_send_batch(user_ids=services.digest_plan(now=now), now=now)
 
 
 def _text(message) -> str:
@@ -50,14 +46,14 @@ def test_a_new_version_is_reported_once_with_a_stop_link(smtp_server):
 
     _new_paper_on(_day(0))
     due_now(user, at=_day(0))
-    assert _tick(_day(0)).sent == [user.pk]  # the first digest: the baseline, nothing is news yet
+    assert plan_and_send(_day(0)).sent == [user.pk]  # the first digest: the baseline, nothing is news yet
     assert "UPDATES ON YOUR PAPERS" not in _text(smtp_server.wait_for(1)[0])
 
     ingest_run(source="arxiv-rss", path=SAMPLE)  # the recorded feed announces the replacement
     assert Paper.objects.get(pk=followed.pk).version == int(version)
     _new_paper_on(_day(1))
     due_now(user, at=_day(1))
-    assert _tick(_day(1)).sent == [user.pk]
+    assert plan_and_send(_day(1)).sent == [user.pk]
     message = smtp_server.wait_for(2)[1]
     text = _text(message)
     assert "UPDATES ON YOUR PAPERS" in text and f"v{version}" in text
@@ -67,7 +63,7 @@ def test_a_new_version_is_reported_once_with_a_stop_link(smtp_server):
 
     _new_paper_on(_day(2))
     due_now(user, at=_day(2))
-    _tick(_day(2))
+    plan_and_send(_day(2))
     assert "UPDATES ON YOUR PAPERS" not in _text(smtp_server.wait_for(3)[2])  # reported once
 
     # One click: the GET only shows a page, the POST stops the updates.
@@ -81,7 +77,7 @@ def test_a_new_version_is_reported_once_with_a_stop_link(smtp_server):
     Paper.objects.filter(pk=followed.pk).update(github_repo="https://github.com/example/code", hf_upvotes=500)
     _new_paper_on(_day(3))
     due_now(user, at=_day(3))
-    _tick(_day(3))
+    plan_and_send(_day(3))
     assert "UPDATES ON YOUR PAPERS" not in _text(smtp_server.wait_for(4)[3])
     assert Client().post(path.replace("/d/stop/", "/d/stop/x")).status_code == 400
 
@@ -95,12 +91,12 @@ def test_at_most_three_per_digest_and_the_rest_next_time(smtp_server):
     Paper.objects.filter(pk__in=[p.pk for p in papers]).update(version=2, comments="camera-ready, NeurIPS")
     _new_paper_on(_day(0))
     due_now(user, at=_day(0))
-    _tick(_day(0))
+    plan_and_send(_day(0))
     text = _text(smtp_server.wait_for(1)[0])
     assert text.count("v2: camera-ready, NeurIPS") == 3
     _new_paper_on(_day(1))
     due_now(user, at=_day(1))
-    _tick(_day(1))
+    plan_and_send(_day(1))
     assert _text(smtp_server.wait_for(2)[1]).count("v2: camera-ready, NeurIPS") == 1
     assert PaperUpdate.objects.filter(user=user).count() == 4
 
@@ -140,7 +136,7 @@ def test_the_admin_sees_the_updates_that_were_sent(smtp_server):
     Paper.objects.filter(pk=paper.pk).update(version=3, comments="journal version")
     _new_paper_on(_day(0))
     due_now(user, at=_day(0))
-    _tick(_day(0))
+    plan_and_send(_day(0))
     smtp_server.wait_for(1)
     Paper.objects.filter(pk=paper.pk).update(version=4, comments="a later one, never sent")
     delivery = PaperUpdate.objects.get(user=user).delivery

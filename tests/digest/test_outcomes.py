@@ -17,17 +17,12 @@ from recommender.digest import context, outcomes, planning, services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile, Suppression
 from recommender.subscriptions.pause import SKIP_PAUSED, pause_end_for, profile_pause
 from recommender.subscriptions.services import profile_suppress
-from tests.factories import due_now, make_paper, subscriber
+from tests.factories import due_now, make_paper, plan_and_send, subscriber
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 SATURDAY = dt.datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 THURSDAY = dt.datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-
-
-def _tick(now):
-    user_ids = services.digest_plan(now=now)
-    return services.digest_send_batch(user_ids=user_ids, now=now)
 
 
 def _page(user) -> str:
@@ -47,7 +42,7 @@ def test_saturday_without_a_mailing(smtp_server):
     make_paper(category="cs.LG", announced_on=SATURDAY.date() - dt.timedelta(days=8))
     user = subscriber("sat@example.org")
     due_now(user, at=SATURDAY)
-    assert _tick(SATURDAY).sent == []
+    assert plan_and_send(SATURDAY).sent == []
     assert smtp_server.messages == []
     assert "arXiv had no mailing on Saturday" in _page(user)
 
@@ -56,7 +51,7 @@ def test_a_holiday_at_arxiv(smtp_server, settings):
     settings.PAPERBOY = {**settings.PAPERBOY, "ARXIV_HOLIDAYS": ["2026-11-26"]}
     user = subscriber("holiday@example.org")
     due_now(user, at=THURSDAY)
-    _tick(THURSDAY)
+    plan_and_send(THURSDAY)
     assert "a holiday at arXiv: no mailing on 26 November" in _page(user)
 
 
@@ -64,7 +59,7 @@ def test_nothing_matched_links_to_the_preferences(smtp_server):
     make_paper(category="math.AG", announced_on=timezone.now().date(), title="Sheaves on stacks")
     user = subscriber("picky@example.org", categories=["cs.LG"], include_keywords=["quantum gravity"])
     due_now(user, at=timezone.now())
-    _tick(timezone.now())
+    plan_and_send(timezone.now())
     delivery = DigestDelivery.objects.get(user=user)
     assert delivery.status == DeliveryStatus.SKIPPED
     page = _page(user)
@@ -78,7 +73,7 @@ def test_paused_period(smtp_server, papers_today):
     end = pause_end_for(profile=profile, weeks=2)
     profile_pause(profile=profile, end=end)
     due_now(user, at=timezone.now())
-    assert _tick(timezone.now()).sent == []
+    assert plan_and_send(timezone.now()).sent == []
     page = _page(user)
     if timezone.now().time() < dt.time(23, 59):  # today's moment is still to come: its period is paused
         assert f"paused until {end.day} {end:%B}" in page
@@ -106,7 +101,7 @@ def test_refused_by_the_mail_server(smtp_server, papers_today):
     user = subscriber("gone@example.org")
     smtp_server.reply_for = lambda env: "550 5.1.1 No such mailbox"
     due_now(user, at=timezone.now())
-    _tick(timezone.now())
+    plan_and_send(timezone.now())
     assert DigestDelivery.objects.get(user=user).status == DeliveryStatus.FAILED
     assert "your mail server refused it; we did not retry" in _page(user)
 
@@ -130,7 +125,7 @@ def test_in_doubt_says_what_the_service_did(smtp_server, settings):
 def test_a_sent_digest_opens_as_it_was_sent(smtp_server, papers_today, trending_old):
     user = subscriber("opener@example.org")
     due_now(user, at=timezone.now())
-    assert _tick(timezone.now()).sent == [user.pk]
+    assert plan_and_send(timezone.now()).sent == [user.pk]
     [message] = smtp_server.wait_for(1)
     delivery = DigestDelivery.objects.get(user=user)
     page = _page(user)
@@ -191,7 +186,7 @@ def staff_client_with_deliveries(db):
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "pw")
     user = subscriber("sat2@example.org")
     due_now(user, at=SATURDAY)
-    _tick(SATURDAY)
+    plan_and_send(SATURDAY)
     client = Client()
     client.force_login(admin)
     return client, user
@@ -206,7 +201,7 @@ def test_the_note_on_an_empty_day_goes_through_the_send_path(smtp_server):
     noted = subscriber("noted@example.org", empty_day="note")
     for user in (quiet, noted):
         due_now(user, at=SATURDAY)
-    result = _tick(SATURDAY)
+    result = plan_and_send(SATURDAY)
     assert result.sent == [noted.pk]
     [message] = smtp_server.wait_for(1)
     assert message["To"] == "noted@example.org" and message["Subject"] == "Nothing new today"
@@ -221,7 +216,7 @@ def test_the_note_on_an_empty_day_goes_through_the_send_path(smtp_server):
     monday = SATURDAY + dt.timedelta(days=2)
     fresh = make_paper(category="cs.LG", announced_on=monday.date())
     due_now(noted, at=monday)
-    assert noted.pk in _tick(monday).sent
+    assert noted.pk in plan_and_send(monday).sent
     messages = smtp_server.wait_for(2)
     assert any(m["To"] == "noted@example.org" and fresh.title in m["Subject"] for m in messages[1:])
 

@@ -15,16 +15,10 @@ from hypothesis import strategies as st
 from recommender.digest import services
 from recommender.models import DeliveryStatus, DigestDelivery, Profile
 from recommender.subscriptions.pause import SKIP_PAUSED, pause_end_for, profile_pause, profile_unpause
-from tests.factories import due_now, make_paper, subscriber
+from tests.factories import due_now, make_paper, plan_and_send, subscriber
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
-
-
-def _tick(now):
-    """What the beat tick does (plan, then the send batch of whoever was planned)."""
-    user_ids = services.digest_plan(now=now)
-    return services.digest_send_batch(user_ids=user_ids, now=now)
 
 
 def _text(message) -> str:
@@ -44,7 +38,7 @@ def test_pause_skips_every_period_then_resumes_by_itself(smtp_server, papers_tod
     profile = profile_pause(profile=profile, start=now + dt.timedelta(minutes=1), end=end)
     assert profile.next_digest_at >= end
     due_now(user, at=now)
-    assert _tick(now).sent == [user.pk]
+    assert plan_and_send(now).sent == [user.pk]
     [last] = smtp_server.wait_for(1)
     back = f"{end.day} {end:%B}"
     assert f"this is the last one until {back}" in _text(last)
@@ -55,7 +49,7 @@ def test_pause_skips_every_period_then_resumes_by_itself(smtp_server, papers_tod
         moment = now + dt.timedelta(days=day)
         make_paper(category="cs.LG", announced_on=moment.date())
         due_now(user, at=moment)
-        assert _tick(moment).sent == []
+        assert plan_and_send(moment).sent == []
     assert len(smtp_server.messages) == 1
     paused = DigestDelivery.objects.filter(user=user, status=DeliveryStatus.SKIPPED)
     days = {(now + dt.timedelta(days=k)).date().isoformat() for k in range(1, 7)}
@@ -66,7 +60,7 @@ def test_pause_skips_every_period_then_resumes_by_itself(smtp_server, papers_tod
     Profile.objects.filter(user=user).update(next_digest_at=profile.next_digest_at)
     after = profile.next_digest_at
     make_paper(category="cs.LG", announced_on=after.date())
-    assert _tick(after).sent == [user.pk]
+    assert plan_and_send(after).sent == [user.pk]
     message = smtp_server.wait_for(2)[1]
     assert "You paused your digest" not in _text(message)
     assert Profile.objects.get(user=user).next_digest_at > after
@@ -78,14 +72,14 @@ def test_unpause_gives_the_remaining_periods_back(smtp_server, papers_today):
     profile = profile_pause(profile=Profile.objects.get(user=user), end=now + dt.timedelta(weeks=2))
     now = timezone.now()
     due_now(user, at=now)
-    assert _tick(now).sent == []  # paused now
+    assert plan_and_send(now).sent == []  # paused now
     profile = profile_unpause(profile=profile)
     assert profile.paused_until is None and profile.next_digest_at < now + dt.timedelta(days=2)
     # What is left in the log is only the period already skipped (today's, if its moment had passed).
     assert DigestDelivery.objects.filter(user=user, skip_reason__startswith=SKIP_PAUSED).count() <= 1
     moment = profile.next_digest_at
     make_paper(category="cs.LG", announced_on=moment.date())
-    assert _tick(moment).sent == [user.pk]
+    assert plan_and_send(moment).sent == [user.pk]
     smtp_server.wait_for(1)
 
 

@@ -16,7 +16,7 @@ from recommender.library import services
 from recommender.library.parsers import LibraryError
 from recommender.library.tasks import library_fetch_run
 from recommender.models import IngestRun, Interaction, InteractionSource, Paper
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_community, make_paper, make_subscriber
 from tests.feed_server import Reply
 
 pytestmark = pytest.mark.django_db
@@ -232,26 +232,13 @@ def test_command_prints_report_and_refuses_bad_files(catalogue, tmp_path, capsys
 # --- fold-in at once: For you and the first digest ----------------------------------------------------
 
 
-def _community():
-    old = timezone.now().date() - timezone.timedelta(days=3)
-    papers = {c: [make_paper(category=c, announced_on=old) for _ in range(10)] for c in ("cs.LG", "cs.CL", "cs.CV")}
-    from recommender.interactions.services import interaction_record
-
-    for c, ps in papers.items():
-        for r in range(5):
-            reader = make_subscriber(f"{c.replace('.', '')}-{r}@example.org")
-            for p in ps[r : r + 5]:
-                interaction_record(user=reader, paper=p, kind="upvote")
-    return papers
-
-
 @pytest.mark.parametrize("trained", [False, True])
 def test_import_reaches_for_you_and_first_digest_at_once(trained):
     from recommender.digest.context import digest_build
     from recommender.training.services import model_train
     from recommender.web.recommendations import picks_for
 
-    papers = _community()
+    papers, _ = make_community(papers_per_field=10, readers_per_field=5)
     if trained:
         model_train()
     fresh = {c: [make_paper(category=c) for _ in range(3)] for c in ("cs.LG", "cs.CL", "cs.CV")}

@@ -10,27 +10,13 @@ from recommender.interactions.services import interaction_record
 from recommender.models import ModelStatus, ModelVersion
 from recommender.subscriptions.topics import topic_default, topic_update
 from recommender.training.services import TrainingError, model_activate, model_train
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_community, make_paper, make_subscriber
 
 pytestmark = pytest.mark.django_db
 
 
-def _community(days_ago: int = 3):
-    """Three fields, readers who each stick to one field."""
-    old = timezone.now().date() - dt.timedelta(days=days_ago)
-    papers = {c: [make_paper(category=c, announced_on=old) for _ in range(12)] for c in ("cs.LG", "cs.CL", "cs.CV")}
-    readers = {}
-    for c, ps in papers.items():
-        for r in range(6):
-            user = make_subscriber(f"{c.replace('.', '')}-{r}@example.org")
-            for p in ps[r : r + 6]:
-                interaction_record(user=user, paper=p, kind="upvote")
-            readers.setdefault(c, []).append(user)
-    return papers, readers
-
-
 def test_train_activates_and_serves_new_papers_by_content():
-    papers, readers = _community()
+    papers, readers = make_community()
     version = model_train()
     assert version.status == ModelStatus.READY and version.is_active
     assert version.n_interactions == 18 * 6
@@ -50,7 +36,7 @@ def test_train_activates_and_serves_new_papers_by_content():
 
 @pytest.mark.slow
 def test_rated_hidden_and_excluded_papers_are_never_recommended():
-    papers, readers = _community()
+    papers, readers = make_community()
     model_train()
     reader = readers["cs.LG"][0]
     candidates = [p.pk for p in papers["cs.LG"]]
@@ -66,7 +52,7 @@ def test_rated_hidden_and_excluded_papers_are_never_recommended():
 
 
 def test_new_user_is_ranked_without_retraining():
-    papers, _ = _community()
+    papers, _ = make_community()
     model_train()
     newcomer = make_subscriber("new@example.org", categories=["cs.CV"])
     interaction_record(user=newcomer, paper=papers["cs.CV"][0], kind="save")
@@ -76,7 +62,7 @@ def test_new_user_is_ranked_without_retraining():
 
 
 def test_exclude_keyword_rule_removes_papers():
-    papers, readers = _community()
+    papers, readers = make_community()
     reader = readers["cs.CV"][0]
     target = papers["cs.CV"][9]
     target.title = "A totally different Quokka detector"
@@ -89,7 +75,7 @@ def test_exclude_keyword_rule_removes_papers():
 
 
 def test_content_fallback_before_any_model():
-    papers, readers = _community()
+    papers, readers = make_community()
     assert not ModelVersion.objects.exists()
     reader = readers["cs.CL"][1]
     fresh = [make_paper(category=c) for c in ("cs.CV", "cs.CL", "cs.LG")]
@@ -99,7 +85,7 @@ def test_content_fallback_before_any_model():
 
 @pytest.mark.slow
 def test_failed_training_keeps_previous_model_serving_and_rollback_works():
-    _community()
+    make_community()
     first = model_train()
     assert first.is_active
     second = model_train(activate="always")
@@ -122,7 +108,7 @@ def test_training_without_data_fails_cleanly():
 
 @pytest.mark.slow
 def test_similar_papers_prefers_same_topic():
-    papers, _ = _community()
+    papers, _ = make_community()
     model_train()
     similar = serving.similar_papers(paper_id=papers["cs.CL"][0].pk, n=5)
     assert len(similar) == 5
@@ -131,7 +117,7 @@ def test_similar_papers_prefers_same_topic():
 
 @pytest.mark.slow
 def test_worse_model_is_recorded_but_not_activated():
-    _community()
+    make_community()
     good = model_train()
     # A model with every personal signal switched off ranks by position only.
     bad = model_train(params={"knn_weight": 0.0, "cf_weight": 0.0, "prior_weight": 0.0, "category_weight": 0.0})
@@ -142,7 +128,7 @@ def test_worse_model_is_recorded_but_not_activated():
 
 
 def test_a_version_orphaned_by_a_killed_worker_is_closed_by_the_next_run():
-    _community()
+    make_community()
     orphan = ModelVersion.objects.create(status=ModelStatus.TRAINING)
     ModelVersion.objects.filter(pk=orphan.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
     recent = ModelVersion.objects.create(status=ModelStatus.TRAINING)  # may still be running elsewhere

@@ -9,15 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender.models import Profile
+from tests.factories import profile_of
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNT_PAGES = ["web:preferences", "web:library_import", "web:library_mine", "web:delete", "web:for_you"]
-
-
-def profile_of(user) -> Profile:
-    return Profile.objects.get(user=user)
 
 
 @pytest.mark.parametrize("weeks", ["1", "2", "4"])

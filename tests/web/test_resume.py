@@ -17,16 +17,13 @@ from django.test import Client
 from django.urls import reverse
 
 from recommender.digest.tokens import unsubscribe_token
-from recommender.models import Profile, Suppression
+from recommender.models import Suppression
 from recommender.subscriptions.services import profile_suppress
+from tests.factories import profile_of
 
 from .test_account import prefs_data
 
 pytestmark = pytest.mark.django_db
-
-
-def profile_of(user) -> Profile:
-    return Profile.objects.get(user=user)
 
 
 def resume_link(message) -> str:
