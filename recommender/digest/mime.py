@@ -7,7 +7,7 @@ character at a time: that was the largest single cost of sending a digest
 (~3.5 ms of ~14 ms). ``binascii.b2a_qp`` is the C implementation of the same
 RFC 2045 encoding; the parts are still ``text/plain`` and ``text/html``,
 utf-8, quoted-printable, and decode to the same text (tested in
-tests/bench/test_fast_paths.py). Only ``message()`` (what SMTP sends) uses it;
+tests/digest/test_mime.py). Only ``message()`` (what SMTP sends) uses it;
 ESP backends that read ``body``/``alternatives`` see an ordinary message.
 """
 
