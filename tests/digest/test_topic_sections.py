@@ -33,7 +33,7 @@ from tests.serving.test_reasons import check_reason
 
 from .test_plan import ranking_calls, world  # noqa: F401  (the bootstrap world, due now; the call counter)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # the bootstrapped world: a model is trained
 
 NEGATIVE = {"thumbs_down", "not_interested"}
 

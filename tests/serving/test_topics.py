@@ -1,4 +1,4 @@
-"""Topics in serving (issue 15 part 2): one fold-in row per topic.
+"""Topics in serving (issue 15 parts 2 and 3): one fold-in row per topic, and the personal <-> trending dial.
 
 Over the bootstrap world with several topics per reader (``multi_topic``), with a trained model and with
 the content-only fallback:
@@ -8,7 +8,9 @@ the content-only fallback:
   long as asked while they last; all of a batch's topics are scored in one ranking call, one row each;
 - a topic folds in its own votes and the account-wide ones, never another topic's;
 - at the default dial every seeded reader's list is what the model gives with its prior at its own
-  weight, as serving asked for it before topics and the dial existed.
+  weight, as serving asked for it before topics and the dial existed;
+- the dial at 0 leaves no trending in the blend, and moving it from 0 through the default to 1 moves every
+  list up the community's ranking, until at 1 it is that ranking within the topic's filters.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from recommender.ranking import HybridRecommender
 from recommender.ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
 from recommender.serving import candidates as serving_candidates
 from recommender.serving.active import active_model
-from recommender.serving.rows import INCLUDE_BOOST, Row, rows_inputs
+from recommender.serving.rows import INCLUDE_BOOST, TRENDING_SCALE_MAX, Row, rows_inputs, trending_scale
 from recommender.serving.services import DIVERSITY
 from recommender.subscriptions.topics import topic_create, topic_update
 
@@ -34,7 +36,7 @@ from .multi_topic import INCLUDED_WORDS, MATCHES, papers_facts, topic_eligible, 
 from .test_invariants import check_list, world  # noqa: F401  (the bootstrap world fixture, both modes)
 from .test_reasons import _short, check_reason
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # the bootstrapped world: a model is trained
 
 N = 10
 
@@ -170,3 +172,54 @@ def test_the_default_dial_ranks_as_before_the_dial(world):  # noqa: F811
     for uid in users:
         assert [r.paper_id for r in by_users[uid]] == before[uid], f"user {uid}: the default dial changed the list"
         assert by_topics[world.topics[uid].pk] == by_users[uid]
+
+
+def test_the_dial_mapping():
+    assert trending_scale(TOPIC_TRENDING_WEIGHT_DEFAULT) == 1.0  # exactly: the default is the blend as trained
+    assert trending_scale(0.0) == 0.0
+    assert trending_scale(1.0) == TRENDING_SCALE_MAX
+    assert trending_scale(0.75) == pytest.approx(3.0) and trending_scale(0.25) == pytest.approx(1 / 3)
+    assert trending_scale(-1) == 0.0 and trending_scale(7) == TRENDING_SCALE_MAX
+    scales = [trending_scale(d) for d in np.linspace(0, 1, 41)]
+    assert all(a < b for a, b in zip(scales, scales[1:], strict=False)), "the scale grows with the dial"
+
+
+def _mean_trending_position(lists, order) -> float:
+    """Mean position of the picks in the community's order (0 = the most trending paper)."""
+    position = {pid: i for i, pid in enumerate(order)}
+    return float(np.mean([position[pid] for picks in lists for pid in picks]))
+
+
+# The model standardises each row's prior (``HybridRecommender._rank``: prior_weight * zscore(prior)), so a
+# row's trending scale cannot change its weight from serving: the dial reaches the model's ranking only at 0
+# until ``recommend_for_rows`` takes a per-row prior weight (docs/recommender.md, "The dial"). The content-only
+# ranker adds the prior as it is, and the dial works there in full.
+MODEL_NEEDS_ROW_PRIOR_WEIGHTS = pytest.mark.xfail(
+    strict=True, reason="the model z-scores each prior row: needs a per-row prior weight in recommend_for_rows"
+)
+
+
+@pytest.mark.parametrize(
+    "world", [pytest.param("model", marks=MODEL_NEEDS_ROW_PRIOR_WEIGHTS), "content-only"], indirect=True
+)
+def test_the_dial_moves_lists_toward_the_community_ranking(world):  # noqa: F811
+    """Every seeded reader's default topic at 0, the default and 1: the picks climb the trending order; at 1
+    they are the most trending papers the topic lets through; at 0 no pick is explained by trending."""
+    order = list(Paper.objects.order_by("-trending_score", "-id").values_list("id", flat=True))
+    trending = dict(Paper.objects.values_list("id", "trending_score"))
+    topics = [world.topics[p.user_id] for p in world.profiles]
+    candidates = set(serving.candidate_ids_default())
+    lists = {}
+    for dial in (0.0, TOPIC_TRENDING_WEIGHT_DEFAULT, 1.0):
+        ranked = serving.recommend_for_topics(
+            topic_ids=[t.pk for t in topics], n=5, trending_weights={t.pk: dial for t in topics}
+        )
+        lists[dial] = [_ids(ranked[t.pk]) for t in topics]
+        if dial == 0.0:
+            assert not any(r.reason.startswith("Trending") for recs in ranked.values() for r in recs)
+    positions = {dial: _mean_trending_position(picks, order) for dial, picks in lists.items()}
+    assert positions[0.0] > positions[TOPIC_TRENDING_WEIGHT_DEFAULT] > positions[1.0], positions
+    for topic, picks in zip(topics, lists[1.0], strict=True):
+        eligible = topic_eligible(topic, candidates, papers=papers_facts()) - world.acted[topic.user_id]
+        best = sorted((trending[p] for p in eligible), reverse=True)[: len(picks)]
+        assert sorted((trending[p] for p in picks), reverse=True) == pytest.approx(best, abs=0.05), topic.name
