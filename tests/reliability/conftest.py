@@ -1,4 +1,4 @@
-"""Fixtures for fault-injection and hostile-input tests: bulk subscribers, fresh papers, waiting helpers.
+"""Fixtures for fault-injection and hostile-input tests: bulk subscribers and fresh papers.
 
 Everything is real (database, Redis, Celery workers, an SMTP server, a local
 HTTP server); faults are injected at the edges (SIGKILL, a Redis restart,
@@ -12,8 +12,6 @@ import itertools
 
 import pytest
 from django.utils import timezone
-
-from tests.conftest import wait_until  # noqa: F401  (re-exported: the reliability tests import it from here)
 
 _seq = itertools.count(1)
 

@@ -19,8 +19,9 @@ from digest_site import embedded_redis
 from digest_site.celery import app
 from recommender.digest import tasks
 from recommender.models import DeliveryStatus, DigestDelivery
+from tests.conftest import wait_until
 
-from .conftest import bulk_subscribers, wait_until
+from .conftest import bulk_subscribers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

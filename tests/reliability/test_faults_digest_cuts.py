@@ -26,6 +26,7 @@ from django.utils import timezone
 from recommender.digest import services
 from recommender.digest.handover import HandoverInDoubt, send_with_handover
 from recommender.models import DeliveryStatus, DigestDelivery
+from tests.conftest import wait_until
 
 from .conftest import bulk_subscribers
 from .fault_proxy import Cut, FaultProxy
@@ -212,8 +213,6 @@ def test_a_batch_stopped_by_the_breaker_is_retried_by_the_task_and_delivered_onc
 ):
     """A real worker: three connections cut before DATA open the breaker; the task's backoff retry delivers all."""
     from recommender.digest import tasks
-
-    from .conftest import wait_until
 
     settings.PAPERBOY = {**settings.PAPERBOY, "DIGEST_BREAKER_FAILURES": 3}
     proxy = proxy_factory(cuts={n: Cut("before-data") for n in (1, 2, 3)})

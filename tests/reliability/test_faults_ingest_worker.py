@@ -16,9 +16,8 @@ import pytest
 from recommender.ingest.services import SAMPLE_RSS, ingest_run
 from recommender.ingest.tasks import ingest_source
 from recommender.models import IngestRun, Paper, RunStatus
+from tests.conftest import wait_until
 from tests.feed_server import Reply
-
-from .conftest import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

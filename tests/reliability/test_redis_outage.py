@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from digest_site import embedded_redis
 from recommender.models import Profile
+from tests.conftest import wait_until
 from tests.factories import make_paper, make_subscriber
-from tests.reliability.conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
