@@ -4,31 +4,14 @@ shows the banner everywhere, My digests and Submit a paper lay out without sidew
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from recommender.models import DigestDelivery
 from tests.factories import make_subscriber
 
+from .layout import assert_no_sideways_scroll, signed_in_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _signed_in(browser, live_server, user, width):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return context, page
-
-
-def _no_sideways_scroll(page, where: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.evaluate("window.innerWidth")
-    assert width <= viewport + 1, f"{where}: the page scrolls sideways ({width} > {viewport})"
 
 
 @pytest.mark.parametrize("width", [375, 1280])
@@ -47,7 +30,7 @@ def test_pause_banner_my_digests_and_submit(browser, live_server, width, shoot):
         error="in-doubt: no reply after the final dot",
         claimed_at=timezone.now(),
     )
-    context, page = _signed_in(browser, live_server, user, width)
+    context, page = signed_in_page(browser, live_server, user, width=width)
     try:
         page.goto(f"{live_server.url}/account/preferences/#pause")
         page.check("input[name=length][value='2']")
@@ -57,7 +40,7 @@ def test_pause_banner_my_digests_and_submit(browser, live_server, width, shoot):
         for path in ("/account/digests/", "/account/submit/", "/account/import/"):
             page.goto(live_server.url + path)
             assert page.is_visible("#pause-banner"), path
-            _no_sideways_scroll(page, f"{path} at {width}px")
+            assert_no_sideways_scroll(page, f"{path} at {width}px")
         page.goto(f"{live_server.url}/account/digests/")
         text = page.inner_text("main")
         assert "arXiv had no mailing on Saturday" in text and "did not confirm it took this digest" in text

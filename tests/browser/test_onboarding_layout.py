@@ -4,12 +4,12 @@ their authors, and the browser's own time zone (Playwright's ``timezone_id`` pla
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from recommender.ingest.services import ingest_sample
 from recommender.models import Profile
 from tests.factories import make_subscriber
+
+from .layout import signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,26 +20,8 @@ def reader(transactional_db):
     return make_subscriber("newcomer@example.org")
 
 
-def _signed_in(browser, live_server, user, **context_options):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_options)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return context, page
-
-
 def test_step_one_names_the_categories_and_fills_in_the_browsers_time_zone(browser, live_server, reader, shoot):
-    context, page = _signed_in(browser, live_server, reader, timezone_id="Asia/Tokyo")
+    context, page = signed_in_page(browser, live_server, reader, timezone_id="Asia/Tokyo")
     try:
         page.goto(live_server.url + "/welcome/")
         groups = page.locator(".category-group-title").all_inner_texts()
@@ -75,7 +57,7 @@ def test_step_one_names_the_categories_and_fills_in_the_browsers_time_zone(brows
 
 def test_preferences_offer_the_browsers_zone_without_changing_the_saved_one(browser, live_server, reader, shoot):
     Profile.objects.filter(user=reader).update(time_zone="Europe/Paris")
-    context, page = _signed_in(browser, live_server, reader, timezone_id="America/New_York")
+    context, page = signed_in_page(browser, live_server, reader, timezone_id="America/New_York")
     try:
         page.goto(live_server.url + "/account/preferences/")
         assert page.input_value("#id_time_zone") == "Europe/Paris"

@@ -4,30 +4,13 @@ there (the vote is stored with the topic, through htmx); no page scrolls sideway
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from recommender.models import Interaction
 from tests.factories import make_paper, make_subscriber
 
+from .layout import assert_no_sideways_scroll, signed_in_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _signed_in(browser, live_server, user, width):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return context, page
-
-
-def _fits(page, where: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.evaluate("window.innerWidth")
-    assert width <= viewport + 1, f"{where}: the page scrolls sideways ({width} > {viewport})"
 
 
 def _inside(page, selector: str, where: str) -> None:
@@ -41,7 +24,7 @@ def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, wid
     user = make_subscriber(f"topics{width}@example.org", categories=["cs.CL"])
     for i in range(3):
         make_paper(category="cs.LG", title=f"Regret bounds for bandits, part {i}", trending_score=3.0 - i)
-    context, page = _signed_in(browser, live_server, user, width)
+    context, page = signed_in_page(browser, live_server, user, width=width)
     try:
         page.goto(f"{live_server.url}/account/topics/")
         page.fill("input[name=new-name]", "RL theory")
@@ -54,7 +37,7 @@ def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, wid
         assert page.locator("#dial-preview ol.dial-picks li a").count() >= 1
         for end in ("Only my taste", "What the community upvotes"):
             _inside(page, f".dial-end:text('{end}')", f"dial at {width}px")
-        _fits(page, f"topic page at {width}px")
+        assert_no_sideways_scroll(page, f"topic page at {width}px")
         if width == 375:
             shoot(page, "topic-edit-375")
         page.click("text=Save topic")
@@ -62,7 +45,7 @@ def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, wid
         assert page.locator("input[type=range]").input_value() == "0.8"
 
         page.goto(f"{live_server.url}/account/topics/")
-        _fits(page, f"topics list at {width}px")
+        assert_no_sideways_scroll(page, f"topics list at {width}px")
         if width == 1280:
             shoot(page, "topics-1280")
 
@@ -70,7 +53,7 @@ def test_create_a_topic_set_its_dial_and_vote_under_it(browser, live_server, wid
         page.click(".topic-switch >> text=RL theory")
         page.wait_for_url("**/for-you/rl-theory/")
         assert page.inner_text(".topic-switch a[aria-current=page]") == "RL theory"
-        _fits(page, f"For you at {width}px")
+        assert_no_sideways_scroll(page, f"For you at {width}px")
         _inside(page, ".topic-switch", f"switcher at {width}px")
         if width == 375:
             shoot(page, "for-you-topics-375")
