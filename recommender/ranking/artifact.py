@@ -4,8 +4,9 @@ Owns everything about a stored model: the ``.npz`` byte format shared by every r
 of numpy arrays written with ``np.savez`` and read with ``allow_pickle=False``, so a stored artifact
 can never execute code when loaded), ``HybridRecommender``'s arrays in each format this code has
 written (v1: float32 with the training users; v2: float16, users optional; v3: + the validated
-blend), the Django id maps serving needs (``pb_user_ids`` / ``pb_paper_ids``), and atomic writes
-(temporary file + ``os.replace``, so readers never see half a file). It knows nothing of Django:
+blend; v4: the blend without the popularity term), the Django id maps serving needs
+(``pb_user_ids`` / ``pb_paper_ids``), and atomic writes (temporary file + ``os.replace``, so
+readers never see half a file). It knows nothing of Django:
 the database column holds :func:`artifact_pack`'s bytes.
 """
 
@@ -21,15 +22,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from .blend import TERMS
 from .content import ContentEncoder
 from .scoring import half, mean_row
 
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
 
-FORMAT = "paperboy-hybrid-v3"
-"""Artifact format written by :func:`model_to_arrays`; v1 and v2 still load."""
-READABLE_FORMATS = ("paperboy-hybrid-v1", "paperboy-hybrid-v2", FORMAT)
+FORMAT = "paperboy-hybrid-v4"
+"""Artifact format written by :func:`model_to_arrays`; v1-v3 still load."""
+READABLE_FORMATS = ("paperboy-hybrid-v1", "paperboy-hybrid-v2", "paperboy-hybrid-v3", FORMAT)
+REMOVED_PARAMS = ("popularity_weight",)
+"""Hyperparameters of older formats that this code no longer has (dropped when such an artifact loads)."""
 USER_IDS, PAPER_IDS = "pb_user_ids", "pb_paper_ids"
 """Keys of the id maps in a served artifact: Django user / paper id of each model row / column."""
 
@@ -70,7 +74,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 # --------------------------------------------------------------- the hybrid's arrays
 def model_to_arrays(model: HybridRecommender, include_users: bool = False) -> dict[str, np.ndarray]:
-    """All fitted state and hyperparameters of ``model`` as plain arrays (format v3).
+    """All fitted state and hyperparameters of ``model`` as plain arrays (format v4).
 
     Per-paper features and factors are stored as float16. The training users' rows and factors
     are only needed by ``recommend`` (serving folds users in from fresh rows), so they are left
@@ -112,11 +116,18 @@ def model_to_arrays(model: HybridRecommender, include_users: bool = False) -> di
 
 
 def model_from_arrays(cls: type[HybridRecommender], arrays: dict[str, np.ndarray]) -> HybridRecommender:
-    """Inverse of :func:`model_to_arrays`; also reads v1 (float32, users always included) and v2."""
+    """Inverse of :func:`model_to_arrays`; also reads v1 (float32, users always included), v2 and v3.
+
+    v1-v3 had a fourth blend term, popularity (v4 removed it: validation gave it weight 0 on both
+    CiteULike datasets and the ablation measured nothing): its stored ``popularity_weight`` is ignored
+    and its blend column dropped, so such a model ranks as its own code did with that weight at 0.
+    """
     fmt = str(arrays["format"])
     if fmt not in READABLE_FORMATS:
         raise ValueError(f"unknown artifact format {fmt!r} (this code reads {', '.join(READABLE_FORMATS)})")
     params = json.loads(str(arrays["params"]))
+    for name in REMOVED_PARAMS:
+        params.pop(name, None)
     params["ngram_range"] = tuple(params["ngram_range"])
     model = cls(**params)
     n_users, n_items = (int(x) for x in arrays["shape"])
@@ -133,7 +144,7 @@ def model_from_arrays(cls: type[HybridRecommender], arrays: dict[str, np.ndarray
     model.encoder_ = ContentEncoder.from_arrays(arrays)
     model.mean_tfidf_ = mean_row(model.item_tfidf_)
     if "blend" in arrays:
-        model.blend_ = arrays["blend"].astype(f32)
+        model.blend_ = arrays["blend"][:, : len(TERMS)].astype(f32)  # v3: drop the popularity column
         model.blend_source_ = arrays["blend_source"].astype(str)
     else:
         # v1/v2: fixed weights, no centroid term (scores as those versions did)

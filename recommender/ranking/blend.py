@@ -13,22 +13,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .scoring import popularity_z, zscore
+from .scoring import zscore
 from .selection import top_n
 
 if TYPE_CHECKING:
     from .hybrid import HybridRecommender
 
-TERMS = ("knn", "centroid", "cf", "popularity")
+TERMS = ("knn", "centroid", "cf")
 """Blend terms, in the column order of ``blend_`` (rows: warm candidates, cold candidates)."""
 MIN_VALIDATION_USERS = 20
 CONTENT_MIX = (0.0, 0.25, 0.5, 0.75, 1.0)
 CF_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-POP_GRID = (0.0, 0.1, 0.3, 0.6, 1.0)
 
 
 def cf_reliability(n_interactions: int, cf_evidence: float) -> float:
-    """Trust in collaborative terms, from the amount of training data."""
+    """Trust in the collaborative term, from the amount of training data."""
     nnz = float(n_interactions)
     return nnz / (nnz + cf_evidence) if cf_evidence > 0 else 1.0
 
@@ -36,12 +35,12 @@ def cf_reliability(n_interactions: int, cf_evidence: float) -> float:
 def default_blend(model: HybridRecommender) -> np.ndarray:
     """Blend weights from the hyperparameters (used when validation cannot run), warm and cold rows."""
     rel = cf_reliability(model.n_interactions_, model.cf_evidence)
-    row = [model.knn_weight, model.centroid_weight, model.cf_weight * rel, model.popularity_weight * rel]
+    row = [model.knn_weight, model.centroid_weight, model.cf_weight * rel]
     return np.array([row, row], dtype=np.float32)
 
 
-def blend_grid(model: HybridRecommender) -> list[tuple[float, float, float, float]]:
-    """Candidate (knn, centroid, cf, popularity) weights; a term switched off (0) stays off."""
+def blend_grid(model: HybridRecommender) -> list[tuple[float, float, float]]:
+    """Candidate (knn, centroid, cf) weights; a term switched off (0) stays off."""
     grid = []
     for lam in CONTENT_MIX:
         knn, cen = (1.0 - lam) * (model.knn_weight > 0), lam * (model.centroid_weight > 0)
@@ -49,7 +48,7 @@ def blend_grid(model: HybridRecommender) -> list[tuple[float, float, float, floa
             cf = cf * (model.cf_weight > 0)
             if knn + cen + cf == 0:
                 continue
-            grid.append((knn, cen, cf, 0.0))
+            grid.append((knn, cen, cf))
     return sorted(set(grid), key=grid.index)
 
 
@@ -168,7 +167,6 @@ def validation_task(model: HybridRecommender, R_in, N_in, users, cands, rel: sp.
     rel_d = rel.toarray() > 0
     return {
         "Z": (zscore(knn), zscore(cen), zscore(cf) * (n_u / (n_u + model.cf_shrink))[:, None]),
-        "pop": popularity_z(prepared.readership),
         "mask": P[:, cands].toarray() > 0 if exclude else None,
         "rel": rel_d,
         "n_rel": np.maximum(rel_d.sum(axis=1), 1),
@@ -182,8 +180,6 @@ def _per_user_recall(tasks: list[dict], w) -> np.ndarray:
     for t in tasks:
         Z = t["Z"]
         total = w[0] * Z[0] + w[1] * Z[1] + w[2] * Z[2]
-        if w[3]:
-            total = total + w[3] * t["pop"]
         if t["mask"] is not None:
             total = np.where(t["mask"], -np.inf, total)
         kmax = min(max(t["ks"]), total.shape[1])
@@ -194,7 +190,7 @@ def _per_user_recall(tasks: list[dict], w) -> np.ndarray:
 
 def _distance(w, default) -> float:
     """How far blend ``w`` is from ``default``: content mix (L1 of shares) + log ratio of CF weights."""
-    d = np.asarray(w[:3], np.float64), np.asarray(default[:3], np.float64)
+    d = np.asarray(w, np.float64), np.asarray(default, np.float64)
     d[0][:2] /= max(d[0][:2].sum(), 1e-12)
     d[1][:2] /= max(d[1][:2].sum(), 1e-12)
     return float(np.abs(d[0][:2] - d[1][:2]).sum() + abs(np.log2((1 + d[0][2]) / (1 + d[1][2]))))
@@ -215,10 +211,6 @@ def grid_search(model: HybridRecommender, tasks: list[dict], default: np.ndarray
 
     Each grid point gets its per-user held-out recall (mean over the task's cut-offs and repeats).
     The choice follows the one-standard-error rule (of the paired per-user difference): on small
-    data the differences are noise and the defaults stay; on large data the best blend wins. The
-    popularity weight is chosen second, with the other three fixed.
+    data the differences are noise and the defaults stay; on large data the best blend wins.
     """
-    best = _choose(tasks, blend_grid(model), default)
-    if model.popularity_weight > 0:
-        best = _choose(tasks, [(*best[:3], p) for p in POP_GRID], default)
-    return np.asarray(best, dtype=np.float32)
+    return np.asarray(_choose(tasks, blend_grid(model), default), dtype=np.float32)

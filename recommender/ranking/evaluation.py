@@ -78,7 +78,6 @@ ABLATIONS = {
     "centroid": {"centroid_weight": 0.0},
     "cf": {"cf_weight": 0.0},
     "factor-map": {"factor_smoothing": 0.0},
-    "popularity": {"popularity_weight": 0.0},
     "validation": {"validation": False},
 }
 """``ours`` with one term off, through constructor parameters only (a weight of 0 stays 0 through the

@@ -13,8 +13,10 @@ candidates, so that terms on different scales blend predictably)::
                                     contrastive centroid (a balanced linear SVM's direction)
   + w_cf * n_u/(n_u+cf_shrink) * z(U_u . V_j)
                                     collaborative (implicit ALS)
-  + w_pop  * z(log(1 + readers_j))  new papers: predicted from content neighbours
   + w_prior * z(prior_j)            external prior, e.g. "trending"
+
+(A popularity term, z(log(1 + readers_j)), was removed in artifact format v4: inner validation gave it
+weight 0 on both CiteULike datasets and the ablation measured no effect; see docs/recommender.md.)
 
 * ``V_j`` is the ALS item factor for papers with interactions; for papers
   never seen (announced today) or without interactions it is the
@@ -94,11 +96,10 @@ class PreparedCandidates:
     tfidf: sp.csr_matrix
     tfidf_t: sp.csr_matrix  # the same, transposed (features x candidates): products with user profiles
     embeddings: np.ndarray
-    weights: np.ndarray  # (m, 4): the warm or cold blend row of each candidate
+    weights: np.ndarray  # (m, 3): the warm or cold blend row (knn, centroid, cf) of each candidate
     S: sp.csr_matrix
     G: np.ndarray | None
     factors: np.ndarray
-    readership: np.ndarray  # log readership per candidate (the popularity term is its z-score over the set)
     mean_scores: np.ndarray
     use_centroid: bool
     similarity: np.ndarray | None = None
@@ -117,7 +118,6 @@ class PreparedCandidates:
             S=self.S[:, p].tocsr(),
             G=None if self.G is None else self.G[:, p],
             factors=self.factors[p],
-            readership=self.readership[p],
             mean_scores=self.mean_scores[p],
             use_centroid=bool(self.weights[p][:, 1].any()) if len(p) else self.use_centroid,
             similarity=None if self.similarity is None else self.similarity[np.ix_(p, p)],
@@ -150,7 +150,6 @@ class PreparedCandidates:
             S=sp.hstack([p.S for p in parts], format="csr"),
             G=np.hstack([p.G for p in parts]) if dense else None,
             factors=np.concatenate([p.factors for p in parts]),
-            readership=np.concatenate([p.readership for p in parts]),
             mean_scores=np.concatenate([p.mean_scores for p in parts]),
             use_centroid=use_centroid,
         )
@@ -164,7 +163,7 @@ class PreparedCandidates:
     @property
     def nbytes(self) -> int:
         """Memory held (for size-bounded caches); the model itself is not counted."""
-        arrays = [self.candidates, self.embeddings, self.weights, self.factors, self.readership, self.mean_scores]
+        arrays = [self.candidates, self.embeddings, self.weights, self.factors, self.mean_scores]
         arrays += [a for a in (self.G, self.similarity) if a is not None]
         sparse = [m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in (self.tfidf, self.tfidf_t, self.S)]
         return int(sum(a.nbytes for a in arrays) + sum(sparse))
@@ -191,15 +190,12 @@ class HybridRecommender(BaseEstimator):
     cf_shrink : float
         Interactions at which a user's CF weight reaches half of ``cf_weight``.
     cf_evidence : float
-        Training interactions at which collaborative terms (CF and
-        popularity) get half their weight: with a few hundred interactions
-        (a new deployment) ALS factors are noise and content must lead.
+        Training interactions at which the collaborative term gets half its
+        weight: with a few hundred interactions (a new deployment) ALS
+        factors are noise and content must lead.
     factor_smoothing : float
         Pseudo-count pulling a warm paper's ALS factor towards the factor
         predicted from its content neighbours (0 = use ALS only).
-    popularity_weight : float
-        Weight of the z-scored log interaction count of each candidate
-        (papers new since training count 0).
     negative_weight : float
         Strength of negatives relative to positives (ALS and content term).
     category_weight : float
@@ -237,7 +233,6 @@ class HybridRecommender(BaseEstimator):
         cf_evidence: float = 20000.0,
         factor_smoothing: float = 5.0,
         prior_weight: float = 0.3,
-        popularity_weight: float = 0.1,
         negative_weight: float = 1.0,
         category_weight: float = 1.0,
         n_components: int = 128,
@@ -266,7 +261,6 @@ class HybridRecommender(BaseEstimator):
         self.cf_evidence = cf_evidence
         self.factor_smoothing = factor_smoothing
         self.prior_weight = prior_weight
-        self.popularity_weight = popularity_weight
         self.negative_weight = negative_weight
         self.category_weight = category_weight
         self.n_components = n_components
@@ -449,7 +443,6 @@ class HybridRecommender(BaseEstimator):
             factors=scoring.candidate_factors(
                 self.item_factors_, self.item_counts_, candidates, S, self.factor_smoothing
             ),
-            readership=scoring.readership(self.item_counts_, candidates, S),
             mean_scores=np.asarray(tfidf @ self.mean_tfidf_, dtype=np.float32).ravel(),
             use_centroid=use_centroid,
             similarity=similarity,
@@ -635,12 +628,11 @@ class HybridRecommender(BaseEstimator):
         ids = np.full((n_rows, n), -1, dtype=np.int64)
         scores = np.full((n_rows, n), -np.inf, dtype=np.float32)
         reasons = np.full((n_rows, n), REASON_NONE, dtype=np.int64) if return_reasons else None
-        pop_z = scoring.popularity_z(prepared.readership)
         block = max(1, min(4096, int(4e6 // max(m, 1))))
         for start in range(0, n_rows, block):
             rows = np.arange(start, min(n_rows, start + block))
             Pb = P[rows]
-            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared, pop_z, clock)
+            personal = self._personal(Pb, Nn[rows], U[rows], None if Q is None else Q[rows], prepared, clock)
             total, prior_term = personal, None
             if prior_arr is not None and self.prior_weight:
                 pb = prior_arr if prior_arr.ndim == 1 else prior_arr[rows]
@@ -668,7 +660,7 @@ class HybridRecommender(BaseEstimator):
                 clock.mark("reasons")
         return (ids, scores, reasons) if return_reasons else (ids, scores)
 
-    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates, pop_z: np.ndarray, clock=None) -> np.ndarray:
+    def _personal(self, Pb, Nb, Ub, Qb, prepared: PreparedCandidates, clock=None) -> np.ndarray:
         """The blended personal score (everything but the prior) of a block of users."""
         knn, cen, cf = self.score_terms(Pb, Nb, Ub, prepared, Qb)
         if clock is not None:
@@ -679,7 +671,6 @@ class HybridRecommender(BaseEstimator):
         personal = W[:, 0] * zscore(knn) + (W[:, 2] * shrink) * zscore(cf)
         if cen is not None:
             personal += W[:, 1] * zscore(cen)
-        personal += W[:, 3] * pop_z
         return personal.astype(np.float32)
 
     # ---------------------------------------------------------- persistence
@@ -689,7 +680,7 @@ class HybridRecommender(BaseEstimator):
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> HybridRecommender:
-        """Inverse of :meth:`to_arrays`; also reads v1 and v2 artifacts."""
+        """Inverse of :meth:`to_arrays`; also reads v1-v3 artifacts."""
         return artifact.model_from_arrays(cls, arrays)
 
     def to_bytes(self, include_users: bool = False) -> bytes:

@@ -79,30 +79,6 @@ def candidate_factors(
     return V_hat
 
 
-def readership(item_counts: np.ndarray, candidates: np.ndarray, S: sp.csr_matrix) -> np.ndarray:
-    """Log readership per candidate (m,), before z-scoring over a candidate set.
-
-    Papers with readers: their own ``log(1 + count)``. Papers without (new ones): the
-    similarity-weighted mean over their content neighbours (themselves excluded), i.e. how many
-    readers papers like this one get. Per candidate: a set's popularity term is its z-score.
-    """
-    m = len(candidates)
-    known = known_mask(candidates, len(item_counts))
-    counts = np.zeros(m, dtype=np.int64)
-    counts[known] = item_counts[candidates[known]]
-    logc = np.log1p(item_counts).astype(np.float32)
-    S = S.tocoo()
-    keep = ~(known[S.col] & (S.row == np.where(known, candidates, -1)[S.col]))
-    w = np.bincount(S.col[keep], weights=S.data[keep], minlength=m)
-    num = np.bincount(S.col[keep], weights=S.data[keep] * logc[S.row[keep]], minlength=m)
-    return np.where(counts > 0, np.log1p(counts), num / np.maximum(w, 1e-12)).astype(np.float32)
-
-
-def popularity_z(readers: np.ndarray) -> np.ndarray:
-    """The popularity term (1 x m): log readership z-scored over the candidate set."""
-    return zscore(readers[None, :])
-
-
 def knn_term(P: sp.csr_matrix, N: sp.csr_matrix, S: sp.csr_matrix, negative_weight: float) -> np.ndarray:
     """``sum_i r_ui s_ij - g sum_i n_ui s_ij`` over the neighbour graph (users x candidates)."""
     knn = np.asarray((P @ S).todense(), dtype=np.float32)

@@ -208,7 +208,7 @@ def test_inner_validation_leans_on_content_when_nobody_shares_papers():
     X, texts = _private_libraries()
     m = HybridRecommender(**SMALL).fit(X, texts)
     assert list(m.blend_source_) == ["validation", "validation"]
-    knn, cen, cf, _ = m.blend_.T
+    knn, cen, cf = m.blend_.T
     assert np.all(cf <= 0.5 * (knn + cen)), m.blend_
 
 
@@ -217,7 +217,7 @@ def test_inner_validation_leans_on_cf_when_texts_are_noise(world):
     rng = np.random.default_rng(0)
     noise = make_texts(rng.integers(0, 8, world.interactions.shape[1]), 8, rng)
     m = HybridRecommender(**SMALL).fit(world.interactions, noise)
-    knn, cen, cf, _ = m.blend_[0]
+    knn, cen, cf = m.blend_[0]
     assert m.blend_source_[0] == "validation"
     assert cf >= 2 * (knn + cen), m.blend_
 

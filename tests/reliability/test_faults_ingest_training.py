@@ -162,7 +162,6 @@ def test_a_worse_model_is_not_activated_and_the_ranking_is_unchanged():
             "centroid_weight": 0.0,
             "cf_weight": 0.0,
             "prior_weight": 0.0,
-            "popularity_weight": 0.0,
             "category_weight": 0.0,
         }
     )
