@@ -385,14 +385,14 @@ class DeliveryStatus(models.TextChoices):
 
 
 class DigestDelivery(models.Model):
-    """One digest for one user and one period: claimed before sending, so never sent twice."""
+    """One digest for one user and one period: claimed before sending, so never sent twice.
+
+    What it lists is its ``DeliveredPaper`` rows (``delivered``), nothing on the row itself.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
     period_key = models.CharField(max_length=32, help_text="2026-11-22 (daily) or 2026-W47 (weekly)")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    papers = models.JSONField(default=list, blank=True, help_text="Paper ids in the order sent")
-    trending = models.JSONField(default=list, blank=True, help_text="Paper ids in the trending section")
-    reasons = models.JSONField(default=dict, blank=True, help_text="paper id -> reason shown")
     language = models.CharField(max_length=16, default="en")
     subject = models.CharField(max_length=300, blank=True)
     message_id = models.CharField(max_length=255, blank=True, db_index=True)

@@ -381,10 +381,6 @@ def _sql_time(value: dt.datetime):
     return db_connection.ops.adapt_datetimefield_value(value)
 
 
-def _sql_json(value):
-    return db_connection.ops.adapt_json_value(value, None)
-
-
 def deliveries_claim(*, delivery_ids: list[int]) -> tuple[dt.datetime, dict[int, tuple[int, int, str]]]:
     """Claim every claimable row of ``delivery_ids`` in one conditional UPDATE … RETURNING.
 
@@ -455,7 +451,8 @@ class _HandOver:
     claim can be older than the lease by the time its message is handed
     over, and the tick's reconciliation must never take a message in flight
     for one whose worker died (it only reconciles rows whose claim is older
-    than the lease).
+    than the lease). What the message lists is not copied onto the row: the
+    plan rows (``DeliveredPaper``) the message was composed from are the record.
     """
 
     def __init__(self):
@@ -463,7 +460,7 @@ class _HandOver:
         table = DigestDelivery._meta.db_table
         self.sql = (
             f"UPDATE {table} SET "  # noqa: S608 - the model's table name; values are parameters
-            "message_id = %s, subject = %s, papers = %s, trending = %s, reasons = %s, language = %s, "
+            "message_id = %s, subject = %s, language = %s, "
             "claimed_at = %s, modified_at = %s "
             "WHERE id = %s AND status = %s AND claimed_at = %s "
             "RETURNING id"
@@ -476,8 +473,7 @@ class _HandOver:
         moment = timezone.now()
         now = _sql_time(moment)
         params = [
-            *(message_id, subject[:300], _sql_json(content.paper_ids), _sql_json(content.trending_ids)),
-            *(_sql_json(content.reasons), content.language, now, now),
+            *(message_id, subject[:300], content.language, now, now),
             *(delivery_id, DeliveryStatus.SENDING, _sql_time(claimed_at)),
         ]
         deferred = _commit_can_follow_the_dot()

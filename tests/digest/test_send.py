@@ -9,10 +9,8 @@ import pytest
 from django.utils import timezone
 
 from recommender.digest import services
-from recommender.models import DeliveryStatus, DigestDelivery
-from tests.factories import make_paper
-
-from .conftest import due_now, subscriber
+from recommender.models import DeliveredPaper, DeliveryStatus, DigestDelivery
+from tests.factories import delivered_ids, due_now, make_paper, subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -69,8 +67,10 @@ def test_digest_reaches_smtp_with_headers_and_both_parts(smtp_server, papers_tod
     # Every link is absolute and goes through a signed token.
     hrefs = re.findall(r'href="([^"#]+)"', html)
     assert hrefs and all(h.startswith(settings.SITE_URL) for h in hrefs)
-    assert delivery.papers[0] == top.pk and set(delivery.trending) == {p.pk for p in trending_old}
-    assert str(top.pk) in delivery.reasons
+    # What was sent is the plan rows: the top paper first, with the reason shown for it.
+    assert delivered_ids(delivery)[0] == top.pk
+    assert set(delivered_ids(delivery, "trending")) == {p.pk for p in trending_old}
+    assert DeliveredPaper.objects.get(delivery=delivery, paper=top).reason
 
 
 def test_hostile_title_is_escaped(smtp_server, papers_today):
@@ -117,7 +117,7 @@ def test_weekend_after_a_digest_is_skipped_and_papers_never_repeat(smtp_server, 
     text, _ = _parts(second)
     assert fresh.title in text
     sent = DigestDelivery.objects.filter(user=user, status="sent").order_by("sent_at")
-    assert sent[1].papers == [fresh.pk]
+    assert delivered_ids(sent[1]) == [fresh.pk]
 
 
 def test_second_tick_and_second_batch_send_nothing_more(smtp_server, papers_today):

@@ -19,7 +19,7 @@ from recommender.ingest import arxiv_api, arxiv_oai
 from recommender.ingest.announce import EASTERN, announcement_day, submission_window
 from recommender.ingest.services import ingest_run, paper_upsert_many, papers_announced_on_fill
 from recommender.models import DigestDelivery, Paper
-from tests.digest.conftest import due_now, subscriber
+from tests.factories import delivered_ids, due_now, subscriber
 
 from .test_services import _rss_item, rss
 
@@ -148,4 +148,4 @@ def test_a_paper_known_only_from_the_export_api_reaches_a_subscribers_digest(smt
     assert result.sent == [user.pk]
     [message] = smtp_server.wait_for(1)
     assert title in message.get_body(("plain",)).get_content()
-    assert paper.pk in DigestDelivery.objects.get(user=user).papers
+    assert paper.pk in delivered_ids(DigestDelivery.objects.get(user=user))

@@ -30,8 +30,8 @@ from recommender.digest.tokens import (
     feedback_token,
     unsubscribe_token,
 )
-from recommender.models import DigestDelivery, Profile
-from tests.factories import make_paper, make_subscriber
+from recommender.models import Profile
+from tests.factories import make_delivery, make_paper, make_subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ def world(db):
     new, old = make_paper(category="cs.LG"), make_paper(category="hep-th", arxiv_id="hep-th/9901001")
     member = make_subscriber("member@example.org", password=PASSWORD, categories=["cs.LG"])
     admin = get_user_model().objects.create_superuser(username="op", email="op@lab.example", password=PASSWORD)
-    delivery = DigestDelivery.objects.create(user=member, period_key="2026-11-20", status="sent", papers=[new.pk])
+    delivery = make_delivery(member, period_key="2026-11-20", status="sent", papers=[new.pk])
     profile = Profile.objects.get(user=member)
     ids = [str(x) for x in (new.pk, old.pk, member.pk, admin.pk, delivery.pk, profile.pk)]
     tokens = [

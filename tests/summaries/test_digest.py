@@ -16,7 +16,7 @@ from recommender.digest import services
 from recommender.models import DigestDelivery, Paper, PaperTranslation, Profile
 from recommender.summaries import extractive
 from recommender.summaries.services import summaries_fill
-from tests.factories import make_paper, make_subscriber, preferences_set
+from tests.factories import delivered_ids, make_paper, make_subscriber, preferences_set
 
 from .llm_server import Reply
 
@@ -93,8 +93,9 @@ def test_chinese_digest_reaches_smtp_bilingual(llm, smtp_server):
     assert llm.count == before  # the digest never calls the model
     assert delivery.language == "zh"
     [message] = smtp_server.wait_for(1)
-    top = PaperTranslation.objects.get(paper_id=delivery.papers[0], language="zh")
-    original_top = Paper.objects.get(pk=delivery.papers[0]).title
+    listed = delivered_ids(delivery)
+    top = PaperTranslation.objects.get(paper_id=listed[0], language="zh")
+    original_top = Paper.objects.get(pk=listed[0]).title
 
     # Subject: RFC 2047 encoded-words in UTF-8 that decode to the Chinese title.
     raw_subject = _raw_subject(smtp_server.envelopes[0].content)
@@ -108,10 +109,10 @@ def test_chinese_digest_reaches_smtp_bilingual(llm, smtp_server):
     assert re.search(r'<html lang="zh"', html)
     assert "PingFang SC" in html and "Noto Sans CJK SC" in html  # CJK-capable fonts on translated text
     assert "机器翻译" in html  # says what it is
-    for paper in Paper.objects.filter(pk__in=delivery.papers):
+    for paper in Paper.objects.filter(pk__in=listed):
         translation = PaperTranslation.objects.get(paper=paper, language="zh")
         # Translated title and TL;DR first, the English original title and abstract below.
-        detail = html[html.index(f'id="paper-{delivery.papers.index(paper.pk) + 1}"') :]
+        detail = html[html.index(f'id="paper-{listed.index(paper.pk) + 1}"') :]
         assert detail.index(translation.title) < detail.index(paper.title) < detail.index(paper.abstract[:40])
         assert translation.tldr in detail
     # The summary table shows the translated title and TL;DR (as the seed digest does).
