@@ -40,6 +40,7 @@ def test_bootstrap_leaves_demo_readers_due_within_minutes_with_new_papers(mailou
     assert not skipped.exists(), list(skipped.values_list("user__username", "skip_reason"))
 
 
+@pytest.mark.slow
 def test_seeding_leaves_most_of_the_latest_day_new():
     """Each demo reader has rated at most a third of the latest announced day's papers in their fields."""
     ingest_sample()

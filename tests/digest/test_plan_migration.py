@@ -19,6 +19,7 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.mark.slow
 def test_json_lists_carried_over_in_order():
     apps = _migrate(BEFORE)
     User = apps.get_model("auth", "User")

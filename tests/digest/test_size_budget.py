@@ -32,9 +32,8 @@ from recommender.summaries.languages import ORIGINAL, SUPPORTED
 from recommender.summaries.sources import abstract_shown, text_hash
 from recommender.templatetags.digest_email import DEFAULT_DIGEST, detailed_papers
 from recommender.web.forms import PreferencesForm
+from tests.factories import subscriber
 from tests.summaries.llm_server import fake_translation
-
-from .conftest import subscriber
 
 pytestmark = pytest.mark.django_db
 
@@ -148,6 +147,7 @@ def test_every_digest_a_subscriber_can_choose_fits_the_budget(largest, papers_pe
         assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers: the message is {message_sent} bytes as sent"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("papers_per_email", [DEFAULT_DIGEST, "max"])
 def test_translated_abstracts_fit_the_budget(largest, papers_per_email):
     """A reader who chose translated abstracts: each paper shown in full carries one, as long as the guards let
@@ -172,6 +172,7 @@ def test_translated_abstracts_fit_the_budget(largest, papers_per_email):
         assert message_sent < MESSAGE_BUDGET, f"{language}, {n} papers, abstracts: the message is {message_sent} bytes"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("papers_per_email", [DEFAULT_DIGEST, "max"])
 def test_a_digest_with_a_section_per_topic_fits_the_budget(largest, papers_per_email):
     """Issue 15: one section per topic, each headed by the topic's name in the summary table and above its

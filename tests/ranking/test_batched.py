@@ -35,6 +35,7 @@ def _direct_fold_in(C: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray) -> np.ndar
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("f", [4, 32, 96])
 def test_fold_in_solves_the_normal_equations(f):
     rng = np.random.default_rng(f)
@@ -155,6 +156,7 @@ def test_reasons_match_the_per_user_definition(seed, prior_rows):
             assert got[r, j] == (want if valid[r, j] else REASON_NONE)
 
 
+@pytest.mark.slow
 def test_boolean_exclude_mask_ranks_like_id_lists(world):
     model = HybridRecommender(**SMALL).fit(world.interactions, world.texts)
     rng = np.random.default_rng(2)
@@ -171,6 +173,7 @@ def test_boolean_exclude_mask_ranks_like_id_lists(world):
         model.recommend_for_rows(rows, cands, exclude=mask[:, :10], n=5)
 
 
+@pytest.mark.slow
 def test_timings_name_every_phase(world):
     model = HybridRecommender(**SMALL).fit(world.interactions, world.texts)
     timings: dict[str, float] = {}

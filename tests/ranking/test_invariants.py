@@ -91,6 +91,7 @@ def test_recommend_for_rows_lists(model, world, new_texts, data):
     assert np.all(np.isfinite(scores) == (ids >= 0))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=st.data())
 def test_recommend_lists(model, world, data):

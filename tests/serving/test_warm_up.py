@@ -22,6 +22,7 @@ from recommender.training.services import model_train
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
 def test_first_request_after_warm_up_loads_and_prepares_nothing(client):
     ingest_sample()
     demo_users_create(count=10, seed=0)

@@ -102,6 +102,7 @@ def test_next_digest_is_never_inside_a_pause(zone_name, frequency):
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Pacific/Auckland", "Asia/Kolkata", "America/Nuuk", "Pacific/Apia"]
 
 
+@pytest.mark.slow
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     zone_name=st.sampled_from(ZONES),

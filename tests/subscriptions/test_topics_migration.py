@@ -73,6 +73,7 @@ def test_the_data_migration_function_makes_one_default_topic_per_profile():
         assert {name: getattr(profile, name) for name in FILTERS} == _expected(filters)
 
 
+@pytest.mark.slow
 def test_migrating_forward_and_back_keeps_every_filter():
     names = _names()
     apps = _migrate(names["before"])

@@ -164,6 +164,7 @@ def test_a_stale_abstract_translation_is_never_shown(llm, smtp_server):
     assert current in html and current in text  # the other paper's is still its abstract's: shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "reply, reason",
     [
@@ -189,6 +190,7 @@ def test_a_rejected_reply_is_stored_as_tried_and_never_shown(llm, reply, reason)
     assert llm.count == before
 
 
+@pytest.mark.slow
 def test_every_recorded_abstract_translated_faithfully_passes_the_guards(shared_data):
     """The guards accept a faithful translation of every recorded abstract into every digest language (links,
     numbers, formulas and ``<tokens>`` kept as the abstract has them), up to the longest they allow."""

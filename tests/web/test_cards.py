@@ -78,6 +78,7 @@ def _snippet_problem(source: str, shown: str) -> str:
     return ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("summary", ["tldr", "abstract"])
 def test_every_card_names_its_category_and_cuts_at_a_word_boundary(client, recorded, summary):
     """With the TL;DRs ingestion writes, and without them (the card shows the abstract, which is longer)."""
