@@ -31,9 +31,9 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## The suite without the tests marked slow (real Celery workers, SIGKILL, Redis restarts, browsers, evaluations
-## and benchmarks, subprocesses, whole simulated weeks): the loop while coding. docs/testing.md says what is left out.
+## and benchmarks, subprocesses, whole simulated weeks), one process per core: the loop while coding (docs/testing.md).
 test-fast: install
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n auto $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -194,6 +194,9 @@ def redis_url(tmp_path_factory):
     if url:
         if not _redis_ping(url):
             service_unavailable(f"Redis at REDIS_URL={url} does not answer PING")
+        if worker := os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ... under pytest-xdist (make test-fast)
+            # Each process its own broker database: one test's queues never hold another process's tasks.
+            url = f"{url.rsplit('/', 1)[0]}/{2 + int(worker.removeprefix('gw'))}"
     else:
         from digest_site import embedded_redis
 

@@ -23,6 +23,7 @@ from recommender.subscriptions.topics import topic_default, topics_for_users
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow
 def test_bootstrap_leaves_demo_readers_due_within_minutes_with_new_papers(mailoutbox):
     started = timezone.now()
     call_command("bootstrap", offline=True, stdout=io.StringIO())
