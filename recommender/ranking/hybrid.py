@@ -545,6 +545,7 @@ class HybridRecommender(BaseEstimator):
         return_reasons: bool = False,
         prepared: PreparedCandidates | None = None,
         timings: dict[str, float] | None = None,
+        prior_weights: np.ndarray | None = None,
     ):
         """Like :meth:`recommend` for users given by their interaction rows (fold-in).
 
@@ -555,6 +556,9 @@ class HybridRecommender(BaseEstimator):
         ``prepared`` (from :meth:`prepare_candidates`) replaces ``candidates`` and
         ``candidate_content``. ``timings``, a dict, receives the seconds spent per phase (added to
         what it holds: one dict can sum many calls), for benchmarks and profiling.
+        ``prior_weights`` (one value per row, default all 1) multiplies ``prior_weight`` for that row: the
+        prior is z-scored per row, so scaling the prior itself cannot change how much it counts; this is
+        how a reader's personal-to-trending dial reaches the blend (``serving.rows``).
         """
         clock = _Phases(timings)
         P = self._pad_columns(sp.csr_matrix(user_rows, dtype=np.float32))
@@ -571,7 +575,9 @@ class HybridRecommender(BaseEstimator):
         clock.mark("inputs")
         U = self.fold_in_users(P, Nn)
         clock.mark("fold_in")
-        return self._rank(P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock)
+        return self._rank(
+            P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock, prior_weights=prior_weights
+        )
 
     def _category_rows(self, texts: list[str]) -> sp.csr_matrix:
         """Onboarding categories as tf-idf rows, each distinct text encoded once per model (a few
@@ -606,15 +612,19 @@ class HybridRecommender(BaseEstimator):
             raise ValueError("pass candidates and candidate_content to prepare_candidates, not with prepared=")
         return prepared
 
-    def _rank(self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock=None):
+    def _rank(
+        self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock=None, prior_weights=None
+    ):
         """Blend, exclude, pick (top-n or MMR) and explain, in blocks of users.
 
         BLAS runs single-threaded here (see :func:`.als.single_blas_thread`).
         """
         with als.single_blas_thread():
-            return self._rank_blocks(P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock)
+            return self._rank_blocks(
+                P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock, prior_weights
+            )
 
-    def _rank_blocks(self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock):
+    def _rank_blocks(self, P, Nn, U, Q, prepared, n, exclude, prior, diversity, return_reasons, clock, prior_weights):
         clock = clock or _Phases(None)
         candidates = prepared.candidates
         m = len(candidates)
@@ -636,7 +646,10 @@ class HybridRecommender(BaseEstimator):
             total, prior_term = personal, None
             if prior_arr is not None and self.prior_weight:
                 pb = prior_arr if prior_arr.ndim == 1 else prior_arr[rows]
-                prior_term = self.prior_weight * zscore(np.atleast_2d(pb).astype(np.float32))
+                weight = self.prior_weight
+                if prior_weights is not None:
+                    weight = self.prior_weight * np.asarray(prior_weights, dtype=np.float32)[rows, None]
+                prior_term = weight * zscore(np.atleast_2d(pb).astype(np.float32))
                 total = personal + prior_term
             clock.mark("blend")
             mask = exclusion_mask(exclude, rows, candidates)

@@ -71,6 +71,7 @@ class RowInputs:
     events: list[list[tuple[int, str]]]  # (paper id, kind) folded in
     excluded: np.ndarray  # rows x candidates: never shown
     prior: np.ndarray  # rows x candidates: dial-scaled trending + include boosts
+    prior_weights: np.ndarray | None = None  # per row, the model's prior weight multiplier (None: all default)
 
 
 def rows_inputs(rows: list[Row], cands: Candidates) -> RowInputs:
@@ -82,26 +83,56 @@ def rows_inputs(rows: list[Row], cands: Candidates) -> RowInputs:
         votes[uid].append((pid, kind, tid))
     events = [[(pid, kind) for pid, kind, tid in votes.get(row.user_id, []) if row.folds_in(tid)] for row in rows]
     pos_of = {int(p): j for j, p in enumerate(cands.ids.tolist())}
+    fields = _CategoryColumns(cands)
     excluded = np.zeros((len(rows), len(cands.ids)), dtype=bool)
     boost = np.zeros((len(rows), len(cands.ids)), dtype=bool)
     for r, row in enumerate(rows):
         seen = {pid for pid, _, _ in votes.get(row.user_id, [])} | set(row.exclude)
         excluded[r, [pos_of[pid] for pid in seen if pid in pos_of]] = True
         if row.topic is not None:
-            excluded[r] |= _ruled_out(row.topic, cands)
+            excluded[r] |= _ruled_out(row.topic, cands, fields)
             boost[r] = matches(row.topic.include_keywords, cands.haystacks) | matches(
                 row.topic.include_authors, cands.authors
             )
     scales = np.array([trending_scale(row.trending_weight) for row in rows], dtype=np.float32)
     prior = (scales[:, None] * cands.trending[None, :]).astype(np.float32)
     prior += INCLUDE_BOOST * boost  # float32 throughout, as before the dial: the default's prior is bit-identical
-    return RowInputs(events=events, excluded=excluded, prior=prior)
+    weights = None
+    if np.any(scales != 1.0):
+        default_prior = cands.trending[None, :] + INCLUDE_BOOST * boost
+        weights = _prior_weights(prior, default_prior)
+    return RowInputs(events=events, excluded=excluded, prior=prior, prior_weights=weights)
 
 
-def _ruled_out(topic: Topic, cands: Candidates) -> np.ndarray:
+def _prior_weights(prior: np.ndarray, default_prior: np.ndarray) -> np.ndarray:
+    """Per row ``std(prior) / std(default prior)``: the model z-scores each prior row, which would cancel the
+    dial's scale; weighting the z-scored row by this ratio gives ``(prior - mean) / std(default prior)``, i.e.
+    today's prior term with only its trending part scaled (include boosts keep their weight; 1 at the default)."""
+    spread, default_spread = prior.std(axis=1), default_prior.std(axis=1)
+    ok = default_spread > 1e-12
+    return np.where(ok, spread / np.where(ok, default_spread, 1.0), 1.0).astype(np.float32)
+
+
+class _CategoryColumns:
+    """The candidates' categories as a boolean matrix (candidates x distinct categories), built once per
+    call, so that a topic's category rule is one column selection instead of a set test per candidate."""
+
+    def __init__(self, cands: Candidates) -> None:
+        vocabulary = sorted(set().union(*cands.categories)) if cands.categories else []
+        self.column = {c: j for j, c in enumerate(vocabulary)}
+        self.matrix = np.zeros((len(cands.categories), len(vocabulary)), dtype=bool)
+        for i, cats in enumerate(cands.categories):
+            self.matrix[i, [self.column[c] for c in cats]] = True
+
+    def outside(self, wanted) -> np.ndarray:
+        """Candidates in none of the ``wanted`` categories."""
+        cols = [self.column[c] for c in set(wanted) if c in self.column]
+        return ~self.matrix[:, cols].any(axis=1) if cols else np.ones(self.matrix.shape[0], dtype=bool)
+
+
+def _ruled_out(topic: Topic, cands: Candidates, fields: _CategoryColumns) -> np.ndarray:
     """Candidates outside the topic's categories (when it chose some) or matching its exclude keywords/authors."""
     out = matches(topic.exclude_keywords, cands.haystacks) | matches(topic.exclude_authors, cands.authors)
     if topic.categories:
-        wanted = set(topic.categories)
-        out |= np.array([not (c & wanted) for c in cands.categories], dtype=bool)
+        out |= fields.outside(topic.categories)
     return out

@@ -25,6 +25,7 @@ from cachetools import LRUCache
 from ..models import TOPIC_TRENDING_WEIGHT_DEFAULT, Paper, Topic
 from ..ranking import REASON_TRENDING
 from ..ranking.content_only import content_only_rank
+from ..ranking.selection import first_positions
 from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
 from ..subscriptions.topics import topics_for_users
 from ..training.dataset import paper_text
@@ -197,15 +198,15 @@ def _rank_with_model(served: ActiveModel, rows: list[Row], inputs: RowInputs, ca
         n=n,
         negative_rows=N,
         categories=[row.categories for row in rows],
-        exclude=[cand_cols[np.flatnonzero(excluded)] for excluded in inputs.excluded],
+        exclude=inputs.excluded,  # rows x candidates, in cand_cols' order
         prior=inputs.prior,
+        prior_weights=inputs.prior_weights,
         diversity=DIVERSITY,
         return_reasons=True,
         prepared=prepared_for(served, cand_cols, cands.texts, diversity=DIVERSITY),
     )
     # Map model columns back to candidate positions and liked columns to paper ids.
-    pos_of_col = {int(c): j for j, c in enumerate(cand_cols.tolist())}
-    pos = np.vectorize(lambda c: pos_of_col.get(int(c), -1), otypes=[np.int64])(ids) if ids.size else ids
+    pos = first_positions(cand_cols, ids.ravel()).reshape(ids.shape) if ids.size else ids
     paper_ids = served.paper_ids
     reason_ids = np.where(reasons >= 0, paper_ids[np.clip(reasons, 0, len(paper_ids) - 1)], reasons)
     return pos, scores, reason_ids

@@ -190,18 +190,10 @@ def _mean_trending_position(lists, order) -> float:
     return float(np.mean([position[pid] for picks in lists for pid in picks]))
 
 
-# The model standardises each row's prior (``HybridRecommender._rank``: prior_weight * zscore(prior)), so a
-# row's trending scale cannot change its weight from serving: the dial reaches the model's ranking only at 0
-# until ``recommend_for_rows`` takes a per-row prior weight (docs/recommender.md, "The dial"). The content-only
-# ranker adds the prior as it is, and the dial works there in full.
-MODEL_NEEDS_ROW_PRIOR_WEIGHTS = pytest.mark.xfail(
-    strict=True, reason="the model z-scores each prior row: needs a per-row prior weight in recommend_for_rows"
-)
-
-
-@pytest.mark.parametrize(
-    "world", [pytest.param("model", marks=MODEL_NEEDS_ROW_PRIOR_WEIGHTS), "content-only"], indirect=True
-)
+# The model standardises each prior row (``prior_weight * zscore(prior)``), which would cancel a row's scale;
+# serving passes the dial as a per-row prior weight (``recommend_for_rows(prior_weights=...)``), so the dial
+# works in full with a model as in the content-only ranker, which adds the prior as it is.
+@pytest.mark.parametrize("world", ["model", "content-only"], indirect=True)
 def test_the_dial_moves_lists_toward_the_community_ranking(world):  # noqa: F811
     """Every seeded reader's default topic at 0, the default and 1: the picks climb the trending order; at 1
     they are the most trending papers the topic lets through; at 0 no pick is explained by trending."""
