@@ -1,4 +1,4 @@
-"""Search over the whole archive: keyword (full-text), semantic (LSA) and their blend.
+"""Search over the whole archive: keyword (full-text), semantic (the content encoder) and their blend.
 
 Keyword search runs in the database so it stays fast on the full archive:
 
@@ -18,11 +18,16 @@ and runs in migrations 0003 and ``paper_search_vector`` and after every
 Django's SQLite schema editor rebuilds a table to alter it, dropping its
 triggers.
 
-Semantic search is an LSA index (hashed unigrams, sublinear tf-idf, truncated
-SVD, cosine similarity) over titles and abstracts, built per process, cached
-on disk as ``.npz`` (no pickle) so every web worker loads instead of refitting,
-and rebuilt when the archive changes. It sits behind ``SemanticIndex`` so it
-can later switch to the recommender's own content encoder.
+Semantic search embeds the archive with the recommender's content encoder
+(``ranking.content.ContentEncoder`` through ``ranking.content_index.ContentIndex``):
+the served model's own encoder, which the caller passes (``encoder=``: this
+layer cannot import serving, so the layers above hand it down), or, before
+any model exists, one fitted on the archive with the settings
+training gives the model. So a query, a paper's similar papers and the
+recommender read papers the same way. Each (archive state, encoder) index is
+built once per process (at most ``INDEX_CACHE_SIZE`` held), saved as ``.npz``
+(no pickle) under ``var/search`` so every web worker loads instead of
+re-embedding, and rebuilt when the archive changes.
 
 Semantic results stop at a relevance floor (``SEMANTIC_FLOOR``, ``SEMANTIC_RELATIVE``):
 without it every paper sharing any latent dimension with the query had a
@@ -38,21 +43,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
+from cachetools import LRUCache
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import F, Max, Q
 
 from ..models import SEARCH_CONFIG, Paper
+from ..ranking.artifact import atomic_write_bytes, load_arrays, save_arrays
+from ..ranking.content import ContentEncoder
+from ..ranking.content_index import ContentIndex, encoder_digest
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +68,12 @@ MAX_QUERY_CHARS = 200
 MAX_TERMS = 12
 RRF_K = 60  # the constant from Cormack et al. 2009; damps the head of each list
 # Semantic relevance floor, measured on the recorded feeds (155 papers) with every title word as a query
-# (docs/web.md, "Search relevance"): the cosine of a query to a paper that does not contain its word is
-# below 0.15 in 99.3% of pairs, while 88% of the papers that contain the word score at least 0.15.
-SEMANTIC_FLOOR = 0.15
-# ... and at least half the best match's cosine: a title query scores ~0.94 with its own paper and at most
-# 0.43 with any paper sharing no word with it, so a strong match does not drag in the topic's neighbours.
+# (docs/web.md, "Search relevance"): the cosine of a query to a paper that does not contain its word (or
+# its singular / plural) is below 0.10 in 99.5% of pairs, while 93% of the papers that contain it score at
+# least 0.10.
+SEMANTIC_FLOOR = 0.10
+# ... and at least half the best match's cosine: a title query scores ~0.97 with its own paper and at most
+# 0.26 with any paper sharing no word with it, so a strong match does not drag in the topic's neighbours.
 SEMANTIC_RELATIVE = 0.5
 MODES = ("blend", "keyword", "semantic")
 
@@ -202,186 +211,55 @@ def _icontains_search(terms: list[str], n: int) -> list[int]:
 
 # --- Semantic search -----------------------------------------------------------------
 
-
-class SemanticIndex(Protocol):
-    """What the web app needs from an embedding index (LSA today, the recommender's encoder later)."""
-
-    def search(self, query: str, n: int) -> list[int]: ...
-
-    def similar(self, paper_id: int, n: int) -> list[int]: ...
-
-
-N_FEATURES = 2**18
-N_COMPONENTS = 128
-FIT_SAMPLE = 20_000
+FIT_SAMPLE = 20_000  # papers the catalogue encoder is fitted on, and whose words the index knows
 SIGNATURE_TTL = 30.0  # seconds between checks that the archive changed
 CHUNK = 5_000
-WORD_PATTERN = r"(?u)\b\w\w+\b"
+INDEX_VERSION = 3  # part of the archive signature: a change of the index's recipe rebuilds every cached one
+INDEX_CACHE_SIZE = 2  # indexes per process: the served model's encoder's, and the catalogue's
+SAVE_MIN_PAPERS = 1000  # smaller archives embed faster than they load: not saved
+# The catalogue encoder (before any model exists) reads papers as training's model will: HybridRecommender's
+# content settings with training's min_df (tests/papers/test_semantic_index.py keeps them equal).
+CATALOGUE_ENCODER = {
+    "n_features": 2**18,
+    "ngram_range": (1, 2),
+    "char_ngrams": "auto",
+    "min_df": 1,
+    "n_components": 128,
+    "random_state": 0,
+}
 
 
-INDEX_VERSION = 2  # part of the archive signature: a change of tokenisation rebuilds every cached index
-_WORD_RE = re.compile(WORD_PATTERN)
+def index_text(title: str, abstract: str) -> str:
+    """What the index embeds of a paper: the title twice (it says what the paper is about), then the abstract."""
+    return f"{title} {title} {abstract}"
 
 
-def _singular(word: str) -> str:
-    """Fold an English plural onto its singular ("transformers" -> "transformer", "studies" -> "study").
-
-    The keyword index stems (Porter, FTS5 / PostgreSQL); without this the
-    semantic index knew "transformer" and "transformers" as unrelated words.
-    """
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def lsa_tokens(text: str) -> list[str]:
-    """Lower-cased words of two or more characters, English stop words dropped, plurals folded."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return [_singular(w) for w in _WORD_RE.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
-
-
-def word_fingerprint(word: str) -> int:
-    """A 64-bit hash of a word, independent of the hashing trick's columns (collisions: ~n²/2⁶⁴)."""
-    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def _known(vocabulary: np.ndarray, word: str) -> bool:
-    at = int(np.searchsorted(vocabulary, word_fingerprint(word)))
-    return at < len(vocabulary) and int(vocabulary[at]) == word_fingerprint(word)
-
-
-def _vocabulary(texts) -> np.ndarray:
-    words = {w for text in texts for w in lsa_tokens(text)}
-    return np.unique(np.fromiter((word_fingerprint(w) for w in words), dtype=np.int64, count=len(words)))
-
-
-def _hasher():
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(
-        n_features=N_FEATURES, alternate_sign=False, norm=None, tokenizer=lsa_tokens, token_pattern=None
-    )
-
-
-@dataclass
-class LsaIndex:
-    """Unit-length LSA vectors for every paper, and the projection to embed new text."""
-
-    ids: np.ndarray  # int64 paper ids, row order of ``vectors``
-    vectors: np.ndarray  # float32 (n_papers, k), L2-normalised
-    cols: np.ndarray  # int64 hash columns seen while fitting
-    idf: np.ndarray  # float32 idf of those columns
-    components: np.ndarray  # float32 (k, len(cols))
-    signature: str
-    vocabulary: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # sorted word fingerprints
-    _col_pos: np.ndarray | None = field(default=None, repr=False)
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return _project(_hasher().transform(texts), self.cols, self.idf, self.components)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """One text, without slicing the whole hash space (the common, latency-bound case)."""
-        if self._col_pos is None:
-            pos = np.full(N_FEATURES, -1, dtype=np.int64)
-            pos[self.cols] = np.arange(len(self.cols))
-            self._col_pos = pos
-        # Only words the index was fitted on: a made-up word would otherwise take the column of a
-        # real word it collides with in the hash space (a few percent of them on a small archive).
-        known = [t for t in lsa_tokens(text) if _known(self.vocabulary, t)]
-        counts = _hasher().transform([" ".join(known)])
-        where = self._col_pos[counts.indices]
-        keep = where >= 0
-        where, tf = where[keep], counts.data[keep].astype(np.float32)
-        if not len(where):
-            return np.zeros(self.vectors.shape[1], dtype=np.float32)
-        w = (1.0 + np.log(tf)) * self.idf[where]
-        v = self.components[:, where] @ (w / np.linalg.norm(w))
-        norm = np.linalg.norm(v)
-        return (v / norm if norm else v).astype(np.float32)
-
-    def search(self, query: str, n: int) -> list[int]:
-        """The papers at or above the relevance floor, most similar first (none for an unknown vocabulary)."""
-        if not len(self.ids) or not query_terms(query):
-            return []
-        q = self.embed_query(query)
-        if not q.any():
-            return []
-        scores = self.vectors @ q
-        floor = max(SEMANTIC_FLOOR, SEMANTIC_RELATIVE * float(scores.max()))
-        scores[scores < floor] = -np.inf
-        return self._top(scores, n, exclude=None)
-
-    def scores(self, query: str) -> dict[int, float]:
-        """``{paper id: cosine}`` of ``query`` with every paper (tests and diagnostics)."""
-        q = self.embed_query(query)
-        return dict(zip(self.ids.tolist(), (self.vectors @ q).tolist(), strict=True))
-
-    def similar(self, paper_id: int, n: int) -> list[int]:
-        rows = np.flatnonzero(self.ids == paper_id)
-        if not len(rows):
-            return []
-        return self._top(self.vectors @ self.vectors[rows[0]], n, exclude=rows[0])
-
-    def _top(self, scores: np.ndarray, n: int, exclude) -> list[int]:
-        if exclude is not None:
-            scores[exclude] = -np.inf
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [int(self.ids[i]) for i in top if scores[i] > 0]
-
-
-def _project(counts, cols: np.ndarray, idf: np.ndarray, components: np.ndarray) -> np.ndarray:
-    x = counts[:, cols].astype(np.float32)
-    x.data = 1.0 + np.log(x.data)  # sublinear tf
-    x = x.multiply(idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
-    norms[norms == 0] = 1.0
-    v = np.asarray(x @ components.T, dtype=np.float32) / norms[:, None]
-    vn = np.linalg.norm(v, axis=1)
-    vn[vn == 0] = 1.0
-    return (v / vn[:, None]).astype(np.float32)
-
-
-def lsa_build(*, signature: str = "") -> LsaIndex:
-    """Fit LSA on (a sample of) the archive and embed every paper."""
-    from scipy import sparse
-    from sklearn.decomposition import TruncatedSVD
-
-    started = time.monotonic()
+def _archive_texts() -> tuple[list[int], list[str]]:
+    """Every paper's id and index text, newest first (so equal similarities favour the newer paper)."""
     ids: list[int] = []
     texts: list[str] = []
-    for pid, title, abstract in Paper.objects.order_by("id").values_list("id", "title", "abstract").iterator(CHUNK):
+    for pid, title, abstract in Paper.objects.order_by("-id").values_list("id", "title", "abstract").iterator(CHUNK):
         ids.append(pid)
-        texts.append(f"{title} {title} {abstract}")  # the title twice: it says what the paper is about
-    hasher = _hasher()
+        texts.append(index_text(title, abstract))
+    return ids, texts
+
+
+def semantic_build(*, encoder: ContentEncoder | None = None) -> ContentIndex:
+    """Embed the archive with ``encoder`` (the served model's), or with one fitted on (a sample of) it."""
+    started = time.monotonic()
+    ids, texts = _archive_texts()
     if not ids:
-        empty = np.zeros((0, 1), dtype=np.float32)
-        return LsaIndex(np.zeros(0, np.int64), empty, np.zeros(1, np.int64), np.ones(1, np.float32), empty.T, signature)
-    rng = np.random.default_rng(0)
-    sample = rng.choice(len(ids), size=min(FIT_SAMPLE, len(ids)), replace=False)
-    fit_texts = [texts[i] for i in sample]
-    counts = hasher.transform(fit_texts).tocsc()
-    df = np.diff(counts.indptr)
-    cols = np.flatnonzero(df).astype(np.int64)
-    idf = (np.log((1 + len(sample)) / (1 + df[cols])) + 1.0).astype(np.float32)
-    x = counts[:, cols].astype(np.float32).tocsr()
-    x.data = 1.0 + np.log(x.data)
-    x = sparse.csr_matrix(x.multiply(idf[None, :]))
-    k = max(1, min(N_COMPONENTS, x.shape[0] - 1, x.shape[1] - 1))
-    if x.shape[0] > 1 and x.shape[1] > 1:
-        components = TruncatedSVD(n_components=k, random_state=0).fit(x).components_.astype(np.float32)
-    else:
-        components = np.ones((1, len(cols)), dtype=np.float32)
-    vectors = np.vstack(
-        [_project(hasher.transform(texts[i : i + CHUNK]), cols, idf, components) for i in range(0, len(texts), CHUNK)]
-    )
-    logger.info("LSA index: %d papers, %d dims in %.1fs", len(ids), k, time.monotonic() - started)
-    vocabulary = _vocabulary(fit_texts)
-    return LsaIndex(np.asarray(ids, np.int64), vectors, cols, idf, components, signature, vocabulary)
+        return ContentIndex.empty()
+    sample = np.random.default_rng(0).choice(len(ids), size=min(FIT_SAMPLE, len(ids)), replace=False)
+    sample_texts = [texts[i] for i in np.sort(sample)]
+    if encoder is None:
+        try:
+            encoder = ContentEncoder(**CATALOGUE_ENCODER).fit(sample_texts)
+        except ValueError:  # not one word to fit on
+            return ContentIndex.empty()
+    index = ContentIndex.build(encoder, ids, texts, vocabulary_texts=sample_texts)
+    logger.info("semantic index: %d papers in %.1fs", len(ids), time.monotonic() - started)
+    return index
 
 
 def _archive_signature() -> str:
@@ -395,78 +273,91 @@ def _cache_dir() -> Path:
     return Path(settings.VAR_DIR) / "search"
 
 
-def _cache_path(signature: str) -> Path:
-    return _cache_dir() / f"lsa-{hashlib.sha256(signature.encode()).hexdigest()[:20]}.npz"
+def _cache_path(name: str) -> Path:
+    return _cache_dir() / f"semantic-{hashlib.sha256(name.encode()).hexdigest()[:20]}.npz"
 
 
-def _load(signature: str) -> LsaIndex | None:
-    path = _cache_path(signature)
+def _load(path: Path, encoder: ContentEncoder | None) -> ContentIndex | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return LsaIndex(f["ids"], f["vectors"], f["cols"], f["idf"], f["components"], signature, f["vocabulary"])
+        return ContentIndex.from_arrays(load_arrays(path.read_bytes()), encoder)
     except (OSError, ValueError, KeyError):
         logger.warning("ignoring unreadable search cache %s", path)
         return None
 
 
-def _save(index: LsaIndex) -> None:
-    path = _cache_path(index.signature)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(
-        tmp,
-        ids=index.ids,
-        vectors=index.vectors,
-        cols=index.cols,
-        idf=index.idf,
-        components=index.components,
-        vocabulary=index.vocabulary,
-    )
-    os.replace(tmp, path)  # atomic: other workers never read half a file
-    # Files are content-addressed by signature; prune the ones nobody used for an hour.
-    for old in path.parent.glob("lsa-*.npz"):
+def _save(path: Path, index: ContentIndex, *, with_encoder: bool) -> None:
+    # atomic (temporary file + os.replace): other workers never read half a file
+    atomic_write_bytes(path, save_arrays(index.to_arrays(with_encoder=with_encoder)))
+    # Files are content-addressed by archive and encoder; prune the ones nobody wrote for an hour.
+    for old in path.parent.glob("semantic-*.npz"):
         if old != path and time.time() - old.stat().st_mtime > 3600:
             old.unlink(missing_ok=True)
 
 
-_index: LsaIndex | None = None
-_checked_at = 0.0
+def _index_for(encoder: ContentEncoder | None, signature: str) -> ContentIndex:
+    """The index of this archive state and encoder: from disk (another worker built it) or built now."""
+    path = _cache_path(f"{signature}-{'catalogue' if encoder is None else encoder_digest(encoder)}")
+    index = _load(path, encoder)
+    if index is None:
+        index = semantic_build(encoder=encoder)
+        if len(index.ids) >= SAVE_MIN_PAPERS:
+            _save(path, index, with_encoder=encoder is None)
+    return index
+
+
+@dataclass(eq=False)
+class _Cached:
+    encoder: ContentEncoder | None  # what the caller passed (None: the catalogue's own)
+    index: ContentIndex
+    signature: str
+    checked_at: float
+
+
+_indexes: LRUCache = LRUCache(maxsize=INDEX_CACHE_SIZE)  # id(encoder) -> _Cached
 _lock = threading.Lock()
 
 
-def semantic_index() -> SemanticIndex:
-    """The process's semantic index, rebuilt (or loaded from disk) when the archive changed."""
-    global _index, _checked_at
-    now = time.monotonic()
-    if _index is not None and now - _checked_at < SIGNATURE_TTL:
-        return _index
+def semantic_index(encoder: ContentEncoder | None = None) -> ContentIndex:
+    """The archive embedded by ``encoder`` (the served model's, from the caller) or, without one, by an
+    encoder fitted on the archive; per process, rebuilt (or loaded from disk) when the archive changed."""
     with _lock:
+        entry = _indexes.get(id(encoder))
+        if entry is not None and entry.encoder is not encoder:  # an id reused by another object
+            entry = None
+        if entry is not None and time.monotonic() - entry.checked_at < SIGNATURE_TTL:
+            return entry.index
         signature = _archive_signature()
-        _checked_at = time.monotonic()
-        if _index is None or _index.signature != signature:
-            _index = _load(signature)
-            if _index is None:
-                _index = lsa_build(signature=signature)
-                if len(_index.ids) > 1000:  # small archives refit faster than they load
-                    _save(_index)
-        return _index
+        if entry is None or entry.signature != signature:
+            entry = _Cached(encoder, _index_for(encoder, signature), signature, 0.0)
+            _indexes[id(encoder)] = entry
+        entry.checked_at = time.monotonic()
+        return entry.index
 
 
 def semantic_index_reset() -> None:
-    """Forget the in-process index (tests, or after bulk loads)."""
-    global _index, _checked_at
+    """Forget the in-process indexes (tests, or after bulk loads)."""
     with _lock:
-        _index, _checked_at = None, 0.0
+        _indexes.clear()
 
 
-def semantic_search(*, query: str, n: int = 50) -> list[int]:
-    return semantic_index().search(query, n)
+def semantic_search(*, query: str, n: int = 50, encoder: ContentEncoder | None = None) -> list[int]:
+    """Papers at or above the relevance floor, most similar to ``query`` first (none for unknown words)."""
+    if not query_terms(query):
+        return []
+    return semantic_index(encoder).search(query, n, floor=SEMANTIC_FLOOR, relative=SEMANTIC_RELATIVE)
 
 
-def similar_by_content(*, paper_id: int, n: int = 5) -> list[int]:
-    return semantic_index().similar(paper_id, n)
+def similar_by_content(
+    *, paper_id: int, n: int = 5, exclude_ids: Iterable[int] = (), encoder: ContentEncoder | None = None
+) -> list[int]:
+    """The ``n`` papers closest in content to ``paper_id``, never it nor ``exclude_ids`` (full while the archive
+    lasts); [] for an unknown paper."""
+    paper = Paper.objects.filter(pk=paper_id).values_list("title", "abstract").first()
+    if paper is None:
+        return []
+    return semantic_index(encoder).similar(paper_id, n, exclude=exclude_ids, text=index_text(*paper))
 
 
 # --- Blend ---------------------------------------------------------------------------
@@ -494,25 +385,26 @@ class Hit:
         return " · ".join(name for name, on in (("matched words", self.words), ("similar meaning", self.meaning)) if on)
 
 
-def search_hits(*, query: str, mode: str = "blend", n: int = 100) -> list[Hit]:
+def search_hits(*, query: str, mode: str = "blend", n: int = 100, encoder: ContentEncoder | None = None) -> list[Hit]:
     """Results for ``query`` best first, each saying what it matched.
 
     Keyword and semantic mode rank by their own index; the blend fuses both
     lists (reciprocal rank fusion), so it holds exactly the papers that match
     the words or the meaning. Both lists are computed in every mode so that
-    each result can say whether it matched the other way too.
+    each result can say whether it matched the other way too. ``encoder`` is the served model's
+    (``serving.content_encoder()``), None before any model exists.
     """
     words = keyword_search(query=query, n=n)
-    meaning = semantic_search(query=query, n=n)
+    meaning = semantic_search(query=query, n=n, encoder=encoder)
     ranked = {"keyword": words, "semantic": meaning}.get(mode) or rrf([words, meaning])[:n]
     in_words, in_meaning = set(words), set(meaning)
     return [Hit(pid, pid in in_words, pid in in_meaning) for pid in ranked]
 
 
-def search(*, query: str, mode: str = "blend", n: int = 100) -> list[int]:
+def search(*, query: str, mode: str = "blend", n: int = 100, encoder: ContentEncoder | None = None) -> list[int]:
     """Paper ids for ``query`` best first: keyword, semantic, or both fused."""
     if mode == "keyword":
         return keyword_search(query=query, n=n)
     if mode == "semantic":
-        return semantic_search(query=query, n=n)
-    return [hit.paper_id for hit in search_hits(query=query, mode=mode, n=n)]
+        return semantic_search(query=query, n=n, encoder=encoder)
+    return [hit.paper_id for hit in search_hits(query=query, mode=mode, n=n, encoder=encoder)]

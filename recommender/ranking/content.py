@@ -20,7 +20,7 @@ its whole state is plain arrays (no fitted vocabulary objects, no pickles):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -205,6 +205,18 @@ class ContentEncoder:
     def transform(self, content: Content) -> np.ndarray:
         """Dense L2-normalised embeddings for any papers."""
         return self.embed(self.transform_sparse(content))
+
+    def word_analyzer(self) -> Callable[[str], list[str]]:
+        """The function splitting a text into the words (unigrams) this encoder counts.
+
+        Text mode: lower-cased tokens of two or more word characters, English stop words dropped, as the
+        word block hashes them; bag-of-words mode: the stored vocabulary's tokenisation. A search index
+        keeps the words of the papers it embedded, so that a query word nobody wrote is ignored instead
+        of landing on the hash bucket of a real word it collides with.
+        """
+        if self.mode_ == "text":
+            return HashingVectorizer(stop_words="english").build_analyzer()
+        return CountVectorizer().build_analyzer()
 
     # -- persistence --------------------------------------------------------
     def to_arrays(self, prefix: str = "enc_") -> dict[str, np.ndarray]:

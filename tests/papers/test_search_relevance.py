@@ -82,7 +82,7 @@ def test_every_blend_result_matches_the_words_or_the_meaning_and_keeps_every_key
         for hit in hits:
             assert (hit.words, hit.meaning) == (hit.paper_id in keyword, hit.paper_id in semantic), (word, hit)
             assert hit.words or hit.meaning
-        scores = index.scores(word)
+        scores = dict(zip(index.ids.tolist(), index.cosines(word).tolist(), strict=True))
         for pid in semantic:
             assert scores[pid] >= search.SEMANTIC_FLOOR, (word, ingested_feeds[pid], scores[pid])
 
