@@ -1,4 +1,4 @@
-"""Shared fixtures for the ranking tests: a small synthetic world and the data path."""
+"""Shared fixtures for the ranking tests: a small synthetic world, a model fitted on it, and the data path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from recommender.ranking import HybridRecommender
 from recommender.ranking.synthetic import make_synthetic
+from tests.ranking.small import SMALL
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,6 +22,12 @@ def shared_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def world():
     return make_synthetic(n_users=120, n_items=400, n_topics=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model(world):
+    """A ``HybridRecommender`` fitted on ``world`` with the small settings (once per test module)."""
+    return HybridRecommender(**SMALL).fit(world.interactions, world.texts)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,7 @@ from recommender.ranking import HybridRecommender, als
 from recommender.ranking.diversity import mmr
 from recommender.ranking.scoring import REASON_NONE, REASON_TRENDING, pick_reasons
 from recommender.ranking.selection import exclusion_mask, first_positions, top_n
-
-SMALL = {"factors": 16, "iterations": 5, "n_components": 16, "random_state": 0}
+from tests.ranking.small import SMALL
 
 
 def _direct_fold_in(C: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray) -> np.ndarray:

@@ -11,13 +11,7 @@ import scipy.sparse as sp
 
 from recommender.ranking import REASON_NONE, REASON_TRENDING, HybridRecommender
 from recommender.ranking.synthetic import make_texts, topic_word
-
-SMALL = {"factors": 16, "iterations": 5, "n_components": 16, "random_state": 0}
-
-
-@pytest.fixture(scope="module")
-def model(world):
-    return HybridRecommender(**SMALL).fit(world.interactions, world.texts)
+from tests.ranking.small import SMALL
 
 
 def test_learned_attributes_end_in_underscore_and_params_roundtrip():

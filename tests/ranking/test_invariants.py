@@ -14,18 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.ranking import HybridRecommender
 from recommender.ranking.diversity import mmr
 from recommender.ranking.synthetic import make_texts
 
-SMALL = {"factors": 16, "iterations": 5, "n_components": 16, "random_state": 0}
 N_NEW = 30
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def model(world):
-    return HybridRecommender(**SMALL).fit(world.interactions, world.texts)
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,17 @@ ranking.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.utils import timezone
 
 from recommender import serving
 from recommender.ingest.entries import IngestError, TransientIngestError
 from recommender.ingest.services import ingest_run
-from recommender.interactions.services import interaction_record
 from recommender.models import FeedState, IngestRun, ModelStatus, ModelVersion, Paper, RunStatus
 from recommender.training.services import model_train
-from tests.factories import make_paper, make_subscriber
+from tests.factories import make_community, make_paper
 
 pytestmark = pytest.mark.django_db
 
@@ -107,15 +104,8 @@ def test_interrupted_oai_harvest_writes_nothing_and_the_next_run_completes(oai_s
 
 def _community():
     """Three fields and readers who each stick to one; fresh papers to rank."""
-    old = timezone.now().date() - dt.timedelta(days=3)
-    papers = {c: [make_paper(category=c, announced_on=old) for _ in range(10)] for c in ("cs.LG", "cs.CL", "cs.CV")}
-    readers = []
-    for c, ps in papers.items():
-        for r in range(5):
-            user = make_subscriber(f"{c.replace('.', '')}-{r}@example.org")
-            for p in ps[r : r + 5]:
-                interaction_record(user=user, paper=p, kind="upvote")
-            readers.append(user)
+    _, by_field = make_community(papers_per_field=10, readers_per_field=5)
+    readers = [user for users in by_field.values() for user in users]
     fresh = [make_paper(category=c) for c in ("cs.CV", "cs.CL", "cs.LG") for _ in range(3)]
     return readers, [p.pk for p in fresh]
 
