@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from recommender.ranking import HybridRecommender
 from recommender.ranking.synthetic import make_synthetic
+from tests.conftest import service_unavailable
 from tests.ranking.small import SMALL
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_data_dir() -> Path:
-    """<repo>/../shared/data, overridable with PAPERBOY_SHARED_DATA."""
-    return Path(os.environ.get("PAPERBOY_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +24,9 @@ def model(world):
 
 
 @pytest.fixture(scope="session")
-def abstracts_dir() -> Path:
-    d = shared_data_dir() / "citeulike-a-abstracts-subset"
+def abstracts_dir(shared_data) -> Path:
+    """The CiteULike-a subset with abstracts (``../shared/data``): fails in CI, skips elsewhere, when absent."""
+    d = shared_data / "citeulike-a-abstracts-subset"
     if not (d / "users.dat").exists():
-        pytest.skip(f"real data not available at {d} (set PAPERBOY_SHARED_DATA)")
+        service_unavailable(f"real data not available at {d} (set PAPERBOY_SHARED_DATA)")
     return d
