@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import service_unavailable
+
+from tests.conftest import service_unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.factories import due_now, make_paper, subscriber  # noqa: F401  (re-exported for tests that import them here)
+from tests.factories import make_paper
 
 
 @pytest.fixture

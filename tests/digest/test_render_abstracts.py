@@ -11,8 +11,7 @@ from recommender.digest.render import render_digest, render_digest_whole
 from recommender.models import PaperTranslation
 from recommender.summaries.sources import abstract_shown, text_hash
 from recommender.templatetags.digest_email import detailed_papers
-
-from .conftest import subscriber
+from tests.factories import subscriber
 
 pytestmark = pytest.mark.django_db
 
