@@ -6,14 +6,11 @@ The member, their client and password are in tests/conftest.py; papers come from
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 import pytest
 
 from recommender.papers import search
-from tests.factories import make_paper as make_paper_row
-
-_ids = itertools.count(1)
+from tests.factories import make_paper
 
 DAY1 = dt.date(2026, 11, 18)
 DAY2 = dt.date(2026, 11, 19)
@@ -30,31 +27,10 @@ def _fresh_semantic_index(monkeypatch):
 
 
 @pytest.fixture
-def make_paper(db):  # to go: tests.factories.make_paper (test_account.py still asks for this)
-    from recommender.models import Paper
-
-    def make(**fields):
-        n = next(_ids)
-        defaults = {
-            "arxiv_id": f"2611.{n:05d}",
-            "title": f"Paper number {n}",
-            "abstract": f"An abstract about topic {n}.",
-            "authors": ["Ada Lovelace", "Alan Turing"],
-            "primary_category": "cs.LG",
-            "categories": "cs.LG",
-            "announced_on": DAY2,
-        }
-        defaults.update(fields)
-        return Paper.objects.create(**defaults)
-
-    return make
-
-
-@pytest.fixture
 def corpus(db):
     """Papers on three days in a few categories, with text that search can tell apart."""
     return {
-        "attention": make_paper_row(
+        "attention": make_paper(
             title="Sparse attention for long context transformers",
             abstract="We prune attention heads to make long context language models fast.",
             category="cs.CL",
@@ -63,7 +39,7 @@ def corpus(db):
             hf_upvotes=40,
             trending_score=3.0,
         ),
-        "audio": make_paper_row(
+        "audio": make_paper(
             title="Self-supervised audio representation learning with state space models",
             abstract="Mamba state space models learn audio representations without labels.",
             category="eess.AS",
@@ -72,7 +48,7 @@ def corpus(db):
             hf_upvotes=5,
             trending_score=1.0,
         ),
-        "vision": make_paper_row(
+        "vision": make_paper(
             title="Diffusion models for image generation",
             abstract="Denoising diffusion produces high quality images from noise.",
             category="cs.CV",
@@ -80,7 +56,7 @@ def corpus(db):
             hf_upvotes=12,
             trending_score=2.0,
         ),
-        "old": make_paper_row(
+        "old": make_paper(
             title="Graph neural networks for molecules",
             abstract="Message passing networks predict molecular properties.",
             categories="cs.LG q-bio.BM",

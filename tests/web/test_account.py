@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from recommender.models import Interaction, Profile
 from recommender.subscriptions.topics import topic_create, topic_default, topic_update
+from tests.factories import make_paper
 
 User = get_user_model()
 XSS = "<script>alert(1)</script>"
@@ -148,7 +149,7 @@ def test_preferences_require_csrf(member):
     assert Profile.objects.get(user=member).frequency == "daily"
 
 
-def test_export_csv_and_json(member_client, member, make_paper):
+def test_export_csv_and_json(member_client, member):
     paper = make_paper(title='=HYPERLINK("http://evil") and more')
     Interaction.objects.create(user=member, paper=paper, kind="upvote")
     rows = list(csv.DictReader(io.StringIO(member_client.get(reverse("web:export_csv")).content.decode())))
@@ -200,7 +201,7 @@ def test_feed_with_token_and_regeneration(member_client, member, corpus):
     assert new != token and Client().get(reverse("web:feed", args=[new])).status_code == 200
 
 
-def test_feed_survives_hostile_text(member, make_paper):
+def test_feed_survives_hostile_text(member):
     make_paper(title="Bad \x0b control <b>&", abstract="\x01\x1f" + XSS, trending_score=9.0)
     response = Client().get(reverse("web:feed", args=[member.profile.feed_token]))
     assert response.status_code == 200
