@@ -4,8 +4,9 @@ For each database (PostgreSQL at ``BENCH_PG_URL``, and SQLite) this script:
 
 1. creates the database if needed, migrates it and fills it with ``--papers``
    generated papers (skipped when it already holds that many);
-2. builds the semantic search index once, so every web worker loads it from
-   ``var/search`` instead of refitting;
+2. builds the semantic search index once (with the served model's encoder when one is
+   active, again after step 4 trains one), so every web worker loads it from
+   ``var/search`` instead of re-embedding;
 3. starts gunicorn (``DEBUG=0``, whitenoise, persistent DB connections, the
    embedded Redis as the shared cache, as in production) and
    drives it with ``wrk`` (Debian package) or, without wrk, a small threaded
@@ -178,10 +179,17 @@ def populate(n: int, days: int) -> None:
         Paper.objects.bulk_create(batch)
         trending_refresh()
         print(f"  inserted {n} papers in {time.monotonic() - started:.0f}s", flush=True)
+    warm_semantic_index()
+
+
+def warm_semantic_index() -> None:
+    """Build the semantic index search will use (the served model's encoder's, else the catalogue's) and save it
+    under ``var/search``, so no worker embeds 100k papers inside a measured request."""
+    from recommender import serving
     from recommender.papers.search import semantic_index
 
     started = time.monotonic()
-    semantic_index()
+    semantic_index(serving.content_encoder())
     print(f"  semantic index ready in {time.monotonic() - started:.0f}s", flush=True)
 
 
@@ -205,6 +213,7 @@ def prepare_readers(n_readers: int) -> None:
         started = time.monotonic()
         version = model_train(activate="always")
         print(f"  model v{version.pk} trained in {time.monotonic() - started:.0f}s", flush=True)
+        warm_semantic_index()  # search now embeds with the new model's encoder
 
 
 def reader_sessions(n: int) -> list[dict]:

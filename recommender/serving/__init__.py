@@ -4,13 +4,14 @@
 ``candidates.py`` says which papers are candidates and caches their user-independent work;
 ``rows.py`` makes one fold-in row per reader topic (its votes, rules and dial);
 ``services.py`` ranks (``recommend_for_topics``; ``recommend_for_users``: each reader's default
-topic), finds similar papers and words the reasons.
+topic), finds similar papers, hands search the served content encoder and words the reasons.
 """
 
 from .active import ActiveModel, active_model
 from .candidates import CANDIDATE_MEMO_BYTES, CANDIDATE_MEMO_SIZE, candidate_ids_default
 from .services import (
     Recommendation,
+    content_encoder,
     recommend_for_topics,
     recommend_for_users,
     reset_cache,
@@ -25,6 +26,7 @@ __all__ = [
     "Recommendation",
     "active_model",
     "candidate_ids_default",
+    "content_encoder",
     "recommend_for_topics",
     "recommend_for_users",
     "reset_cache",

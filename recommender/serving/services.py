@@ -13,17 +13,17 @@ useful from the first vote.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from cachetools import LRUCache
 
 from ..models import TOPIC_TRENDING_WEIGHT_DEFAULT, Paper, Topic
+from ..papers import search as paper_search
 from ..ranking import REASON_TRENDING
+from ..ranking.content import ContentEncoder
 from ..ranking.content_only import content_only_rank
 from ..ranking.selection import first_positions
 from ..ranking.weights import KIND_WEIGHTS, NEGATIVE_KINDS
@@ -47,14 +47,14 @@ class Recommendation:
 
 
 def reset_cache() -> None:
-    """Forget everything this process cached: the model, candidate work, the similar-papers pool.
+    """Forget everything this process cached: the model, candidate work, the semantic indexes.
 
-    The pool is keyed by (model version, newest paper id); both can be reused by another data set
-    (e.g. SQLite ids after a rolled-back test), so a reset must drop it too.
+    The indexes are keyed by (archive state, encoder); an archive state can recur in another data set
+    (e.g. SQLite ids after a rolled-back test), so a reset must drop them too.
     """
     active.forget()
     candidates.forget()
-    _forget_pool()
+    paper_search.semantic_index_reset()
 
 
 def warm_up() -> bool:
@@ -301,60 +301,21 @@ class Why:
 
 # --- similar papers ---------------------------------------------------------------------
 
-POOL_SIZE = 5000
-_pool_lock = threading.Lock()
-_pools: LRUCache = LRUCache(maxsize=1)
 
+def content_encoder() -> ContentEncoder | None:
+    """The served model's content encoder, None before any model is trained.
 
-def _forget_pool() -> None:
-    with _pool_lock:
-        _pools.clear()
-
-
-active.on_change(_forget_pool)
+    Search and similar papers embed the archive and their queries with it (``papers.search``), so they read
+    papers as the recommender does; without a model they use an encoder fitted on the archive.
+    """
+    served = active_model()
+    return None if served is None else served.model.encoder_
 
 
 def similar_papers(*, paper_id: int, n: int = 5, exclude_ids: Iterable[int] = ()) -> list[int]:
-    """Papers whose content is closest to ``paper_id`` among recent and trained papers.
+    """Papers whose content is closest to ``paper_id`` in the archive, by the served model's encoder.
 
     ``exclude_ids`` (e.g. what the reader hid or voted down) never appear; the list is still ``n`` long
-    while the pool lasts.
+    while the archive lasts.
     """
-    paper = Paper.objects.filter(pk=paper_id).values_list("title", "abstract").first()
-    if paper is None:
-        return []
-    served = active_model()
-    ids, emb, encode = _pool(served)
-    query = encode([paper_text(*paper)])
-    sims = emb @ query.T
-    sims = np.asarray(sims.toarray() if sp.issparse(sims) else sims).ravel()
-    skip = {int(paper_id), *(int(i) for i in exclude_ids)}
-    order = [int(ids[j]) for j in np.argsort(-sims, kind="stable") if int(ids[j]) not in skip]
-    return order[:n]
-
-
-def _pool(served: ActiveModel | None):
-    """``(ids, embeddings, encode)`` of the newest ``POOL_SIZE`` papers, per (model version, newest paper)."""
-    latest = Paper.objects.order_by("-id").values_list("id", flat=True).first()
-    key = (served.version_id if served else None, latest)
-    with _pool_lock:
-        entry = _pools.get(key)
-        if entry is None:
-            ids = list(Paper.objects.order_by("-announced_on", "-id").values_list("id", flat=True)[:POOL_SIZE])
-            papers = Paper.objects.filter(pk__in=ids).values_list("id", "title", "abstract")
-            rows = {i: (title, abstract) for i, title, abstract in papers}
-            docs = [paper_text(*rows[i]) for i in ids]
-            emb, encode = _encoder(served, docs)
-            entry = (np.array(ids, dtype=np.int64), emb, encode)
-            _pools[key] = entry
-    return entry
-
-
-def _encoder(served: ActiveModel | None, docs: list[str]):
-    """The pool's embeddings and the function that encodes a query paper the same way."""
-    if served is not None:
-        return served.model.encoder_.transform(docs), served.model.encoder_.transform
-    from sklearn.feature_extraction.text import TfidfVectorizer  # only before any model is trained
-
-    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english")
-    return vec.fit_transform(docs or ["empty"]), vec.transform
+    return paper_search.similar_by_content(paper_id=paper_id, n=n, exclude_ids=exclude_ids, encoder=content_encoder())

@@ -35,7 +35,7 @@ from ..interactions.services import interaction_record, interaction_undo, intera
 from ..models import InteractionKind, InteractionSource
 from ..papers import search as paper_search
 from ..papers import selectors, trending
-from ..serving import similar_papers
+from ..serving import content_encoder, similar_papers
 from ..subscriptions.services import profile_ensure, profile_update
 from ..subscriptions.topics import (
     topic_default_ensure,
@@ -226,7 +226,8 @@ def search_view(request):
         if form.is_valid():
             query, mode = form.cleaned_data["q"], form.cleaned_data["mode"]
         if query:
-            hits = {h.paper_id: h for h in paper_search.search_hits(query=query, mode=mode, n=SEARCH_RESULTS)}
+            found = paper_search.search_hits(query=query, mode=mode, n=SEARCH_RESULTS, encoder=content_encoder())
+            hits = {h.paper_id: h for h in found}
             page = _page(request, list(hits), SEARCH_PAGE_SIZE)
             page.object_list = selectors.papers_by_ids(ids=list(page.object_list))
             for paper in page.object_list:
@@ -261,13 +262,7 @@ def _similar_ids(paper, hidden: set[int]) -> list[int]:
 
 
 def _similar_ids_uncached(paper, hidden: set[int]) -> list[int]:
-    try:
-        ids = list(similar_papers(paper_id=paper.id, n=5, exclude_ids=hidden))
-    except Exception:  # no trained model yet: the content index below answers instead
-        ids = []
-    if ids:
-        return ids
-    return [i for i in paper_search.similar_by_content(paper_id=paper.id, n=5 + len(hidden)) if i not in hidden][:5]
+    return similar_papers(paper_id=paper.id, n=5, exclude_ids=hidden)
 
 
 @require_GET
