@@ -174,6 +174,15 @@ def papers_today(db):
     return papers
 
 
+@pytest.fixture
+def back_to_the_latest_schema():
+    """After a migration test, migrate the database forward to the latest schema (later tests need every column)."""
+    yield
+    from tests.migrations import latest, migrate_to
+
+    migrate_to(latest())
+
+
 # --- Redis --------------------------------------------------------------------------
 
 

@@ -11,11 +11,12 @@ import importlib
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.migrations import migrate_to
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_schema")]
 
 SUFFIX = "_delivery_lists_removed"
 
@@ -25,13 +26,6 @@ def _migration():
     loader = MigrationLoader(connection)
     [key] = [k for k in loader.disk_migrations if k[0] == "recommender" and k[1].endswith(SUFFIX)]
     return loader.disk_migrations[key]
-
-
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 def _rows(DeliveredPaper, delivery) -> list[tuple]:
@@ -51,7 +45,7 @@ def test_json_only_deliveries_get_their_rows_then_the_lists_go_and_come_back():
     migration = _migration()
     step = importlib.import_module(migration.__module__).lists_to_rows
     before = [dep for dep in migration.dependencies if dep[0] == "recommender"]
-    apps = _migrate(before)
+    apps = migrate_to(before)
     User = apps.get_model("auth", "User")
     Paper = apps.get_model("recommender", "Paper")
     DigestDelivery = apps.get_model("recommender", "DigestDelivery")
@@ -99,13 +93,13 @@ def test_json_only_deliveries_get_their_rows_then_the_lists_go_and_come_back():
     late = DigestDelivery.objects.create(
         user=user, period_key="2026-11-24", status="sent", message_id="<4@x>", trending=[e, c]
     )
-    apps = _migrate([("recommender", migration.name)])
+    apps = migrate_to([("recommender", migration.name)])
     assert not {"papers", "trending", "reasons"} & _columns()
     DeliveredPaper = apps.get_model("recommender", "DeliveredPaper")
     assert _rows(DeliveredPaper, late) == [("trending", 1, e, "", user.id), ("trending", 2, c, "", user.id)]
 
     # Backwards: the lists again, from the rows.
-    DigestDelivery = _migrate(before).get_model("recommender", "DigestDelivery")
+    DigestDelivery = migrate_to(before).get_model("recommender", "DigestDelivery")
     restored = DigestDelivery.objects.get(id=sent.id)
     assert (restored.papers, restored.trending, restored.reasons) == (
         [c, a, b],
@@ -113,12 +107,3 @@ def test_json_only_deliveries_get_their_rows_then_the_lists_go_and_come_back():
         {str(c): "because X", str(a): "because Y"},
     )
     assert DigestDelivery.objects.get(id=reopened.id).papers == []
-
-
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Leave the database at the latest migrations (the next tests need the current schema)."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    _migrate(executor.loader.graph.leaf_nodes())

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.migrations import migrate_to
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_schema")]
 
 BEFORE = [("recommender", "0008_library_import")]
 AFTER = [("recommender", "0009_delivered_paper")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.slow
 def test_json_lists_carried_over_in_order():
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     User = apps.get_model("auth", "User")
     Paper = apps.get_model("recommender", "Paper")
     DigestDelivery = apps.get_model("recommender", "DigestDelivery")
@@ -39,7 +32,7 @@ def test_json_lists_carried_over_in_order():
     pending = DigestDelivery.objects.create(user=user, period_key="2026-11-21", status="pending")
     gone = DigestDelivery.objects.create(user=user, period_key="2026-11-19", status="sent", papers=[e, 999999])
 
-    apps = _migrate(AFTER)
+    apps = migrate_to(AFTER)
     DeliveredPaper = apps.get_model("recommender", "DeliveredPaper")
     DigestDelivery = apps.get_model("recommender", "DigestDelivery")
     rows = list(
@@ -57,15 +50,6 @@ def test_json_lists_carried_over_in_order():
     assert DigestDelivery.objects.get(id=sent.id).planned_at is not None
     assert DigestDelivery.objects.get(id=pending.id).planned_at is None
 
-    apps = _migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     restored = apps.get_model("recommender", "DigestDelivery").objects.get(id=sent.id)
     assert restored.papers == [c, a, b] and restored.trending == [d]
-
-
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Leave the database at the latest migrations (later ones add columns the next tests need)."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    _migrate(executor.loader.graph.leaf_nodes())

@@ -20,7 +20,6 @@ import re
 import pytest
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, models
-from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -28,6 +27,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from recommender.models import SEARCH_CONFIG, Paper
 from recommender.papers import search
 from tests.factories import make_paper
+from tests.migrations import executor as migration_executor
+from tests.migrations import migrate_to
 
 MIGRATION_SUFFIX = "_paper_search_vector"
 FTS_TRIGGERS = {f"{search.FTS_TABLE}_{suffix}" for suffix in ("ai", "ad", "au")}
@@ -104,33 +105,16 @@ def test_orm_keyword_search_returns_what_the_raw_sql_did(ingested_feeds):
 # --- the migration ---------------------------------------------------------------------------------
 
 
-def _executor() -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor
-
-
 def _ours_and_before() -> tuple[tuple[str, str], list[tuple[str, str]]]:
-    loader = _executor().loader
+    loader = migration_executor().loader
     ours = next(key for key in loader.disk_migrations if key[0] == "recommender" and key[1].endswith(MIGRATION_SUFFIX))
     before = [dep for dep in loader.get_migration(*ours).dependencies if dep[0] == "recommender"]
     return ours, before
 
 
-def _migrate(targets) -> None:
-    _executor().migrate(targets)
-
-
 def _historical_paper(targets):
     """Paper as the migrations up to ``targets`` know it (no search_vector before ours)."""
-    return _executor().loader.project_state(targets).apps.get_model("recommender", "Paper")
-
-
-@pytest.fixture
-def _back_to_the_latest_schema():
-    yield
-    executor = _executor()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    return migration_executor().loader.project_state(targets).apps.get_model("recommender", "Paper")
 
 
 def _fts_triggers() -> set[str]:
@@ -140,13 +124,13 @@ def _fts_triggers() -> set[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_back_to_the_latest_schema")
+@pytest.mark.usefixtures("back_to_the_latest_schema")
 def test_a_round_trip_through_the_migration_keeps_keyword_search():
     ours, before = _ours_and_before()
-    _migrate(before)
+    migrate_to(before)
     if connection.vendor == "sqlite":
         assert _fts_triggers() == FTS_TRIGGERS, "the FTS5 triggers are lost going back"
-    _migrate([ours])
+    migrate_to([ours])
     if connection.vendor == "sqlite":
         assert _fts_triggers() == FTS_TRIGGERS, "the FTS5 triggers are lost going forth"
     paper = make_paper(title="Holographic anyons in twisted bilayers", abstract="We braid anyons.")
@@ -154,11 +138,11 @@ def test_a_round_trip_through_the_migration_keeps_keyword_search():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_back_to_the_latest_schema")
+@pytest.mark.usefixtures("back_to_the_latest_schema")
 def test_a_postgresql_database_with_the_hand_made_column_is_upgraded():
     _postgresql_only()
     ours, before = _ours_and_before()
-    _migrate(before)
+    migrate_to(before)
     with connection.cursor() as cur:  # what migration 0003 used to make, by hand
         cur.execute(
             """
@@ -173,7 +157,7 @@ def test_a_postgresql_database_with_the_hand_made_column_is_upgraded():
             "CREATE INDEX IF NOT EXISTS recommender_paper_search_gin ON recommender_paper USING GIN (search_vector)"
         )
     old_paper = _historical_paper(before).objects.create(arxiv_id="2401.00001", title="Braided anyons").pk
-    _migrate([ours])
+    migrate_to([ours])
     with connection.cursor() as cur:
         constraints = connection.introspection.get_constraints(cur, "recommender_paper")
     assert constraints["recommender_paper_search_gin"]["type"] == "gin"

@@ -6,9 +6,11 @@ import importlib
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.migrations import executor as migration_executor
+from tests.migrations import latest, migrate_to
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("back_to_the_latest_schema")]
 
 FILTERS = ("categories", "include_keywords", "exclude_keywords", "include_authors", "exclude_authors")
 PROFILES = [
@@ -20,19 +22,12 @@ PROFILES = [
 
 def _names() -> dict[str, str]:
     """The recommender migrations by what they do (their numbers move when others land first)."""
-    executor = MigrationExecutor(connection)
+    executor = migration_executor()
     names = [name for app, name in executor.loader.graph.nodes if app == "recommender"]
     by_suffix = {suffix: next(n for n in names if n[5:] == suffix) for suffix in ("topics", "topics_from_profiles")}
     parent = executor.loader.graph.node_map[("recommender", by_suffix["topics"])].parents
     by_suffix["before"] = next(name for app, name in parent if app == "recommender")
     return by_suffix
-
-
-def _migrate(name: str):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([("recommender", name)])
-    return executor.loader.project_state([("recommender", name)]).apps
 
 
 def _profiles(apps) -> list[int]:
@@ -52,7 +47,7 @@ def _expected(filters: dict) -> dict:
 
 def test_the_data_migration_function_makes_one_default_topic_per_profile():
     names = _names()
-    apps = _migrate(names["topics"])  # Topic exists, the profile still has its filters
+    apps = migrate_to([("recommender", names["topics"])])  # Topic exists, the profile still has its filters
     ids = _profiles(apps)
     Topic = apps.get_model("recommender", "Topic")
     module = importlib.import_module(f"recommender.migrations.{names['topics_from_profiles']}")
@@ -76,11 +71,9 @@ def test_the_data_migration_function_makes_one_default_topic_per_profile():
 @pytest.mark.slow
 def test_migrating_forward_and_back_keeps_every_filter():
     names = _names()
-    apps = _migrate(names["before"])
+    apps = migrate_to([("recommender", names["before"])])
     ids = _profiles(apps)
-    executor = MigrationExecutor(connection)
-    latest = [node for node in executor.loader.graph.leaf_nodes() if node[0] == "recommender"][0][1]
-    apps = _migrate(latest)
+    apps = migrate_to([node for node in latest() if node[0] == "recommender"])
     Topic = apps.get_model("recommender", "Topic")
     Interaction = apps.get_model("recommender", "Interaction")
     assert sorted(Topic.objects.values_list("user_id", flat=True)) == sorted(ids)
@@ -89,17 +82,8 @@ def test_migrating_forward_and_back_keeps_every_filter():
         assert {name: getattr(topic, name) for name in FILTERS} == _expected(filters)
     assert not Interaction.objects.exclude(topic=None).exists()  # votes from before topics: account-wide
 
-    apps = _migrate(names["before"])
+    apps = migrate_to([("recommender", names["before"])])
     Profile = apps.get_model("recommender", "Profile")
     for uid, filters in zip(ids, PROFILES, strict=True):
         profile = Profile.objects.get(user_id=uid)
         assert {name: getattr(profile, name) for name in FILTERS} == _expected(filters)
-
-
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Leave the database at the latest migrations (later tests need every column)."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
