@@ -16,7 +16,7 @@ from recommender.summaries.languages import ORIGINAL, SUPPORTED
 from recommender.summaries.services import abstracts_fill, summaries_fill
 from recommender.summaries.sources import abstract_shown
 from recommender.templatetags.digest_email import detailed_papers
-from tests.factories import make_paper, make_subscriber, preferences_set
+from tests.factories import delivered_ids, make_paper, make_subscriber, preferences_set
 
 from .llm_server import default_reply, fake_translation, is_abstract_translation
 
@@ -88,7 +88,7 @@ def test_a_reader_who_chose_it_gets_the_abstracts_of_the_papers_shown_in_full(ll
 
     # One request per paper shown in full (3 of 8 with translated abstracts), none for the summary rows.
     shown = detailed_papers(len(papers), translated_abstracts=True)
-    delivered = DigestDelivery.objects.get(user=zh).papers
+    delivered = delivered_ids(DigestDelivery.objects.get(user=zh))
     made = PaperTranslation.objects.filter(language="zh").exclude(abstract="")
     assert sorted(made.values_list("paper_id", flat=True)) == sorted(delivered[:shown])
     requests = _abstract_requests(llm)
