@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
 
-from ..models import Interaction, InteractionKind, InteractionSource, Paper
+from ..models import Interaction, InteractionKind, InteractionSource, Paper, Topic
 from . import matching, parsers
 
 logger = logging.getLogger(__name__)
@@ -119,26 +119,29 @@ def catalogue_load() -> matching.Catalogue:
 # --- saving -----------------------------------------------------------------------------------
 
 
-def saves_record(*, user, paper_ids: list[int]) -> tuple[int, int]:
+def saves_record(*, user, paper_ids: list[int], topic: Topic | None = None) -> tuple[int, int]:
     """Save ``paper_ids`` for ``user`` (source import) in bulk; ``(new, already saved)``.
 
     Like ``interactions.services.interaction_record`` for a save, a save
-    replaces a "not interested" on the same paper.
+    replaces a "not interested" on the same paper, and a save cast again
+    under a topic moves to that topic (without one, it stays where it was).
+    ``topic`` None saves account-wide: the papers count for every topic.
     """
     wanted = list(dict.fromkeys(paper_ids))
     if not wanted:
         return 0, 0
     with transaction.atomic():
-        existing = set(
-            Interaction.objects.filter(user=user, kind=InteractionKind.SAVE, paper_id__in=wanted).values_list(
-                "paper_id", flat=True
-            )
-        )
+        saves = Interaction.objects.filter(user=user, kind=InteractionKind.SAVE, paper_id__in=wanted)
+        existing = set(saves.values_list("paper_id", flat=True))
+        if topic is not None:
+            saves.exclude(topic=topic).update(topic=topic)
         fresh = [pid for pid in wanted if pid not in existing]
         Interaction.objects.filter(user=user, kind=InteractionKind.NOT_INTERESTED, paper_id__in=fresh).delete()
         Interaction.objects.bulk_create(
             [
-                Interaction(user=user, paper_id=pid, kind=InteractionKind.SAVE, source=InteractionSource.IMPORT)
+                Interaction(
+                    user=user, paper_id=pid, kind=InteractionKind.SAVE, source=InteractionSource.IMPORT, topic=topic
+                )
                 for pid in fresh
             ],
             batch_size=500,
@@ -147,12 +150,13 @@ def saves_record(*, user, paper_ids: list[int]) -> tuple[int, int]:
     return len(fresh), len(existing)
 
 
-def _queue_fetch(*, user_id: int, arxiv_ids: list[str]) -> None:
+def _queue_fetch(*, user_id: int, arxiv_ids: list[str], topic: Topic | None = None) -> None:
     from .tasks import library_fetch  # here: tasks imports this module
 
+    topic_id = topic.pk if topic is not None else None
     for start in range(0, len(arxiv_ids), FETCH_BATCH):
         batch = arxiv_ids[start : start + FETCH_BATCH]
-        transaction.on_commit(lambda b=batch: library_fetch.delay(user_id, b))
+        transaction.on_commit(lambda b=batch: library_fetch.delay(user_id, b, topic_id))
 
 
 def _report(kind: str, result: matching.MatchResult) -> ImportReport:
@@ -166,21 +170,22 @@ def _report(kind: str, result: matching.MatchResult) -> ImportReport:
 
 
 def library_import(
-    *, user, data: bytes, filename: str = "", kind: str = "", topic: str = "", fetch: bool = True
+    *, user, data: bytes, filename: str = "", kind: str = "", topic: Topic | None = None, fetch: bool = True
 ) -> ImportReport:
     """Import one library file for ``user``; raise ``parsers.LibraryError`` (nothing written) if it is unusable.
 
+    ``topic`` (one of the user's): the saves count for that topic only; None: for every topic.
     ``fetch=False`` leaves ``report.queued`` to the caller (the command's ``--wait``) instead of the worker.
     """
     kind, entries = parsers.parse(data, filename=filename, kind=kind, **limits())
     result = matching.match(catalogue_load(), entries)
     report = _report(kind, result)
     with transaction.atomic():
-        report.saved, report.already_saved = saves_record(user=user, paper_ids=result.matched_pks)
+        report.saved, report.already_saved = saves_record(user=user, paper_ids=result.matched_pks, topic=topic)
         if fetch:
-            _queue_fetch(user_id=user.pk, arxiv_ids=report.queued)
-    if topic:
-        report.note = f"topics are not supported yet: --topic {topic!r} was ignored, the papers went to your library"
+            _queue_fetch(user_id=user.pk, arxiv_ids=report.queued, topic=topic)
+    if topic is not None:
+        report.note = f"saved under your topic “{topic.name}”"
     logger.info("library import for user %s: %s", user.pk, report.counts)
     return report
 

@@ -24,7 +24,7 @@ from django.core.cache import cache
 from ..ingest.entries import PermanentIngestError, SourceError, TransientIngestError
 from ..ingest.services import DEFAULT_URLS, ingest_run
 from ..ingest.tasks import MAX_RETRIES, retry_countdown
-from ..models import Paper
+from ..models import Paper, Topic
 from .services import saves_record
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ def api_url(**params) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
-    """Fetch what is missing of ``arxiv_ids``, then save every one now in the catalogue for ``user_id``."""
+def library_fetch_run(*, user_id: int, arxiv_ids: list[str], topic_id: int | None = None) -> dict:
+    """Fetch what is missing of ``arxiv_ids``, then save every one now in the catalogue for ``user_id``
+    (under their topic ``topic_id`` when given and still theirs; else account-wide)."""
 
     known = set(Paper.objects.filter(arxiv_id__in=arxiv_ids).values_list("arxiv_id", flat=True))
     missing = [i for i in dict.fromkeys(arxiv_ids) if i not in known]
@@ -78,7 +79,8 @@ def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
     if user is None:  # the account was deleted meanwhile: the papers stay in the catalogue, nothing to save
         return {"run": run_id, "fetched": len(missing), "saved": 0}
     pids = list(Paper.objects.filter(arxiv_id__in=arxiv_ids).values_list("id", flat=True))
-    saved, already = saves_record(user=user, paper_ids=pids)
+    topic = Topic.objects.filter(pk=topic_id, user_id=user_id).first() if topic_id is not None else None
+    saved, already = saves_record(user=user, paper_ids=pids, topic=topic)
     absent = len(set(arxiv_ids)) - len(pids)
     if absent:
         logger.info("library fetch for user %s: %s ids not on arXiv", user_id, absent)
@@ -86,9 +88,9 @@ def library_fetch_run(*, user_id: int, arxiv_ids: list[str]) -> dict:
 
 
 @shared_task(name=TASK_LIBRARY_FETCH, bind=True, max_retries=MAX_RETRIES)
-def library_fetch(self, user_id: int, arxiv_ids: list[str]) -> dict:
+def library_fetch(self, user_id: int, arxiv_ids: list[str], topic_id: int | None = None) -> dict:
     try:
-        return library_fetch_run(user_id=user_id, arxiv_ids=list(arxiv_ids))
+        return library_fetch_run(user_id=user_id, arxiv_ids=list(arxiv_ids), topic_id=topic_id)
     except TransientIngestError as exc:
         countdown = retry_countdown(retries=self.request.retries, retry_after=exc.retry_after)
         logger.warning("library fetch: %s; retry %s in %.0fs", exc, self.request.retries + 1, countdown)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils.text import slugify
 
 from ..models import TOPIC_DEFAULT_NAME, Interaction, InteractionKind, Paper, Topic
@@ -48,6 +48,12 @@ def topic_default(*, user) -> Topic | None:
 
 def topic_by_slug(*, user, slug: str) -> Topic | None:
     return Topic.objects.filter(user=user, slug=slug).first()
+
+
+def topic_named(*, user, name: str) -> Topic | None:
+    """The user's topic called ``name`` (any case) or with that slug, e.g. for ``import_library --topic``."""
+    name = " ".join((name or "").split())
+    return Topic.objects.filter(user=user).filter(Q(name__iexact=name) | Q(slug=name)).first() if name else None
 
 
 def topic_of_user(*, user, topic_id) -> Topic | None:

@@ -27,6 +27,7 @@ from ..library.author import MAX_RESULTS, AuthorQueryError, author_search, orcid
 from ..library.orcid import MAX_WORKS, OrcidError
 from ..library.parsers import FORMATS, LibraryError
 from ..models import Paper
+from ..subscriptions.topics import topics_of
 from .ratelimit import rate_limit_hit
 from .views import safe_next
 
@@ -51,6 +52,21 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(
         required=False, choices=[("", "Detect")] + [(f, f.upper() if f != "text" else "Text") for f in FORMATS]
     )
+    topic = forms.ChoiceField(
+        required=False,
+        label="Save under",
+        help_text="A topic: the papers shape that topic only. All topics: they count for every one.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.topics = {str(t.pk): t for t in topics_of(user=user)}
+        self.fields["topic"].choices = [("", "All my topics")] + [(pk, t.name) for pk, t in self.topics.items()]
+        if len(self.topics) < 2:  # one topic: "all" and "that one" are the same; nothing to choose
+            self.fields["topic"].widget = forms.HiddenInput()
+
+    def clean_topic(self):
+        return self.topics.get(self.cleaned_data.get("topic") or "")
 
     def clean(self):
         data = super().clean()
@@ -90,12 +106,12 @@ def library_import_view(request):
         return render(
             request,
             "web/library_import.html",
-            {"form": ImportForm(), "report": report, "next": next_url, "limits": services.limits()},
+            {"form": ImportForm(user=request.user), "report": report, "next": next_url, "limits": services.limits()},
         )
     limited = _limited(request, "library-import", IMPORT_LIMIT)
     if limited:
         return limited
-    form = ImportForm(request.POST, request.FILES)
+    form = ImportForm(request.POST, request.FILES, user=request.user)
     error = ""
     if form.is_valid():
         upload = form.cleaned_data.get("file")
@@ -105,7 +121,11 @@ def library_import_view(request):
             else:
                 data, name = form.cleaned_data["text"].encode(), ""
             report = services.library_import(
-                user=request.user, data=data, filename=name, kind=form.cleaned_data.get("format") or ""
+                user=request.user,
+                data=data,
+                filename=name,
+                kind=form.cleaned_data.get("format") or "",
+                topic=form.cleaned_data.get("topic"),
             )
         except LibraryError as exc:
             error = str(exc)

@@ -15,7 +15,7 @@ from recommender.ingest.services import ingest_run
 from recommender.library import services
 from recommender.library.parsers import LibraryError
 from recommender.library.tasks import library_fetch_run
-from recommender.models import IngestRun, Interaction, InteractionSource, Paper
+from recommender.models import IngestRun, Interaction, InteractionSource, Paper, Topic
 from tests.factories import make_community, make_paper, make_subscriber
 from tests.feed_server import Reply
 
@@ -219,8 +219,9 @@ def test_command_prints_report_and_refuses_bad_files(catalogue, tmp_path, capsys
         "duplicates: 1",
     ):
         assert label in out
-    assert "topics are not supported yet" in out
-    assert _saves(user).count() == 6
+    assert "created the topic “RL theory”" in out and "saved under your topic “RL theory”" in out
+    topic = Topic.objects.get(user=user, name="RL theory")
+    assert _saves(user).count() == 6 and set(_saves(user).values_list("topic", flat=True)) == {topic.pk}
     bad = tmp_path / "bad.bib"
     bad.write_bytes(b"@article{x, title={")
     with pytest.raises(CommandError, match="broken|could not be read"):
@@ -287,3 +288,60 @@ def test_fetch_never_pages_an_id_list_query(catalogue, settings, feed_server, fe
     library_fetch_run(user_id=user.pk, arxiv_ids=["2405.13786"])
     assert len(feed_server.requests) == 1
     assert _saves(user).filter(paper__arxiv_id="2405.13786").exists()
+
+
+# --- into a topic ----------------------------------------------------------------------------------------
+
+
+def test_a_library_imported_into_a_topic_shapes_that_topic_only(catalogue, api, tmp_path, capsys):
+    """``--topic``: saves (and the papers fetched later) carry the topic, which is reused, not re-created; importing
+    again changes nothing; an account-wide save imported again under the topic moves to it."""
+    user = make_subscriber("topics@example.org")
+    Paper.objects.filter(arxiv_id="2405.13786").delete()
+    services.saves_record(user=user, paper_ids=[catalogue[0].pk])  # account-wide, from an earlier import
+    path = tmp_path / "ids.txt"
+    path.write_text(f"{catalogue[0].arxiv_id}\n{catalogue[1].arxiv_id}\nhttps://arxiv.org/abs/2405.13786v1\n")
+    call_command("import_library", "topics@example.org", str(path), "--topic", "LLM evaluation", "--wait")
+    topic = Topic.objects.get(user=user, name="LLM evaluation")
+    assert set(_saves(user).values_list("paper__arxiv_id", "topic")) == {
+        (catalogue[0].arxiv_id, topic.pk),
+        (catalogue[1].arxiv_id, topic.pk),
+        ("2405.13786", topic.pk),
+    }
+    rows = Interaction.objects.filter(user=user).order_by("pk")
+    before = list(rows.values_list("pk", "paper", "kind", "topic"))
+    capsys.readouterr()
+    call_command("import_library", "topics@example.org", str(path), "--topic", "llm-evaluation")  # by slug
+    assert "created the topic" not in capsys.readouterr().out
+    assert Topic.objects.filter(user=user).count() == 2
+    assert list(rows.values_list("pk", "paper", "kind", "topic")) == before
+
+
+def test_the_import_page_offers_the_readers_topics_and_refuses_another_readers(catalogue):
+    from recommender.subscriptions.topics import topic_create, topic_default_ensure
+
+    user = make_subscriber("pages@example.org")
+    general = topic_default_ensure(user=user)
+    theory = topic_create(user=user, name="RL theory")
+    stranger = topic_create(user=make_subscriber("stranger@example.org"), name="Elsewhere")
+    client = Client()
+    client.force_login(user)
+    url = reverse("web:library_import")
+    page = client.get(url).content.decode()
+    assert "All my topics" in page and "RL theory" in page and general.name in page
+    response = client.post(url, {"text": catalogue[0].arxiv_id, "topic": str(stranger.pk)})
+    assert response.status_code == 400 and not _saves(user).exists()
+    response = client.post(url, {"text": catalogue[0].arxiv_id, "topic": str(theory.pk)})
+    assert response.status_code == 302
+    assert list(_saves(user).values_list("topic", flat=True)) == [theory.pk]
+    assert "saved under your topic" in client.get(response["Location"]).content.decode()
+    client.post(url, {"text": catalogue[1].arxiv_id, "topic": ""})
+    assert _saves(user).get(paper=catalogue[1]).topic is None  # all topics: account-wide
+
+
+def test_one_topic_leaves_nothing_to_choose(catalogue):
+    user = make_subscriber("single@example.org")
+    client = Client()
+    client.force_login(user)
+    page = client.get(reverse("web:library_import")).content.decode()
+    assert "All my topics" not in page and 'type="hidden" name="topic"' in page

@@ -22,7 +22,8 @@ from recommender.library.author import AuthorQueryError, author_search, orcid_se
 from recommender.library.orcid import OrcidError
 from recommender.library.parsers import FORMATS, LibraryError
 from recommender.library.tasks import library_fetch_run
-from recommender.models import Paper
+from recommender.models import Paper, Topic
+from recommender.subscriptions.topics import TopicError, topic_create, topic_named
 
 
 class Command(BaseCommand):
@@ -34,7 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--orcid", default="", help="list the arXiv papers of this ORCID iD's public works")
         parser.add_argument("--author", default="", help="list what arXiv lists under this author name")
         parser.add_argument("--yes", action="store_true", help="with --orcid / --author: save every listed paper")
-        parser.add_argument("--topic", default="", help="not supported yet: accepted and ignored, with a note")
+        parser.add_argument(
+            "--topic", default="", help="with FILE: save under this topic (its name or slug; created if new)"
+        )
         parser.add_argument("--format", choices=FORMATS, default="", help="default: from the extension or content")
         parser.add_argument("--wait", action="store_true", help="fetch missing ids from arXiv now, not in the worker")
 
@@ -45,7 +48,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user with email {email}")
         if file:
-            report = self._import_file(user, file, format=format, topic=topic, wait=wait)
+            report = self._import_file(user, file, format=format, topic=self._topic(user, topic), wait=wait)
         else:
             found = self._orcid(orcid) if orcid else self._author(author)
             if not yes:
@@ -59,7 +62,21 @@ class Command(BaseCommand):
 
     # --- a library file ---------------------------------------------------------------------
 
-    def _import_file(self, user, file: str, *, format: str, topic: str, wait: bool) -> services.ImportReport:
+    def _topic(self, user, name: str) -> Topic | None:
+        """The user's topic ``name`` (created when they have none of that name); None: account-wide."""
+        if not name:
+            return None
+        topic = topic_named(user=user, name=name)
+        if topic is not None:
+            return topic
+        try:
+            topic = topic_create(user=user, name=name)
+        except TopicError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"created the topic “{topic.name}”")
+        return topic
+
+    def _import_file(self, user, file: str, *, format: str, topic: Topic | None, wait: bool) -> services.ImportReport:
         limit = services.limits()["max_bytes"]
         try:
             with open(file, "rb") as handle:
@@ -73,14 +90,14 @@ class Command(BaseCommand):
         except LibraryError as exc:
             raise CommandError(str(exc)) from None
         if wait:
-            self._fetch_now(user, report)
+            self._fetch_now(user, report, topic=topic)
         return report
 
-    def _fetch_now(self, user, report: services.ImportReport) -> None:
+    def _fetch_now(self, user, report: services.ImportReport, *, topic: Topic | None = None) -> None:
         for start in range(0, len(report.queued), services.FETCH_BATCH):
             batch = report.queued[start : start + services.FETCH_BATCH]
             try:
-                done = library_fetch_run(user_id=user.pk, arxiv_ids=batch)
+                done = library_fetch_run(user_id=user.pk, arxiv_ids=batch, topic_id=topic.pk if topic else None)
             except IngestError as exc:
                 raise CommandError(f"fetching {len(batch)} ids from arXiv failed: {exc}") from None
             report.saved += done.get("saved", 0)
