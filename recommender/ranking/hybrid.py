@@ -309,7 +309,6 @@ class HybridRecommender(BaseEstimator):
 
         self.user_items_, self.user_negatives_ = R, N
         self.n_users_, self.n_items_ = R.shape
-        self.user_counts_ = np.diff(R.indptr).astype(np.int64)
         self.item_counts_ = np.asarray((R > 0).sum(axis=0)).ravel().astype(np.int64)
         self.n_interactions_ = int(R.nnz)
         self.blend_ = self.default_blend()
