@@ -251,6 +251,10 @@ class Profile(models.Model):
     translate_abstract = models.BooleanField(
         default=False, help_text="Second language: also the abstracts of the papers shown in full, machine-translated"
     )
+    # Several topics: one email per topic (each its own delivery, ``digest/sections.py``) instead of one with sections.
+    email_per_topic = models.BooleanField(
+        default=False, help_text="With several topics: one email per topic instead of one email with a section each"
+    )
     suppression = models.CharField(max_length=16, choices=Suppression.choices, default=Suppression.NONE, blank=True)
     suppression_reason = models.TextField(blank=True)
     suppressed_at = models.DateTimeField(null=True, blank=True)

@@ -41,7 +41,7 @@ from ..summaries.sources import abstract_shown, text_hash
 from ..templatetags.digest_email import detailed_papers
 from . import selectors
 from .followups import updates_context
-from .sections import sections_share
+from .sections import sections_share, sections_split
 from .tokens import (
     click_token,
     delivery_click_token,
@@ -491,6 +491,31 @@ def digest_select(*, user_id: int, batch: DigestBatch) -> Selection:
     )
 
 
+def emails_per_topic(*, user_id: int, batch: DigestBatch) -> bool:
+    """Whether ``user_id``'s digest goes out as one email per topic: they chose it and have several topics."""
+    profile = batch.profiles.get(user_id)
+    return bool(profile and profile.email_per_topic and len(batch.topics.get(user_id, [])) > 1)
+
+
+def selection_split(selection: Selection) -> list[tuple[int | None, Selection]]:
+    """One email per topic: ``(topic id, its selection)`` per section, in topic order; Trending goes with the first.
+
+    The papers were shared among the topics first (``digest_select``), so no paper is in two of the emails.
+    """
+    if selection.skip_reason or not selection.topics:
+        return [(None, selection)]
+    parts = sections_split(selection.topics, selection.papers)
+    return [
+        (
+            topic,
+            Selection(
+                papers=tuple(papers), topics=(topic,) * len(papers), trending=selection.trending if i == 0 else ()
+            ),
+        )
+        for i, (topic, papers) in enumerate(parts)
+    ]
+
+
 def fields_of(topics: list[Topic]) -> set[str]:
     """The subscriber's fields: every category of their topics, or none (all) if a topic has no categories."""
     if not topics or any(not t.categories for t in topics):
@@ -500,6 +525,15 @@ def fields_of(topics: list[Topic]) -> set[str]:
 
 OTHER_SECTION = "More for you"  # papers whose topic was deleted after the digest was planned
 SECTION_NAME_CHARS = 40  # a heading per section in two places of two parts: the size budget holds 20 of them
+
+
+def _email_topic_name(*, batch: DigestBatch, user_id: int, selection: Selection) -> str:
+    """The topic a one-topic email of a reader who chose one email per topic is for ("" otherwise)."""
+    if not emails_per_topic(user_id=user_id, batch=batch) or len(set(selection.topics)) != 1:
+        return ""
+    names = {t.pk: t.name for t in batch.topics.get(user_id, [])}
+    name = names.get(selection.topics[0], "")
+    return name if len(name) <= SECTION_NAME_CHARS else name[: SECTION_NAME_CHARS - 1].rstrip() + "…"
 
 
 def _section_headings(items: list[dict], *, picks, selection: Selection, topics: list[Topic]) -> None:
@@ -635,6 +669,9 @@ def digest_compose(
     weekly = profile is not None and profile.frequency == Frequency.WEEKLY
     date_label = f"{local_now:%a} {local_now.day} {local_now:%b %Y}"
     subject = _subject(date_label=date_label, top_title=top["title"], count=len(items))
+    topic_name = _email_topic_name(batch=batch, user_id=user.pk, selection=selection)
+    if topic_name:  # one email per topic: its subject names the topic
+        subject = f"{topic_name} · {subject}"
     fields = ", ".join(sorted(wanted)) if wanted else "all the categories we follow"
     unsubscribe = (
         f"{inert}?link=unsubscribe"

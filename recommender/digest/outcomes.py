@@ -21,6 +21,7 @@ from ..ingest.announce import holidays_parse
 from ..models import DeliveryStatus, DigestDelivery, Frequency, Profile, Suppression
 from ..subscriptions.pause import SKIP_PAUSED
 from .context import SKIP_NOTHING_ANNOUNCED, SKIP_NOTHING_MATCHED, DigestContent, digest_build_planned
+from .sections import period_of
 from .selectors import BREAKER, IN_DOUBT
 
 # The plan phase's reasons (``planning.SKIP_NOT_SENDABLE``, ``planning.SKIP_NOTHING_LEFT``), matched by prefix.
@@ -43,9 +44,9 @@ def _day(moment: dt.datetime | None) -> str:
 
 
 def period_day(period_key: str) -> dt.date | None:
-    """The day of a daily period key ("2026-12-05"); None for a weekly one ("2026-W49")."""
+    """The day of a daily period key ("2026-12-05", a topic's email "2026-12-05~t4"); None for a weekly one."""
     try:
-        return dt.date.fromisoformat(period_key)
+        return dt.date.fromisoformat(period_of(period_key))
     except ValueError:
         return None
 

@@ -7,7 +7,9 @@ whose selection is not stored yet, ``plan_chunk_size()`` at a time: one
 its subscribers' topics, one fold-in row per topic), ``digest_select`` for
 each (its papers shared among its topics), and one transaction that writes
 the rows, each with the topic it was picked for, and stamps ``planned_at``
-(or records the skip). Send workers only
+(or records the skip). A reader who chose one email per topic gets the
+digest cut into its sections: the first topic's on the delivery, one more
+delivery per further topic, created planned (``period_key_for``). Send workers only
 claim planned deliveries and read the rows back: they never rank.
 
 Resumable and idempotent: "not planned" is ``planned_at IS NULL`` on an open
@@ -30,9 +32,10 @@ from django.utils import timezone
 
 from ..models import DeliveredPaper, DeliveredSection, DeliveryStatus, DigestDelivery
 from . import selectors
-from .context import Selection, digest_batch_build, digest_select
+from .context import Selection, digest_batch_build, digest_select, emails_per_topic, selection_split
 from .followups import followups_plan
 from .notes import NOTE_REASONS, note_wanted
+from .sections import period_key_for
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +83,44 @@ def deliveries_plan(
     return result
 
 
-def _select_all(chunk: list[tuple[int, int]], *, now: dt.datetime) -> dict[int, tuple[int, Selection]]:
-    """delivery id -> (user id, selection): the chunk ranked in one call, then each digest's rules."""
+def _select_all(chunk: list[tuple[int, int]], *, now: dt.datetime) -> dict[int, tuple[int, Selection, list]]:
+    """delivery id -> (user id, selection, the topic emails after the first): the chunk ranked in one call, then
+    each digest's rules; a reader who chose one email per topic has the first topic's email on this delivery and
+    ``(topic id, selection)`` for each further one."""
     batch = digest_batch_build(user_ids=sorted({uid for _, uid in chunk}), now=now, paper_rows=False)
     chosen = {}
     for pk, uid in chunk:
         profile = batch.profiles.get(uid)
         if profile is None or not profile.is_sendable:
-            chosen[pk] = (uid, Selection(skip_reason=SKIP_NOT_SENDABLE))
+            chosen[pk] = (uid, Selection(skip_reason=SKIP_NOT_SENDABLE), [])
+            continue
+        selection = digest_select(user_id=uid, batch=batch)
+        if emails_per_topic(user_id=uid, batch=batch):
+            (_, first), *others = selection_split(selection)
+            chosen[pk] = (uid, first, others)
         else:
-            chosen[pk] = (uid, digest_select(user_id=uid, batch=batch))
+            chosen[pk] = (uid, selection, [])
     return chosen
+
+
+def _topic_deliveries(wanted: list[tuple[int, str, int | None]], *, stamp) -> dict[tuple[int, str], int]:
+    """Create the further topic emails' deliveries, planned (``(user id, period key, topic)`` each); key -> id.
+
+    A key that exists already (the period was planned before) is left alone and not returned: exactly once per
+    topic email, by the same unique (user, period key) as every digest.
+    """
+    if not wanted:
+        return {}
+    keys = {(uid, period_key_for(period, topic)) for uid, period, topic in wanted}
+    taken = set(
+        DigestDelivery.objects.filter(
+            user_id__in={uid for uid, _ in keys}, period_key__in={key for _, key in keys}
+        ).values_list("user_id", "period_key")
+    )
+    made = DigestDelivery.objects.bulk_create(
+        [DigestDelivery(user_id=uid, period_key=key, planned_at=stamp) for uid, key in sorted(keys - taken)]
+    )
+    return {(d.user_id, d.period_key): d.pk for d in made}
 
 
 def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list[int], int]:
@@ -98,16 +128,25 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
     chosen = _select_all(chunk, now=now)  # outside the transaction: no lock is held while ranking
     with transaction.atomic():
         # Only rows nobody planned meanwhile (another planner, an earlier run of this tick): idempotent.
-        mine = set(
+        mine = dict(
             DigestDelivery.objects.select_for_update(skip_locked=True)
             .filter(pk__in=list(chosen), planned_at__isnull=True)
-            .values_list("pk", flat=True)
+            .values_list("pk", "period_key")
         )
         stamp = timezone.now()
         rows, planned, skips, notes = [], [], {}, {}
-        noting = note_wanted(user_ids=[uid for uid, s in chosen.values() if s.skip_reason in NOTE_REASONS])
+        noting = note_wanted(user_ids=[uid for uid, s, _ in chosen.values() if s.skip_reason in NOTE_REASONS])
+        topic_emails = _topic_deliveries(
+            [(chosen[pk][0], mine[pk], topic) for pk in mine for topic, _ in chosen[pk][2]], stamp=stamp
+        )
+        further = []  # the further topic emails: planned at creation, sent with the first
         for pk in sorted(mine):
-            uid, selection = chosen[pk]
+            uid, selection, others = chosen[pk]
+            for topic, part in others:
+                extra = topic_emails.get((uid, period_key_for(mine[pk], topic)))
+                if extra is not None:
+                    further.append((extra, uid))
+                    rows.extend(_rows(extra, uid, part))
             if selection.skip_reason in NOTE_REASONS and uid in noting:
                 notes.setdefault(selection.skip_reason, []).append((pk, uid))  # the "nothing new" note is sent
                 continue
@@ -118,6 +157,7 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
             rows.extend(_rows(pk, uid, selection))
         _insert(rows)
         followups_plan(deliveries=planned)  # "Updates on your papers", before any send task claims them
+        planned.extend(further)  # the updates go in a reader's first email only
         DigestDelivery.objects.filter(pk__in=[pk for pk, _ in planned]).update(planned_at=stamp, modified_at=stamp)
         for reason, pks in skips.items():
             DigestDelivery.objects.filter(pk__in=pks).update(
@@ -128,7 +168,8 @@ def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list
                 skip_reason=reason[:255], planned_at=stamp, modified_at=stamp
             )
             planned.extend(pairs)
-    return [uid for _, uid in planned], sum(len(p) for p in skips.values())
+    # A user once, however many topic emails they get: one send task takes all their open deliveries.
+    return list(dict.fromkeys(uid for _, uid in planned)), sum(len(p) for p in skips.values())
 
 
 _COLUMNS = ("delivery_id", "user_id", "paper_id", "section", "rank", "reason", "topic_id")

@@ -12,6 +12,10 @@ Pure (no database, no ranking): the plan phase ranks every topic of a subscriber
 - Sections come out grouped, in topic order, each in its own rank order; a topic with no paper has none.
 
 With one topic this is that topic's first ``limit`` papers: a single-topic reader's digest is what it was.
+
+One email per topic (``Profile.email_per_topic``): the shared digest is cut into its sections
+(``sections_split``), so the sharing rule holds across the reader's emails of the day too. Each topic's
+email is its own delivery, keyed ``period_key_for(period, topic)``; ``period_of`` reads the period back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,20 @@ from collections.abc import Hashable, Sequence
 from typing import Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+# "2026-12-01~t42": the exactly-once key (user, period key) stays unique per topic email. "~" sorts after
+# every digit and letter, so a period's topic emails list next to its first one; 12 + 19 digits fit in 32.
+TOPIC_MARK = "~t"
+
+
+def period_key_for(period: str, topic_id: int | None) -> str:
+    """The period key of ``topic_id``'s own email in ``period`` (the plain period for None)."""
+    return period if topic_id is None else f"{period}{TOPIC_MARK}{int(topic_id)}"
+
+
+def period_of(key: str) -> str:
+    """The period a delivery key names ("2026-12-01~t42" -> "2026-12-01"; a plain key as it is)."""
+    return key.partition(TOPIC_MARK)[0]
 
 
 class Ranked(Protocol):
@@ -52,3 +70,13 @@ def sections_share(lists: Sequence[tuple[K, Sequence[P]]], *, limit: int) -> lis
                 taken[t] += 1
                 left -= 1
     return [(lists[t][0], pick) for t in range(len(lists)) for pick in owned[t][: taken[t]]]
+
+
+def sections_split(topics: Sequence[K], papers: Sequence[P]) -> list[tuple[K, list[P]]]:
+    """Cut a shared digest (``papers`` grouped by topic, ``topics`` the topic of each) into its sections, in order."""
+    sections: list[tuple[K, list[P]]] = []
+    for topic, paper in zip(topics, papers, strict=True):
+        if not sections or sections[-1][0] != topic:
+            sections.append((topic, []))
+        sections[-1][1].append(paper)
+    return sections

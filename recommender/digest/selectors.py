@@ -22,6 +22,7 @@ from ..models import (
     Profile,
     Suppression,
 )
+from .sections import period_of
 
 # The error prefixes the send phase writes (``services``) and the readers match: a message handed to the
 # server with no answer (failed, never resent), and the untried rows of a batch the circuit breaker stopped
@@ -121,22 +122,28 @@ def watermarks(*, user_ids: list[int], profiles: dict[int, Profile], now: dt.dat
     It is the newest announcement day among the papers of their last sent
     digest: papers announced later are "new". Deriving it from what was sent
     (not from the send time) means papers ingested after an early-morning
-    digest are still new the next day.
+    digest are still new the next day. A reader with one email per topic got
+    several digests that period: the newest day among all of them.
     """
-    last: dict[int, int] = {}  # user id -> their last sent delivery
+    last: dict[int, list[int]] = {}  # user id -> the sent deliveries of their last period
+    period: dict[int, str] = {}
     sent_day: dict[int, dt.date] = {}
     rows = (
         # A "nothing new" note (sent, its skip reason kept) served no papers: it does not move the watermark.
         DigestDelivery.objects.filter(user_id__in=user_ids, status=DeliveryStatus.SENT, skip_reason="")
         .order_by("user_id", "-sent_at")
-        .values_list("user_id", "pk", "sent_at")
+        .values_list("user_id", "pk", "sent_at", "period_key")
     )
-    for uid, pk, sent_at in rows:
+    for uid, pk, sent_at, key in rows:
         if uid not in last:
-            last[uid] = pk
+            last[uid], period[uid] = [], period_of(key)
             sent_day[uid] = (sent_at or now).date()
+        if period_of(key) == period[uid]:
+            last[uid].append(pk)
     days = dict(
-        DeliveredPaper.objects.filter(delivery_id__in=list(last.values()), section=DeliveredSection.PAPERS)
+        DeliveredPaper.objects.filter(
+            delivery_id__in=[pk for pks in last.values() for pk in pks], section=DeliveredSection.PAPERS
+        )
         .values("delivery_id")
         .annotate(day=Max(Coalesce("paper__announced_on", "paper__hf_published_on")))
         .values_list("delivery_id", "day")
@@ -144,7 +151,7 @@ def watermarks(*, user_ids: list[int], profiles: dict[int, Profile], now: dt.dat
     result = {}
     for uid in user_ids:
         if uid in last:
-            known = days.get(last[uid])
+            known = max((days[pk] for pk in last[uid] if days.get(pk)), default=None)
             result[uid] = known if known else sent_day[uid] - dt.timedelta(days=1)
         else:
             profile = profiles.get(uid)

@@ -151,6 +151,12 @@ class PreferencesForm(forms.Form):
         help_text="With a second language: each paper shown in full also gets its abstract machine-translated, "
         "above the original (fewer papers are shown in full to keep the email small).",
     )
+    email_per_topic = forms.BooleanField(
+        required=False,
+        label="One email per topic",
+        help_text="With several topics: a separate email for each topic, its name in the subject, instead of one "
+        "email with a section per topic (a paper still comes once, under the topic that ranks it highest).",
+    )
     empty_day = forms.ChoiceField(
         choices=EmptyDay.choices, widget=forms.RadioSelect, label="On a day with nothing new", required=False
     )
