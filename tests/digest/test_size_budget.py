@@ -20,6 +20,8 @@ import email.policy
 import re
 
 import pytest
+from django.core.management.color import no_style
+from django.db import connection
 from django.utils import timezone
 
 from recommender.digest.context import TRENDING_PER_DIGEST, digest_build
@@ -52,7 +54,23 @@ def _max_papers_per_email() -> int:
     return PreferencesForm.base_fields["papers_per_email"].max_value
 
 
+PRODUCTION_PAPER_ID = 99_999_999  # ids appear in every link and anchor: size them as in years of arXiv
+
+
+def _production_sized_ids() -> None:
+    """Make the next paper ids 9 digits long on either database, whatever earlier tests left in the sequence
+    (on PostgreSQL it keeps counting across tests, so sizes would depend on test order): an id past the
+    current ones, then ``sequence_reset_sql`` (what ``loaddata`` uses) so the sequence continues after it."""
+    style = no_style()
+    Paper.objects.create(id=PRODUCTION_PAPER_ID, arxiv_id="0000.00000", title="sequence marker")
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(style, [Paper]):
+            cursor.execute(sql)
+    Paper.objects.filter(id=PRODUCTION_PAPER_ID).delete()
+
+
 def _ingest_recorded_feeds(shared_data) -> None:
+    _production_sized_ids()
     for source, (parse, names) in FEEDS.items():
         for name in names:
             paper_upsert_many(entries=parse((shared_data / "feeds" / source / name).read_bytes()), source=source)
