@@ -37,6 +37,7 @@ import logging
 import select
 import smtplib
 import socket
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -125,15 +126,32 @@ def deliveries_open_due(*, now: dt.datetime) -> list[int]:
             [DigestDelivery(user_id=p.user_id, period_key=period_key(p, at=p.next_digest_at)) for p in due],
             ignore_conflicts=True,
         )
-        modified = timezone.now()
-        for profile in due:
-            # From ``now``, not from the missed moment: after an outage the
-            # subscriber gets one digest, not one per missed period.
-            profile_reschedule(profile=profile, after=max(now, profile.next_digest_at), save=False)
-            profile.modified_at = modified
-        # One UPDATE per 1,000 profiles instead of one per profile (a 100k-subscriber morning).
-        Profile.objects.bulk_update(due, ["next_digest_at", "modified_at"], batch_size=1000)
+        _reschedule_all(due, now=now)
     return [p.user_id for p in due]
+
+
+RESCHEDULE_CHUNK = 1000  # profile ids per UPDATE
+
+
+def _reschedule_all(due: list[Profile], *, now: dt.datetime) -> None:
+    """Store each due profile's next moment: one ``UPDATE ... WHERE id IN (...)`` per distinct next moment.
+
+    Subscribers who share a time zone, hour and frequency share their next moment, so a morning of 100k
+    digests is a few hundred small UPDATEs. ``bulk_update`` builds a ``CASE`` with one branch per row
+    instead, which cost more than half the plan tick's CPU at 100k subscribers (profiled with py-spy).
+    """
+    by_moment: dict[dt.datetime | None, list[int]] = defaultdict(list)
+    for profile in due:
+        # From ``now``, not from the missed moment: after an outage the
+        # subscriber gets one digest, not one per missed period.
+        profile_reschedule(profile=profile, after=max(now, profile.next_digest_at), save=False)
+        by_moment[profile.next_digest_at].append(profile.pk)
+    modified = timezone.now()
+    for moment, ids in by_moment.items():
+        for start in range(0, len(ids), RESCHEDULE_CHUNK):
+            Profile.objects.filter(pk__in=ids[start : start + RESCHEDULE_CHUNK]).update(
+                next_digest_at=moment, modified_at=modified
+            )
 
 
 def batches(user_ids: list[int], size: int | None = None) -> list[list[int]]:

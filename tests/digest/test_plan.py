@@ -216,3 +216,24 @@ def test_previews_show_the_planned_digest(world, client):
     response = client.get("/d/preview/")
     assert response.status_code == 200
     assert "Chosen by the plan" in response.content.decode()
+
+
+def test_opening_the_due_reschedules_each_subscriber_in_one_update_per_next_moment(db):
+    """Readers sharing a zone and hour share their next moment: one UPDATE per moment, not a row-by-row CASE,
+    and every reader's next moment is what rescheduling that reader alone gives."""
+    from recommender.subscriptions.services import profile_reschedule
+    from tests.factories import due_now, subscriber
+
+    now = timezone.now().replace(microsecond=0)
+    zones = ["Europe/Paris", "America/New_York", "Asia/Tokyo"]
+    users = [subscriber(f"r{i}@example.org", time_zone=zones[i % 3]) for i in range(12)]
+    for user in users:
+        due_now(user, at=now - dt.timedelta(minutes=1))
+    with CaptureQueriesContext(connection) as queries:
+        opened = services.deliveries_open_due(now=now)
+    assert sorted(opened) == sorted(u.pk for u in users)
+    updates = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == len(zones) and not any("CASE" in sql for sql in updates)
+    for profile in Profile.objects.filter(user__in=users):
+        expected = profile_reschedule(profile=Profile.objects.get(pk=profile.pk), after=now, save=False)
+        assert profile.next_digest_at == expected.next_digest_at > now
