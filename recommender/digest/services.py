@@ -37,7 +37,6 @@ import logging
 import select
 import smtplib
 import socket
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -52,7 +51,7 @@ from django.utils import timezone
 
 from ..models import DeliveryStatus, DigestDelivery, Profile
 from ..subscriptions.schedule import period_key
-from ..subscriptions.services import profile_reschedule
+from ..subscriptions.services import profiles_reschedule_due
 from . import notes as empty_day
 from . import planning, selectors
 from .context import (
@@ -126,32 +125,8 @@ def deliveries_open_due(*, now: dt.datetime) -> list[int]:
             [DigestDelivery(user_id=p.user_id, period_key=period_key(p, at=p.next_digest_at)) for p in due],
             ignore_conflicts=True,
         )
-        _reschedule_all(due, now=now)
+        profiles_reschedule_due(profiles=due, now=now)
     return [p.user_id for p in due]
-
-
-RESCHEDULE_CHUNK = 1000  # profile ids per UPDATE
-
-
-def _reschedule_all(due: list[Profile], *, now: dt.datetime) -> None:
-    """Store each due profile's next moment: one ``UPDATE ... WHERE id IN (...)`` per distinct next moment.
-
-    Subscribers who share a time zone, hour and frequency share their next moment, so a morning of 100k
-    digests is a few hundred small UPDATEs. ``bulk_update`` builds a ``CASE`` with one branch per row
-    instead, which cost more than half the plan tick's CPU at 100k subscribers (profiled with py-spy).
-    """
-    by_moment: dict[dt.datetime | None, list[int]] = defaultdict(list)
-    for profile in due:
-        # From ``now``, not from the missed moment: after an outage the
-        # subscriber gets one digest, not one per missed period.
-        profile_reschedule(profile=profile, after=max(now, profile.next_digest_at), save=False)
-        by_moment[profile.next_digest_at].append(profile.pk)
-    modified = timezone.now()
-    for moment, ids in by_moment.items():
-        for start in range(0, len(ids), RESCHEDULE_CHUNK):
-            Profile.objects.filter(pk__in=ids[start : start + RESCHEDULE_CHUNK]).update(
-                next_digest_at=moment, modified_at=modified
-            )
 
 
 def batches(user_ids: list[int], size: int | None = None) -> list[list[int]]:

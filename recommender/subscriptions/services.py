@@ -7,6 +7,7 @@ Every change that can move a subscriber's next send time recomputes
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
@@ -37,6 +38,30 @@ def profile_reschedule(*, profile: Profile, after=None, save: bool = True) -> Pr
     if save:
         profile.save(update_fields=["next_digest_at", "modified_at"])
     return profile
+
+
+RESCHEDULE_CHUNK = 1000  # profile ids per UPDATE
+
+
+def profiles_reschedule_due(*, profiles: list[Profile], now) -> None:
+    """Reschedule the profiles due at ``now`` (the tick): one ``UPDATE ... WHERE id IN (...)`` per next moment.
+
+    Subscribers who share a time zone, hour and frequency share their next moment, so a morning of 100k
+    digests is a few hundred small UPDATEs. ``bulk_update`` builds a ``CASE`` with one branch per row
+    instead, which cost more than half the plan tick's CPU at 100k subscribers (profiled with py-spy).
+    """
+    by_moment: dict = defaultdict(list)
+    for profile in profiles:
+        # From ``now``, not from the missed moment: after an outage the
+        # subscriber gets one digest, not one per missed period.
+        profile_reschedule(profile=profile, after=max(now, profile.next_digest_at), save=False)
+        by_moment[profile.next_digest_at].append(profile.pk)
+    modified = timezone.now()
+    for moment, ids in by_moment.items():
+        for start in range(0, len(ids), RESCHEDULE_CHUNK):
+            Profile.objects.filter(pk__in=ids[start : start + RESCHEDULE_CHUNK]).update(
+                next_digest_at=moment, modified_at=modified
+            )
 
 
 def profile_confirm(*, user) -> Profile:
