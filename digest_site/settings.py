@@ -222,6 +222,7 @@ CELERY_TASK_ROUTES = {
     "recommender.training.*": {"queue": "train"},
     # The digest's plan phase (the tick: ranking, the model in memory) apart from its send phase (no model).
     "recommender.digest.tasks.digest_tick": {"queue": "plan"},
+    "recommender.digest.tasks.digest_plan_chunk": {"queue": "plan"},
     "recommender.digest.*": {"queue": "send"},
     "recommender.summaries.*": {"queue": "ingest"},
     "recommender.library.*": {"queue": "ingest"},  # fetching the ids a library import lacks

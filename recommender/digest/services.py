@@ -115,6 +115,26 @@ def digest_plan(*, now: dt.datetime, on_planned: Callable[[list[int]], None] | N
     return sorted(set(result.planned) | set(stranded))
 
 
+def digest_open(*, now: dt.datetime) -> tuple[list[list[int]], list[int]]:
+    """The tick's first half, for the fanned-out plan: reconcile, open everyone due, and return the unplanned
+    deliveries in plan chunks (``planning.plan_chunk_size()`` each) and the users whose planned deliveries a
+    lost task left behind (to enqueue again).
+
+    Each chunk is planned by its own task (``tasks.digest_plan_chunk``), so the plan worker's processes rank
+    chunks side by side; a chunk whose task is lost stays unplanned and the next tick plans it.
+    """
+    deliveries_reconcile()
+    deliveries_open_due(now=now)
+    ids = list(selectors.deliveries_unplanned(now=now).values_list("pk", flat=True))
+    size = planning.plan_chunk_size()
+    stranded = (
+        selectors.deliveries_stranded(now=timezone.now())
+        .filter(planned_at__isnull=False)
+        .values_list("user_id", flat=True)
+    )
+    return [ids[i : i + size] for i in range(0, len(ids), size)], sorted(set(stranded))
+
+
 def deliveries_open_due(*, now: dt.datetime) -> list[int]:
     """Create one pending delivery per subscriber due at ``now`` and reschedule them, in one transaction."""
     with transaction.atomic():

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from . import abstracts, services
+from . import abstracts, planning, services
 
 logger = logging.getLogger(__name__)
 
@@ -24,31 +24,49 @@ class DigestRetry(Exception):
     """Some digests of the batch met a transient error; the task is retried for them."""
 
 
+def _sends_enqueue(user_ids: list[int], *, moment: dt.datetime) -> None:
+    """Enqueue the send batches of ``user_ids`` once the current transaction commits.
+
+    Readers who chose translated abstracts go in batches of their own, sent after their abstracts are made
+    (``digest_abstracts_then_send``); nobody else waits.
+    """
+    waiting = abstracts.readers_with_abstracts(user_ids=user_ids)
+    for batch in services.batches([uid for uid in user_ids if uid not in waiting]):
+        transaction.on_commit(lambda b=batch: digest_send_batch.delay(user_ids=b, now=moment.isoformat()))
+    for batch in services.batches(sorted(waiting)):
+        transaction.on_commit(
+            lambda b=batch: digest_abstracts_then_send.delay(user_ids=b, now=moment.isoformat(), queued=time.time())
+        )
+
+
 @shared_task(name="recommender.digest.tasks.digest_tick", ignore_result=True)
 def digest_tick(now: str | None = None) -> int:
-    """The plan phase (queue ``plan``): who is due, rank and store their digests, enqueue the sends.
+    """The plan phase's start (queue ``plan``): open everyone due, fan their planning out in chunks.
 
-    Each planned chunk's batches are enqueued as soon as it commits, so sending overlaps the planning of
-    the next chunks; then the batches a lost task left behind. Readers who chose translated abstracts go in
-    batches of their own, sent after their abstracts are made (``digest_abstracts_then_send``); nobody
-    else waits. Returns how many users were enqueued.
+    One ``digest_plan_chunk`` task per chunk of unplanned deliveries, so the plan worker's processes rank
+    chunks side by side and each chunk's sends start as soon as it commits; then the batches a lost task
+    left behind. Returns how many chunks were enqueued.
     """
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
-    enqueued: set[int] = set()
+    chunks, stranded = services.digest_open(now=moment)
+    for chunk in chunks:
+        digest_plan_chunk.delay(delivery_ids=chunk, now=moment.isoformat())
+    _sends_enqueue(stranded, moment=moment)
+    return len(chunks)
 
-    def enqueue(user_ids: list[int]) -> None:
-        fresh = [uid for uid in user_ids if uid not in enqueued]
-        enqueued.update(fresh)
-        waiting = abstracts.readers_with_abstracts(user_ids=fresh)
-        for batch in services.batches([uid for uid in fresh if uid not in waiting]):
-            transaction.on_commit(lambda b=batch: digest_send_batch.delay(user_ids=b, now=moment.isoformat()))
-        for batch in services.batches(sorted(waiting)):
-            transaction.on_commit(
-                lambda b=batch: digest_abstracts_then_send.delay(user_ids=b, now=moment.isoformat(), queued=time.time())
-            )
 
-    enqueue(services.digest_plan(now=moment, on_planned=enqueue))
-    return len(enqueued)
+@shared_task(name="recommender.digest.tasks.digest_plan_chunk", ignore_result=True)
+def digest_plan_chunk(delivery_ids: list[int], now: str) -> int:
+    """Plan one chunk of deliveries (queue ``plan``): rank, store the selections, enqueue their sends.
+
+    Idempotent (only rows still unplanned are written); a lost chunk is planned by the next tick.
+    Returns how many users were enqueued.
+    """
+    moment = dt.datetime.fromisoformat(now)
+    result = planning.deliveries_plan(
+        now=moment, delivery_ids=delivery_ids, on_planned=lambda uids: _sends_enqueue(uids, moment=moment)
+    )
+    return len(result.planned)
 
 
 @shared_task(

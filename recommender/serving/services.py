@@ -270,13 +270,16 @@ class Why:
     liked_titles: dict[int, str]
     kinds: dict[int, str]
 
+    def __post_init__(self) -> None:
+        self.fields = frozenset(self.row.categories or ())  # the topic's categories, once per row, not per pick
+
     def text(self, reason: int, pos: int) -> str:
         matched = self._matched(pos) if self.row.named else None
         if matched:
             return f"Matches your topic “{_short(self.row.topic.name, 40)}”: {matched[0]} “{_short(matched[1], 40)}”"
         if reason >= 0 and reason in self.liked_titles and reason in self.kinds:
             return f"Similar to “{_short(self.liked_titles[reason])}” you {VERBS[self.kinds[reason]]}"
-        mine = sorted(self.cands.categories[pos] & set(self.row.categories or ()))
+        mine = sorted(self.cands.categories[pos] & self.fields)
         untrended = trending_scale(self.row.trending_weight) == 0.0  # "only my taste": trending explains nothing
         if reason == REASON_TRENDING and not untrended:
             return (

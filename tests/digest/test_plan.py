@@ -147,6 +147,28 @@ def test_a_planner_killed_mid_way_is_resumed_by_the_next_tick(world, ranking_cal
     assert [d for d in deliveries if d[0] in kept] == [d for d in first[1] if d[0] in kept]
 
 
+def test_the_tick_fans_the_plan_out_in_chunks_and_a_lost_chunk_is_planned_by_the_next_tick(world, ranking_calls):
+    from recommender.digest import planning
+
+    chunks, stranded = services.digest_open(now=world.now)
+    assert [len(c) for c in chunks] == [CHUNK] * 4 + [30 - 4 * CHUNK] and stranded == []
+    assert sorted(pk for c in chunks for pk in c) == sorted(DigestDelivery.objects.values_list("pk", flat=True))
+    # Two chunk tasks ran (one twice: a redelivered task); the other three were lost with their worker.
+    for chunk in (chunks[0], chunks[1], chunks[0]):
+        planning.deliveries_plan(now=world.now, delivery_ids=chunk)
+    assert ranking_calls == [CHUNK, CHUNK]  # the repeat finds nothing unplanned: no ranking, no write
+    once = _snapshot()
+    planning.deliveries_plan(now=world.now, delivery_ids=chunks[0])
+    assert _snapshot() == once
+    # The next tick opens nobody new (rescheduled) and hands out exactly the deliveries still unplanned.
+    later, _ = services.digest_open(now=world.now + dt.timedelta(minutes=5))
+    assert sorted(pk for c in later for pk in c) == sorted(pk for c in chunks[2:] for pk in c)
+    for chunk in later:
+        planning.deliveries_plan(now=world.now, delivery_ids=chunk)
+    assert not DigestDelivery.objects.filter(planned_at__isnull=True).exists()
+    assert DigestDelivery.objects.count() == 30
+
+
 def test_unplanned_deliveries_are_never_sent(world, smtp_server):
     services.deliveries_open_due(now=world.now)  # the tick died right after opening the deliveries
     result = services.digest_send_batch(user_ids=[p.user_id for p in world.profiles], now=world.now)
