@@ -23,8 +23,9 @@ Semantic search embeds the archive with the recommender's content encoder
 the served model's own encoder, which the caller passes (``encoder=``: this
 layer cannot import serving, so the layers above hand it down), or, before
 any model exists, one fitted on the archive with the settings
-training gives the model. So a query, a paper's similar papers and the
-recommender read papers the same way. Each (archive state, encoder) index is
+training gives the model (``catalogue_encoder``; passing it back, or None,
+means the archive's own index). So a query, a paper's similar papers and the
+recommender (the content-only ranker too) read papers the same way. Each (archive state, encoder) index is
 built once per process (at most ``INDEX_CACHE_SIZE`` held), saved as ``.npz``
 (no pickle) under ``var/search`` so every web worker loads instead of
 re-embedding, and rebuilt when the archive changes.
@@ -46,6 +47,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,6 +306,8 @@ def _index_for(encoder: ContentEncoder | None, signature: str) -> ContentIndex:
         index = semantic_build(encoder=encoder)
         if len(index.ids) >= SAVE_MIN_PAPERS:
             _save(path, index, with_encoder=encoder is None)
+    if encoder is None and index.encoder is not None:
+        _catalogue_encoders.add(index.encoder)
     return index
 
 
@@ -316,13 +320,19 @@ class _Cached:
 
 
 _indexes: LRUCache = LRUCache(maxsize=INDEX_CACHE_SIZE)  # id(encoder) -> _Cached
+# The encoders fitted on the archive for its own index: one handed back (serving reads papers with it before
+# any model exists) means that index, not a second embedding of the archive under its digest.
+_catalogue_encoders: weakref.WeakSet = weakref.WeakSet()
 _lock = threading.Lock()
 
 
 def semantic_index(encoder: ContentEncoder | None = None) -> ContentIndex:
-    """The archive embedded by ``encoder`` (the served model's, from the caller) or, without one, by an
-    encoder fitted on the archive; per process, rebuilt (or loaded from disk) when the archive changed."""
+    """The archive embedded by ``encoder`` (the served model's, from the caller) or, without one (or with
+    ``catalogue_encoder()``'s), by an encoder fitted on the archive; per process, rebuilt (or loaded from disk)
+    when the archive changed."""
     with _lock:
+        if encoder is not None and encoder in _catalogue_encoders:
+            encoder = None
         entry = _indexes.get(id(encoder))
         if entry is not None and entry.encoder is not encoder:  # an id reused by another object
             entry = None
@@ -336,10 +346,21 @@ def semantic_index(encoder: ContentEncoder | None = None) -> ContentIndex:
         return entry.index
 
 
+def catalogue_encoder() -> ContentEncoder | None:
+    """The encoder fitted on the archive, which reads papers before any model exists; None for an archive
+    without a word to fit on.
+
+    It is the archive index's own (``semantic_index()``): fitted once per archive state and process, or
+    loaded with the index another worker saved, never per call.
+    """
+    return semantic_index().encoder
+
+
 def semantic_index_reset() -> None:
     """Forget the in-process indexes (tests, or after bulk loads)."""
     with _lock:
         _indexes.clear()
+        _catalogue_encoders.clear()
 
 
 def semantic_search(*, query: str, n: int = 50, encoder: ContentEncoder | None = None) -> list[int]:
@@ -391,8 +412,8 @@ def search_hits(*, query: str, mode: str = "blend", n: int = 100, encoder: Conte
     Keyword and semantic mode rank by their own index; the blend fuses both
     lists (reciprocal rank fusion), so it holds exactly the papers that match
     the words or the meaning. Both lists are computed in every mode so that
-    each result can say whether it matched the other way too. ``encoder`` is the served model's
-    (``serving.content_encoder()``), None before any model exists.
+    each result can say whether it matched the other way too. ``encoder`` is the one serving reads papers
+    with (``serving.content_encoder()``: the served model's, else ``catalogue_encoder()``); None is the latter.
     """
     words = keyword_search(query=query, n=n)
     meaning = semantic_search(query=query, n=n, encoder=encoder)

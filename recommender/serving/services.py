@@ -8,7 +8,8 @@ call scored together, whether the caller asks by topic (``recommend_for_topics``
 For you) or by reader (``recommend_for_users``: each reader's default topic).
 Scoring itself is ``HybridRecommender.recommend_for_rows`` over cached ``PreparedCandidates``;
 before any model is trained the content-only ranker (``ranking.content_only``) keeps the service
-useful from the first vote.
+useful from the first vote. Search, similar papers and both rankers read papers through one encoder
+(``content_encoder``).
 """
 
 from __future__ import annotations
@@ -213,18 +214,21 @@ def _rank_with_model(served: ActiveModel, rows: list[Row], inputs: RowInputs, ca
 
 
 def _rank_content_only(rows: list[Row], inputs: RowInputs, cands: Candidates, n: int):
-    """Before any model exists: tf-idf similarity to liked papers + prior (``ranking.content_only``).
+    """Before any model exists: similarity to liked papers + prior (``ranking.content_only``).
 
-    This ranker adds the prior as it is (no standardising): the dial's scale is already in it.
+    Papers are read as tf-idf rows of ``content_encoder()`` (the archive's encoder, as search and similar
+    papers read them), so a row's picks do not depend on which other rows share its batch. This ranker adds
+    the prior as it is (no standardising): the dial's scale is already in it.
     """
     liked = [[pid for pid, k in events if k not in NEGATIVE_KINDS and k in KIND_WEIGHTS] for events in inputs.events]
     found = Paper.objects.filter(pk__in={p for ps in liked for p in ps}).values_list("id", "title", "abstract")
     liked_text = {pid: paper_text(title, abstract) for pid, title, abstract in found}
     liked_ids = sorted(liked_text)
     index = {pid: i for i, pid in enumerate(liked_ids)}
+    encoder = content_encoder()
     pos, scores, reasons = content_only_rank(
-        candidate_texts=cands.texts,
-        liked_texts=[liked_text[p] for p in liked_ids],
+        candidate_rows=_encoded(encoder, cands.texts),
+        liked_rows=_encoded(encoder, [liked_text[p] for p in liked_ids]),
         liked=[[index[p] for p in dict.fromkeys(mine) if p in index] for mine in liked],
         excluded=inputs.excluded,
         prior=inputs.prior,
@@ -234,6 +238,17 @@ def _rank_content_only(rows: list[Row], inputs: RowInputs, cands: Candidates, n:
     paper_of = np.array(liked_ids or [0], dtype=np.int64)
     reason_ids = np.where(reasons >= 0, paper_of[np.clip(reasons, 0, len(paper_of) - 1)], reasons)
     return pos, scores, reason_ids
+
+
+def _encoded(encoder: ContentEncoder | None, texts: list[str]) -> sp.csr_matrix:
+    """``texts`` as the encoder's L2-normalised tf-idf rows; without an encoder (an archive without a word to
+    fit one on) rows of no feature, similar to nothing. No texts (no row liked anything): no rows, as wide as
+    the encoder's, since scikit-learn's hashing cannot transform an empty list."""
+    if encoder is None:
+        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
+    if not texts:
+        return sp.csr_matrix((0, len(encoder.kept_features_)), dtype=np.float32)
+    return encoder.transform_sparse(texts)
 
 
 # --- reasons ----------------------------------------------------------------------------
@@ -306,17 +321,19 @@ class Why:
 
 
 def content_encoder() -> ContentEncoder | None:
-    """The served model's content encoder, None before any model is trained.
+    """The encoder serving reads papers with: the served model's ``encoder_``, else the one fitted on the archive.
 
-    Search and similar papers embed the archive and their queries with it (``papers.search``), so they read
-    papers as the recommender does; without a model they use an encoder fitted on the archive.
+    Search and similar papers embed the archive and their queries with it (``papers.search``) and the
+    content-only ranker compares candidates with liked papers through it, so all of them read papers as
+    the recommender does. The archive's (``papers.search.catalogue_encoder``) is fitted once per archive
+    state with its search index, never per request; None only for an archive without a word to fit on.
     """
     served = active_model()
-    return None if served is None else served.model.encoder_
+    return served.model.encoder_ if served is not None else paper_search.catalogue_encoder()
 
 
 def similar_papers(*, paper_id: int, n: int = 5, exclude_ids: Iterable[int] = ()) -> list[int]:
-    """Papers whose content is closest to ``paper_id`` in the archive, by the served model's encoder.
+    """Papers whose content is closest to ``paper_id`` in the archive, by ``content_encoder()``.
 
     ``exclude_ids`` (e.g. what the reader hid or voted down) never appear; the list is still ``n`` long
     while the archive lasts.

@@ -97,8 +97,10 @@ def test_with_a_served_model_search_and_similar_papers_use_its_encoder(client):
 
 def test_before_any_model_search_and_similar_papers_use_the_catalogue_encoder(client):
     make_community(readers_per_field=0)
-    assert serving.content_encoder() is None
     index = search.semantic_index()
+    encoder = serving.content_encoder()  # what the content-only ranker reads papers with too
+    assert encoder is not None and encoder is index.encoder is search.catalogue_encoder()
+    assert search.semantic_index(encoder) is index, "the archive's encoder handed back re-embedded the archive"
     for word in _words():
         expected = search.search(query=word, mode="semantic", n=SEARCH_RESULTS)
         assert _search_page(client, word) == expected[:SEARCH_PAGE_SIZE], word

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recommender.ranking.content import ContentEncoder
 from recommender.ranking.diversity import mmr
 from recommender.ranking.synthetic import make_texts
 
@@ -110,15 +112,24 @@ def test_mmr_never_repeats_when_candidates_run_out():
     assert not np.isfinite(scores[0, pos[0, 2:]]).any()
 
 
+@pytest.fixture(scope="module")
+def encoder(world):
+    """An encoder fitted on the world's papers, as serving's archive encoder is fitted on the archive."""
+    return ContentEncoder(n_features=2**16, min_df=1, n_components=16).fit(world.texts)
+
+
 @SETTINGS
 @given(
     seed=st.integers(0, 2**16),
     n=st.integers(1, 30),
     n_cands=st.integers(1, 40),
     n_users=st.integers(1, 5),
+    no_words=st.booleans(),
 )
-def test_content_only_rank_lists(world, seed, n, n_cands, n_users):
-    """The no-model fallback obeys the same contract (positions into the candidate list)."""
+def test_content_only_rank_lists(world, encoder, seed, n, n_cands, n_users, no_words):
+    """The no-model fallback obeys the same contract (positions into the candidate list) over encoder rows;
+    rows of no feature (an archive without a word to fit an encoder on) are similar to nothing."""
+    from recommender.ranking import REASON_NONE, REASON_TRENDING
     from recommender.ranking.content_only import content_only_rank
 
     rng = np.random.default_rng(seed)
@@ -127,9 +138,14 @@ def test_content_only_rank_lists(world, seed, n, n_cands, n_users):
     liked = [rng.choice(8, size=int(rng.integers(0, 4)), replace=False).tolist() for _ in range(n_users)]
     excluded = rng.random((n_users, n_cands)) < rng.random()
     prior = rng.random((n_users, n_cands)).astype(np.float32)
+    rows = (
+        (sp.csr_matrix((n_cands, 0)), sp.csr_matrix((8, 0)))
+        if no_words
+        else (encoder.transform_sparse(cand_texts), encoder.transform_sparse(liked_texts))
+    )
     pos, scores, reasons = content_only_rank(
-        candidate_texts=cand_texts,
-        liked_texts=liked_texts,
+        candidate_rows=rows[0],
+        liked_rows=rows[1],
         liked=liked,
         excluded=excluded,
         prior=prior,
@@ -138,3 +154,7 @@ def test_content_only_rank_lists(world, seed, n, n_cands, n_users):
     assert_list_invariants(pos, np.arange(n_cands), [np.flatnonzero(row).tolist() for row in excluded], n)
     assert np.all(np.isfinite(scores) == (pos >= 0))
     assert reasons.shape == pos.shape
+    for r, mine in enumerate(liked):  # a reason is one of the row's own liked papers, or trending
+        allowed = {REASON_TRENDING} if no_words else set(mine) | {REASON_TRENDING}
+        assert set(reasons[r][pos[r] >= 0].tolist()) <= allowed
+        assert set(reasons[r][pos[r] < 0].tolist()) <= {REASON_NONE}
