@@ -189,6 +189,16 @@ class DigestContent:
     subject: str = ""
 
 
+def _profiles_and_users(user_ids: list[int]) -> tuple[dict[int, Profile], dict]:
+    """user id -> profile (with its user, one query), and user id -> user (a user without a profile apart)."""
+    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
+    users = {uid: p.user for uid, p in profiles.items()}
+    missing = [uid for uid in user_ids if uid not in users]
+    if missing:
+        users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=missing)})
+    return profiles, users
+
+
 def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: bool = True) -> DigestBatch:
     """Compute everything a batch of subscribers shares, ranking included (a handful of queries for the batch).
 
@@ -197,9 +207,7 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
     from ..serving import recommend_for_topics  # here, not at the top: the send path never imports the ranking
 
     user_ids = [int(u) for u in user_ids]
-    User = get_user_model()
-    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
-    users = {u.pk: u for u in User.objects.filter(pk__in=user_ids)}
+    profiles, users = _profiles_and_users(user_ids)
     marks = selectors.watermarks(user_ids=user_ids, profiles=profiles, now=now)
     oldest = min(marks.values()) if marks else now.date()
     new_papers = selectors.papers_announced_after(day=oldest, until=now.date()) if marks else {}
@@ -253,11 +261,7 @@ def digest_batch_planned(*, deliveries: dict[int, int], now: dt.datetime) -> Dig
     or made on demand per paper, translations read when a second language is needed).
     """
     user_ids = sorted(set(deliveries.values()))
-    profiles = {p.user_id: p for p in Profile.objects.filter(user_id__in=user_ids).select_related("user")}
-    users = {uid: p.user for uid, p in profiles.items()}
-    missing = [uid for uid in user_ids if uid not in users]
-    if missing:
-        users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=missing)})
+    profiles, users = _profiles_and_users(user_ids)
     selections = selections_of(delivery_ids=list(deliveries))
     wanted = {pid for s in selections.values() for pid, _ in s.papers} | {
         pid for s in selections.values() for pid in s.trending

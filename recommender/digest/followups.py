@@ -43,7 +43,7 @@ class Event:
     text: str
 
 
-def _version_text(paper: Paper) -> str:
+def _version_text(paper: Paper | Current) -> str:
     comment = " ".join((paper.comments or "").split())
     if len(comment) > COMMENT_CHARS:
         comment = comment[: COMMENT_CHARS - 1].rsplit(" ", 1)[0] + "…"
@@ -61,7 +61,25 @@ class Known:
     stopped_at: object = None
 
 
-def paper_events(paper: Paper, follow: PaperFollow | Known) -> list[Event]:
+@dataclass(frozen=True)
+class Current:
+    """A followed paper as it is now: what ``paper_events`` compares with the reader's ``Known`` (no instance)."""
+
+    pk: int
+    version: int | None
+    comments: str
+    github_repo: str
+    upvotes: int
+
+
+_CURRENT = ("version", "comments", "github_repo", "hf_upvotes", "local_upvotes")
+
+
+def _current(pk, version, comments, repo, hf_upvotes, local_upvotes) -> Current:
+    return Current(pk, version, comments or "", repo or "", (hf_upvotes or 0) + (local_upvotes or 0))
+
+
+def paper_events(paper: Paper | Current, follow: PaperFollow | Known) -> list[Event]:
     """What changed on ``paper`` since ``follow`` (the reader's last knowledge of it), most important first."""
     events = []
     if (paper.version or 1) > follow.version:
@@ -76,31 +94,40 @@ def paper_events(paper: Paper, follow: PaperFollow | Known) -> list[Event]:
     return events
 
 
-def _followed(user_ids: list[int]) -> tuple[dict[int, set[int]], dict[int, Paper]]:
-    """user id -> followed paper ids, and those papers (two queries for any number of readers)."""
-    followed: dict[int, set[int]] = {}
-    for uid, pid in Interaction.objects.filter(user_id__in=user_ids, kind__in=FOLLOWED_KINDS).values_list(
-        "user_id", "paper_id"
-    ):
-        followed.setdefault(uid, set()).add(pid)
-    ids = set().union(*followed.values()) if followed else set()
-    fields = ("id", "arxiv_id", "title", "version", "comments", "github_repo", "hf_upvotes", "local_upvotes")
-    return followed, Paper.objects.only(*fields).in_bulk(ids)
+def _followed(user_ids: list[int]) -> set[tuple[int, int]]:
+    """The (user id, paper id) pairs the readers follow: saved or upvoted (one query for any number of readers)."""
+    return set(
+        Interaction.objects.filter(user_id__in=user_ids, kind__in=FOLLOWED_KINDS).values_list("user_id", "paper_id")
+    )
 
 
-def pending_events(*, user_ids: list[int], record: bool = True) -> dict[int, list[Event]]:
-    """Each reader's unreported events, most important first (``record``: baselines written for new follows)."""
-    followed, papers = _followed(user_ids)
-    if not followed:
-        return {}
-    follows = {
-        (uid, pid): Known(version, upvotes, repo, stopped)
-        for uid, pid, version, upvotes, repo, stopped in PaperFollow.objects.filter(
-            user_id__in=list(followed), paper_id__in=papers
-        ).values_list("user_id", "paper_id", "version", "upvotes", "github_repo", "stopped_at")
-    }
-    if record:
-        fresh = [
+def _known(pairs: set[tuple[int, int]]) -> tuple[dict[tuple[int, int], Known], dict[int, Current]]:
+    """The follows of ``pairs`` and their papers as they are now, in one join read as tuples.
+
+    A follow row of a paper no longer saved or upvoted is left out (it waits, should the reader follow it
+    again); papers are read once however many readers follow them.
+    """
+    known: dict[tuple[int, int], Known] = {}
+    papers: dict[int, Current] = {}
+    rows = PaperFollow.objects.filter(user_id__in={uid for uid, _ in pairs}).values_list(
+        "user_id", "paper_id", "version", "upvotes", "github_repo", "stopped_at", *(f"paper__{f}" for f in _CURRENT)
+    )
+    for uid, pid, version, upvotes, repo, stopped, *now in rows:
+        if (uid, pid) in pairs:
+            known[(uid, pid)] = Known(version, upvotes, repo, stopped)
+            if pid not in papers:
+                papers[pid] = _current(pid, *now)
+    return known, papers
+
+
+def _baselines(fresh: set[tuple[int, int]], papers: dict[int, Current]) -> None:
+    """Write the first ``PaperFollow`` of newly followed pairs: what the paper is now, so nothing before is news."""
+    missing = {pid for _, pid in fresh} - set(papers)
+    papers.update(
+        (pk, _current(pk, *now)) for pk, *now in Paper.objects.filter(pk__in=missing).values_list("pk", *_CURRENT)
+    )
+    PaperFollow.objects.bulk_create(
+        [
             PaperFollow(
                 user_id=uid,
                 paper_id=pid,
@@ -108,22 +135,41 @@ def pending_events(*, user_ids: list[int], record: bool = True) -> dict[int, lis
                 upvotes=papers[pid].upvotes,
                 github_repo=papers[pid].github_repo,
             )
-            for uid, pids in followed.items()
-            for pid in pids
-            if pid in papers and (uid, pid) not in follows
-        ]
-        PaperFollow.objects.bulk_create(fresh, ignore_conflicts=True)  # baselines: nothing before them is news
+            for uid, pid in sorted(fresh)
+            if pid in papers
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def pending_events(*, user_ids: list[int], record: bool = True) -> dict[int, list[Event]]:
+    """Each reader's unreported events, most important first (``record``: baselines written for new follows).
+
+    Only pairs whose paper changed since the reader's baseline are looked up among the reported updates, so a
+    morning of readers with nothing new costs two queries read as tuples.
+    """
+    pairs = _followed(user_ids)
+    if not pairs:
+        return {}
+    known, papers = _known(pairs)
+    if record:
+        _baselines(pairs - set(known), papers)
+    candidates = {
+        (uid, pid): events
+        for (uid, pid), follow in known.items()
+        if follow.stopped_at is None and (events := paper_events(papers[pid], follow))
+    }
+    if not candidates:
+        return {}
     reported = set(
-        PaperUpdate.objects.filter(user_id__in=list(followed), paper_id__in=papers).values_list(
-            "user_id", "paper_id", "kind", "key"
-        )
+        PaperUpdate.objects.filter(
+            user_id__in={uid for uid, _ in candidates}, paper_id__in={pid for _, pid in candidates}
+        ).values_list("user_id", "paper_id", "kind", "key")
     )
     order = {PaperUpdateKind.VERSION: 0, PaperUpdateKind.CODE: 1, PaperUpdateKind.UPVOTES: 2}
     result: dict[int, list[Event]] = {}
-    for (uid, pid), follow in sorted(follows.items(), key=lambda kv: -kv[0][1]):
-        if follow.stopped_at is None:
-            fresh_events = [e for e in paper_events(papers[pid], follow) if (uid, pid, e.kind, e.key) not in reported]
-            result.setdefault(uid, []).extend(fresh_events)
+    for (uid, pid), events in sorted(candidates.items(), key=lambda kv: -kv[0][1]):
+        result.setdefault(uid, []).extend(e for e in events if (uid, pid, e.kind, e.key) not in reported)
     return {uid: sorted(events, key=lambda e: order[e.kind]) for uid, events in result.items() if events}
 
 
