@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -214,10 +215,10 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
     trending = selectors.trending_pool()
     # Only candidates and trending papers can be excluded for having been sent: one index probe per pair.
     sent_before = selectors.papers_already_sent(user_ids=user_ids, among=[*new_papers, *(p for p, _ in trending)])
-    exclude = {
-        uid: sent_before.get(uid, set()) | {pid for pid, day in new_papers.items() if day <= marks[uid]}
-        for uid in user_ids
-    }
+    served = {}  # watermark -> the new papers announced up to it: readers share a few watermarks
+    for mark in set(marks.values()):
+        served[mark] = {pid for pid, day in new_papers.items() if day <= mark}
+    exclude = {uid: sent_before.get(uid, set()) | served[marks[uid]] for uid in user_ids}
     n = max([p.papers_per_email for p in profiles.values()] or [10])
     topics = topics_for_users(user_ids=user_ids)
     # Every topic of every subscriber is one row of the same call; each is ranked to the full length, so a
@@ -229,6 +230,7 @@ def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: boo
             candidate_ids=list(new_papers),
             n=n,
             exclude_ids={tid: exclude[uid] for tid, uid in rows},
+            users_topics=topics,
         )
         if new_papers and rows
         else {}
@@ -487,11 +489,11 @@ def digest_select(*, user_id: int, batch: DigestBatch) -> Selection:
         return Selection(skip_reason=SKIP_NOTHING_MATCHED)
     listed = {r.paper_id for _, r in picks} | batch.sent_before.get(user_id, set()) | batch.acted_on.get(user_id, set())
     wanted = fields_of(batch.topics.get(user_id, []))
-    trending = [pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted)]
+    trending = (pid for pid, cats in batch.trending if pid not in listed and (not wanted or cats & wanted))
     return Selection(
         papers=tuple((r.paper_id, r.reason) for _, r in picks),
         topics=tuple(tid for tid, _ in picks),
-        trending=tuple(trending[:TRENDING_PER_DIGEST]),
+        trending=tuple(islice(trending, TRENDING_PER_DIGEST)),  # the pool's best first: stop once the section is full
     )
 
 

@@ -114,19 +114,26 @@ def recommend_for_topics(
     n: int = 10,
     exclude_ids: dict[int, set[int]] | None = None,
     trending_weights: dict[int, float] | None = None,
+    users_topics: dict[int, list[Topic]] | None = None,
 ) -> dict[int, list[Recommendation]]:
     """Rank candidates for each topic as its own profile: one fold-in row per topic, all in one scoring call.
 
     A topic's row folds in the votes cast under it and the reader's account-wide ones, applies its
     filters and weighs trending by its dial (``trending_weights`` overrides the stored dial, e.g. for a
     preview of an unsaved slider). ``exclude_ids`` is keyed by topic id; what the reader acted on under
-    any topic is always excluded. Topic ids that do not exist get an empty list.
+    any topic is always excluded. Topic ids that do not exist get an empty list. ``users_topics`` (user id
+    -> every topic of that user, as ``topics_for_users`` gives it) saves reading them again when the caller
+    has them: the plan phase loads them for its whole chunk.
     """
     topic_ids = list(dict.fromkeys(int(t) for t in topic_ids))
-    found = {t.pk: t for t in Topic.objects.filter(pk__in=topic_ids)}
-    counts = Counter(
-        Topic.objects.filter(user_id__in={t.user_id for t in found.values()}).values_list("user_id", flat=True)
-    )
+    if users_topics is None:
+        found = {t.pk: t for t in Topic.objects.filter(pk__in=topic_ids)}
+        counts = Counter(
+            Topic.objects.filter(user_id__in={t.user_id for t in found.values()}).values_list("user_id", flat=True)
+        )
+    else:
+        found = {t.pk: t for topics in users_topics.values() for t in topics}
+        counts = Counter({uid: len(topics) for uid, topics in users_topics.items()})
     exclude_ids, trending_weights = exclude_ids or {}, trending_weights or {}
     rows = [
         Row(
