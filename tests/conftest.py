@@ -275,19 +275,33 @@ class SMTPSink:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it received.
 
     ``reply_for`` lets a test make the server answer an error for some
-    recipients or for a while (e.g. 451 then accept).
+    recipients or for a while (e.g. 451 then accept). It offers PIPELINING
+    (RFC 2920), as Postfix does, unless ``pipelining=False``.
     """
 
-    def __init__(self):
+    def __init__(self, pipelining: bool = True):
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
         self.envelopes: list = []
         self.reply_for = None  # callable(envelope) -> str | None (an SMTP error reply)
+        self.refused: set[str] = set()  # recipients answered 550 at RCPT
         self._lock = threading.Lock()
         sink = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address in sink.refused:
+                    return "550 5.1.1 No such user here"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                session.host_name = hostname  # the hook's duty (aiosmtpd's documented EHLO hook)
+                if pipelining:
+                    responses.insert(-1, "250-PIPELINING")
+                return responses
+
             async def handle_DATA(self, server, session, envelope):
                 reply = sink.reply_for(envelope) if sink.reply_for else None
                 if reply:

@@ -152,25 +152,58 @@ def _smtp_two_phase(backend: SMTPBackend, message, record: Callable[[], bool], s
 
 
 def _start_data(conn: smtplib.SMTP, from_email: str, recipients: list[str]) -> None:
-    """MAIL, RCPT, DATA up to the server's 354 (what ``smtplib.SMTP.sendmail`` does before the body)."""
+    """MAIL, RCPT, DATA up to the server's 354 (what ``smtplib.SMTP.sendmail`` does before the body).
+
+    Pipelined (RFC 2920) when the server offers PIPELINING and the addresses are ASCII: the commands go
+    out in one write and the replies are read in order, one round trip instead of two plus one per
+    recipient (smtplib sends each command and waits for its reply). Otherwise one command at a time.
+    """
     conn.ehlo_or_helo_if_needed()
     options = ["SMTPUTF8"] if conn.has_extn("smtputf8") and not from_email.isascii() else []
-    code, reply = conn.mail(from_email, options)
-    if code != 250:
-        conn.rset()
-        raise smtplib.SMTPSenderRefused(code, reply, from_email)
-    refused = {}
-    for rcpt in recipients:
-        code, reply = conn.rcpt(rcpt)
-        if code not in (250, 251):
-            refused[rcpt] = (code, reply)
+    if conn.has_extn("pipelining") and not options:
+        replies = _pipelined(conn, from_email, recipients)
+    else:
+        replies = _one_by_one(conn, from_email, recipients, options)
+    (mail_code, mail_reply), *rcpt_replies, (data_code, data_reply) = replies
+    refused = {
+        rcpt: (code, reply)
+        for rcpt, (code, reply) in zip(recipients, rcpt_replies, strict=False)
+        if code not in (250, 251)
+    }
+    if mail_code == 250 and len(refused) < len(recipients) and data_code == 354:
+        return
+    if data_code == 354:
+        # A server that took DATA after refusing the sender or every recipient: end the empty transaction.
+        conn.send(b"." + CRLF)
+        conn.getreply()
+    conn.rset()
+    if mail_code != 250:
+        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, from_email)
     if len(refused) == len(recipients):
-        conn.rset()
         raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = conn.docmd("data")
-    if code != 354:
-        conn.rset()
-        raise smtplib.SMTPDataError(code, reply)
+    raise smtplib.SMTPDataError(data_code, data_reply)
+
+
+def _pipelined(conn: smtplib.SMTP, from_email: str, recipients: list[str]) -> list[tuple[int, bytes]]:
+    """Send MAIL, every RCPT and DATA in one write; read their replies (MAIL, each RCPT, DATA) in order."""
+    commands = [f"MAIL FROM:{smtplib.quoteaddr(from_email)}"]
+    commands += [f"RCPT TO:{smtplib.quoteaddr(rcpt)}" for rcpt in recipients]
+    commands.append("DATA")
+    conn.send("".join(command + "\r\n" for command in commands))
+    return [conn.getreply() for _ in commands]
+
+
+def _one_by_one(
+    conn: smtplib.SMTP, from_email: str, recipients: list[str], options: list[str]
+) -> list[tuple[int, bytes]]:
+    """MAIL, then RCPT and DATA only as far as the replies allow (a refused sender stops there)."""
+    mail = conn.mail(from_email, options)
+    if mail[0] != 250:
+        return [mail, *[(0, b"")] * len(recipients), (0, b"")]
+    rcpts = [conn.rcpt(rcpt) for rcpt in recipients]
+    if all(code not in (250, 251) for code, _ in rcpts):
+        return [mail, *rcpts, (0, b"")]
+    return [mail, *rcpts, conn.docmd("data")]
 
 
 def _dot_stuffed(body: bytes) -> bytes:
