@@ -40,6 +40,12 @@ def period_of(key: str) -> str:
     return key.partition(TOPIC_MARK)[0]
 
 
+def topic_id_of(key: str) -> int | None:
+    """The topic whose own email a delivery key names ("2026-12-01~t42" -> 42), None for a whole digest."""
+    _, mark, topic = key.partition(TOPIC_MARK)
+    return int(topic) if mark and topic.isdigit() else None
+
+
 class Ranked(Protocol):
     paper_id: int
 

@@ -14,7 +14,8 @@ from django.views.decorators.http import require_GET
 
 from ..digest.outcomes import delivery_as_sent, delivery_outcome, stopped_reason
 from ..digest.render import render_digest
-from ..models import DeliveryStatus, DigestDelivery
+from ..digest.sections import period_of, topic_id_of
+from ..models import DeliveryStatus, DigestDelivery, Topic
 from ..subscriptions.pause import SKIP_PAUSED
 from ..subscriptions.schedule import period_key
 from ..subscriptions.services import profile_ensure
@@ -31,6 +32,15 @@ def openable(delivery: DigestDelivery) -> bool:
     )
 
 
+def period_label(key: str, topic_names: dict[int, str]) -> str:
+    """What a reader sees for a delivery's period: "2026-12-01", or "2026-12-01 · RL theory" for one topic's own
+    email (the key's "~t42" is the exactly-once key's, not words for a person; a deleted topic says so)."""
+    topic_id = topic_id_of(key)
+    if topic_id is None:
+        return period_of(key)
+    return f"{period_of(key)} · {topic_names.get(topic_id, 'a deleted topic')}"
+
+
 @login_required
 @require_GET
 def my_digests(request):
@@ -42,9 +52,11 @@ def my_digests(request):
         .exclude(status=DeliveryStatus.SKIPPED, skip_reason__startswith=SKIP_PAUSED, period_key__gt=current)
         .order_by("-period_key", "-pk")[:ROWS_SHOWN]
     )
+    names = dict(Topic.objects.filter(user=request.user).values_list("pk", "name"))
     rows = [
         {
             "delivery": d,
+            "period": period_label(d.period_key, names),
             "outcome": delivery_outcome(delivery=d, profile=profile),
             "can_open": openable(d),
         }
@@ -63,8 +75,14 @@ def my_digest(request, delivery_id: int):
         raise Http404("only a sent digest can be opened")
     content = delivery_as_sent(delivery=delivery)
     rendered = render_digest(content.context) if not content.skip_reason else None
+    names = dict(Topic.objects.filter(user=request.user).values_list("pk", "name"))
     return render(
         request,
         "web/my_digest.html",
-        {"delivery": delivery, "rendered": rendered, "skip_reason": content.skip_reason},
+        {
+            "delivery": delivery,
+            "period": period_label(delivery.period_key, names),
+            "rendered": rendered,
+            "skip_reason": content.skip_reason,
+        },
     )

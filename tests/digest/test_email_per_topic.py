@@ -132,6 +132,8 @@ def test_a_reader_who_chose_it_gets_one_email_per_topic_exactly_once(smtp_server
         assert reverse("web:my_digest", args=[delivery.pk]) in page
         assert client.get(reverse("web:my_digest", args=[delivery.pk])).status_code == 200
     assert page.count("state-sent") == 2
+    # Periods in words: the topic email's row names its topic, never the "~t42" of its exactly-once key.
+    assert f"{period} · Language models" in page and "~t" not in page
 
     # The next day: "already sent" holds both emails' papers; none of them is sent again.
     sent = set(
