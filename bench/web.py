@@ -387,6 +387,8 @@ def _run_and_summarise(threads: list[threading.Thread], latencies: list[float], 
         th.join()
     elapsed = time.monotonic() - started
     latencies.sort()
+    if not latencies:  # every request failed (e.g. timed out): say so instead of crashing the run
+        return {"rps": 0.0, "p50_ms": float("nan"), "p99_ms": float("nan"), "errors": errors[0], "requests": 0}
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     return {
         "rps": len(latencies) / elapsed,
@@ -462,7 +464,14 @@ def load_signed_in(port: int, page: str, sessions: list[dict], duration: int, co
         token = _csrf(conn, session)
         while time.monotonic() < stop:
             t = time.perf_counter()
-            status = _signed_in_request(conn, page, session, token)
+            try:
+                status = _signed_in_request(conn, page, session, token)
+            except (OSError, http.client.HTTPException):  # a timeout or a worker killed mid-request
+                with lock:
+                    errors[0] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                continue
             dt_ms = (time.perf_counter() - t) * 1000
             with lock:
                 latencies.append(dt_ms)
@@ -523,7 +532,7 @@ def bench_signed_in(name: str, env: dict, port: int, args) -> dict:
         r["cpu_ms_per_request"] = 1000 * (workers_cpu_seconds(port_owner(port)) - cpu_before) / max(r["requests"], 1)
         print(
             f"[{name}] {page:<9} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
-            f"  {r['cpu_ms_per_request']:.2f} CPU ms/req",
+            f"  {r['cpu_ms_per_request']:.2f} CPU ms/req  {r['errors']} errors",
             flush=True,
         )
     return results
@@ -592,7 +601,7 @@ def bench_backend(name: str, db_url: str, args, redis_url: str) -> dict:
             r["cpu_ms_per_request"] = 1000 * (workers_cpu_seconds(proc.pid) - cpu_before) / max(r["requests"], 1)
             print(
                 f"[{name}] {page:<9} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms"
-                f"  {r['cpu_ms_per_request']:.2f} CPU ms/req",
+                f"  {r['cpu_ms_per_request']:.2f} CPU ms/req  {r['errors']} errors",
                 flush=True,
             )
     finally:

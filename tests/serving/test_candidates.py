@@ -10,6 +10,7 @@ import random
 import re
 
 import numpy as np
+import pytest
 
 from recommender.serving.candidates import matches as _matches
 
@@ -31,3 +32,33 @@ def test_keyword_rules_match_like_the_regex():
     ]
     for terms in [["llm"], ["LLM ", "graph"], ["gpt-4"], ["c++", "rl"], ["x_y"], ["x"], ["über"], ["large model"], []]:
         assert (_matches(terms, texts) == _reference_matches(terms, texts)).all(), terms
+
+
+@pytest.mark.django_db
+def test_candidates_text_is_read_once_per_version_of_the_papers_and_trending_every_time():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.models import Paper
+    from recommender.serving import candidates as serving_candidates
+    from tests.factories import make_paper
+
+    serving_candidates.forget()
+    a, b = make_paper(title="First title"), make_paper(title="Second title")
+    ids = [a.pk, b.pk]
+    first = serving_candidates.load_candidates(ids)
+    assert first.titles == {a.pk: "First title", b.pk: "Second title"}
+
+    Paper.objects.filter(pk=b.pk).update(trending_score=5.0)  # trending_refresh's kind of write: no modified_at
+    with CaptureQueriesContext(connection) as queries:
+        again = serving_candidates.load_candidates(ids)
+    assert len(queries) == 1  # scores and modification times only: the text is the one read before
+    assert again.texts is first.texts and again.trending[1] > 0 and first.trending[1] == 0
+
+    a.title = "An edited title"
+    a.save()  # an ingest merge or an edit: modified_at moves, the text is read again
+    edited = serving_candidates.load_candidates(ids)
+    assert edited.titles[a.pk] == "An edited title" and "An edited title" in edited.texts[0]
+
+    b.delete()
+    assert serving_candidates.load_candidates(ids).ids.tolist() == [a.pk]
