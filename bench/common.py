@@ -28,6 +28,22 @@ CELERY = REPO / ".venv" / "bin" / "celery"
 # --- PostgreSQL ---------------------------------------------------------------------
 
 
+def django_env(*, database_url: str, redis_url: str, name: str) -> dict[str, str]:
+    """The environment a benchmark's Django processes run with: production settings (no debug, persistent
+    database connections), a scratch database and Redis DB of its own, a secret of its own."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": f"bench-{name}-" + "x" * 40,
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SITE_URL": "https://paperboy.example.org",
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+        "DJANGO_SETTINGS_MODULE": "digest_site.settings",
+    }
+
+
 def pg_recreate(server_url: str, name: str) -> str:
     """Drop and create database ``name`` on ``server_url``; return its URL."""
     import psycopg

@@ -55,6 +55,7 @@ from bench.common import (  # noqa: E402
     RssSampler,
     SmtpSink,
     copy_rows,
+    django_env,
     percentile,
     pg_drop,
     pg_recreate,
@@ -604,21 +605,10 @@ def main(argv=None) -> int:
     db_name = "paperboy_bench_digest_quick" if args.quick else "paperboy_bench_digest"
     redis_db = 6 if args.quick else 5
     database_url = pg_recreate(PG_SERVER, db_name)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"{REDIS_SERVER}/{redis_db}",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-digest-" + "x" * 40,
-        "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "SITE_URL": "https://paperboy.example.org",
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "600",
-    }
+    env = {**os.environ, **django_env(database_url=database_url, redis_url=f"{REDIS_SERVER}/{redis_db}", name="digest")}
     if args.batch_size:
         env["DIGEST_BATCH_SIZE"] = str(args.batch_size)
     os.environ.update(env)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "digest_site.settings"
     import django
 
     django.setup()

@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CeleryWorker, RssSampler, pg_drop, postgres_backends  # noqa: E402
+from bench.common import CeleryWorker, RssSampler, django_env, pg_drop, postgres_backends  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_SERVER", "redis://127.0.0.1:6379") + "/7"
@@ -287,18 +287,7 @@ def _print(figures: dict) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     database_url = _database(args.reuse)
-    os.environ.update(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "DEBUG": "0",
-            "SECRET_KEY": "bench-plan-" + "x" * 40,
-            "SITE_URL": "https://paperboy.example.org",
-            "LOG_LEVEL": "WARNING",
-            "CONN_MAX_AGE": "600",
-            "DJANGO_SETTINGS_MODULE": "digest_site.settings",
-        }
-    )
+    os.environ.update(django_env(database_url=database_url, redis_url=REDIS_URL, name="plan"))
     if args.chunk:
         os.environ["DIGEST_PLAN_CHUNK"] = str(args.chunk)
     import django

@@ -1,4 +1,4 @@
-"""``bench/digest.py --quick`` runs end to end and every subscriber gets exactly one message.
+"""``bench/digest.py --quick`` and a small ``bench/plan.py`` run end to end: every subscriber once.
 
 Correctness only (no timing): real Celery prefork workers, PostgreSQL, Redis
 and Postfix's smtp-sink, as the benchmark runs them.
@@ -59,3 +59,26 @@ def test_bench_digest_quick_delivers_exactly_one_message_per_subscriber():
         assert r["received_by_smtp"] == r["sent"], r
         assert r["users_with_more_than_one_delivery"] == 0, r
     assert summary["naive_digests_per_s"] is not None
+
+
+def test_bench_plan_plans_every_subscriber_once_on_the_real_plan_worker():
+    if not _reachable("127.0.0.1", 5432):
+        service_unavailable("PostgreSQL is not reachable at 127.0.0.1:5432")
+    if not _reachable("127.0.0.1", 6379):
+        service_unavailable("Redis is not reachable at 127.0.0.1:6379")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "EMAIL_URL")}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "plan.py"), "--subscribers", "300", "--papers", "200", "--chunk", "100"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Three chunk tasks on two plan processes: every subscriber one delivery, all planned, no paper twice.
+    assert summary["deliveries"] == summary["planned"] == 300, summary
+    assert summary["users_with_more_than_one_delivery"] == 0, summary
+    assert summary["deliveries_with_a_paper_twice"] == 0, summary
+    assert summary["plan_rows"] > 0 and summary["processes"] == 2, summary
