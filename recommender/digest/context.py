@@ -200,18 +200,27 @@ def _profiles_and_users(user_ids: list[int]) -> tuple[dict[int, Profile], dict]:
     return profiles, users
 
 
-def digest_batch_build(*, user_ids: list[int], now: dt.datetime, paper_rows: bool = True) -> DigestBatch:
+def digest_batch_build(
+    *, user_ids: list[int], now: dt.datetime, paper_rows: bool = True, interactive: bool = False
+) -> DigestBatch:
     """Compute everything a batch of subscribers shares, ranking included (a handful of queries for the batch).
 
     ``paper_rows=False`` (the plan phase, which stores ids only) skips loading the papers' text.
+    ``interactive`` (a web request: the preview, "send now") ranks only the new papers For you ranks too
+    (serving's default candidates, prepared at worker start): a candidate set of its own would be prepared
+    inside the request, minutes of CPU at 100k training papers (docs/performance.md). At arXiv's volume
+    that is every new paper (the newest 2,000 of the week); the plan phase always ranks them all.
     """
-    from ..serving import recommend_for_topics  # here, not at the top: the send path never imports the ranking
+    from ..serving import candidate_ids_default, recommend_for_topics  # the send path never imports the ranking
 
     user_ids = [int(u) for u in user_ids]
     profiles, users = _profiles_and_users(user_ids)
     marks = selectors.watermarks(user_ids=user_ids, profiles=profiles, now=now)
     oldest = min(marks.values()) if marks else now.date()
     new_papers = selectors.papers_announced_after(day=oldest, until=now.date()) if marks else {}
+    if interactive and new_papers:
+        prepared = set(candidate_ids_default(now=now))
+        new_papers = {pid: day for pid, day in new_papers.items() if pid in prepared}
     trending = selectors.trending_pool()
     # Only candidates and trending papers can be excluded for having been sent: one index probe per pair.
     sent_before = selectors.papers_already_sent(user_ids=user_ids, among=[*new_papers, *(p for p, _ in trending)])
@@ -573,9 +582,12 @@ def digest_build(
 ) -> DigestContent:
     """Return ``user``'s digest for the moment ``now`` ranked now (``digest_select`` + ``digest_compose``).
 
+    Without ``batch`` it is a single reader's request (a preview): ranked ``interactive``ly, over the new papers
+    For you ranks too (see ``digest_batch_build``).
+
     See ``digest_compose`` for ``delivery_id`` and ``inert_links``.
     """
-    batch = batch or digest_batch_build(user_ids=[user.pk], now=now)
+    batch = batch or digest_batch_build(user_ids=[user.pk], now=now, interactive=True)
     selection = digest_select(user_id=user.pk, batch=batch)
     return digest_compose(
         user=user,

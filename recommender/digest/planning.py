@@ -61,10 +61,13 @@ def deliveries_plan(
     delivery_ids: list[int] | None = None,
     user_ids: list[int] | None = None,
     on_planned: Callable[[list[int]], None] | None = None,
+    interactive: bool = False,
 ) -> PlanResult:
     """Plan every open, unplanned delivery (or only those of ``delivery_ids`` / ``user_ids``), a chunk at a time.
 
     ``on_planned(user_ids)`` runs after each chunk's commit, so sending starts while later chunks are ranked.
+    ``interactive``: planned inside a web request ("send now"), over the papers For you has prepared
+    (``digest_batch_build``).
     """
     todo = selectors.deliveries_unplanned(now=now)
     if delivery_ids is not None:
@@ -75,7 +78,7 @@ def deliveries_plan(
     result = PlanResult()
     size = plan_chunk_size()
     for start in range(0, len(rows), size):
-        planned, skipped = _plan_chunk(rows[start : start + size], now=now)
+        planned, skipped = _plan_chunk(rows[start : start + size], now=now, interactive=interactive)
         result.planned.extend(planned)
         result.skipped += skipped
         if on_planned is not None and planned:
@@ -83,11 +86,14 @@ def deliveries_plan(
     return result
 
 
-def _select_all(chunk: list[tuple[int, int]], *, now: dt.datetime) -> dict[int, tuple[int, Selection, list]]:
+def _select_all(
+    chunk: list[tuple[int, int]], *, now: dt.datetime, interactive: bool = False
+) -> dict[int, tuple[int, Selection, list]]:
     """delivery id -> (user id, selection, the topic emails after the first): the chunk ranked in one call, then
     each digest's rules; a reader who chose one email per topic has the first topic's email on this delivery and
     ``(topic id, selection)`` for each further one."""
-    batch = digest_batch_build(user_ids=sorted({uid for _, uid in chunk}), now=now, paper_rows=False)
+    user_ids = sorted({uid for _, uid in chunk})
+    batch = digest_batch_build(user_ids=user_ids, now=now, paper_rows=False, interactive=interactive)
     chosen = {}
     for pk, uid in chunk:
         profile = batch.profiles.get(uid)
@@ -123,9 +129,9 @@ def _topic_deliveries(wanted: list[tuple[int, str, int | None]], *, stamp) -> di
     return {(d.user_id, d.period_key): d.pk for d in made}
 
 
-def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime) -> tuple[list[int], int]:
+def _plan_chunk(chunk: list[tuple[int, int]], *, now: dt.datetime, interactive: bool = False) -> tuple[list[int], int]:
     """Rank, then store the chunk's selections in one transaction; return (user ids to send, skipped count)."""
-    chosen = _select_all(chunk, now=now)  # outside the transaction: no lock is held while ranking
+    chosen = _select_all(chunk, now=now, interactive=interactive)  # outside the transaction: no lock held
     with transaction.atomic():
         # Only rows nobody planned meanwhile (another planner, an earlier run of this tick): idempotent.
         mine = dict(

@@ -765,7 +765,7 @@ def digest_send_now(*, user, now: dt.datetime | None = None) -> tuple[DigestDeli
     now = now or timezone.now()
     delivery = delivery_open_for_now(user=user, now=now)
     if delivery.planned_at is None:
-        planning.deliveries_plan(now=now, delivery_ids=[delivery.pk])
+        planning.deliveries_plan(now=now, delivery_ids=[delivery.pk], interactive=True)
         delivery.refresh_from_db()
     result = (
         digest_send_batch(user_ids=[user.pk], now=now) if delivery.status == DeliveryStatus.PENDING else BatchResult()
