@@ -161,10 +161,19 @@ def watermarks(*, user_ids: list[int], profiles: dict[int, Profile], now: dt.dat
 
 
 def papers_announced_after(*, day: dt.date, until: dt.date) -> dict[int, dt.date]:
-    """Paper id -> announcement day for papers announced in ``(day, until]``."""
+    """Paper id -> announcement day for papers announced in ``(day, until]``.
+
+    The day is ``announced_on``, else (a paper only Hugging Face listed) ``hf_published_on``. Written as two
+    ranges, not a filter on ``COALESCE(...)``, so that each is an index range scan: the COALESCE read every
+    paper of the archive (120 ms a call at 100k papers, once per digest preview and plan chunk).
+    """
+    window = Q(announced_on__gt=day, announced_on__lte=until) | Q(
+        announced_on__isnull=True, hf_published_on__gt=day, hf_published_on__lte=until
+    )
     return dict(
-        Paper.objects.annotate(day=Coalesce("announced_on", "hf_published_on"))
-        .filter(day__gt=day, day__lte=until)
+        Paper.objects.filter(window)
+        .order_by()
+        .annotate(day=Coalesce("announced_on", "hf_published_on"))
         .values_list("pk", "day")
     )
 
