@@ -222,8 +222,10 @@ def digest_batch_build(
         prepared = set(candidate_ids_default(now=now))
         new_papers = {pid: day for pid, day in new_papers.items() if pid in prepared}
     trending = selectors.trending_pool()
-    # Only candidates and trending papers can be excluded for having been sent: one index probe per pair.
-    sent_before = selectors.papers_already_sent(user_ids=user_ids, among=[*new_papers, *(p for p, _ in trending)])
+    # Only candidates and trending papers can be excluded for having been sent: one index probe per pair. For
+    # one reader (a preview) everything they were sent is fewer rows than the 2,000 candidates to probe.
+    among = None if len(user_ids) == 1 else [*new_papers, *(p for p, _ in trending)]
+    sent_before = selectors.papers_already_sent(user_ids=user_ids, among=among)
     served = {}  # watermark -> the new papers announced up to it: readers share a few watermarks
     for mark in set(marks.values()):
         served[mark] = {pid for pid, day in new_papers.items() if day <= mark}
