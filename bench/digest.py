@@ -97,12 +97,17 @@ SHARED = [
 TIME_ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Asia/Kolkata", "America/Los_Angeles"]
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def data_arguments(ap: argparse.ArgumentParser) -> None:
+    """The generated data's options (this module's generators; ``bench/plan.py`` seeds with them too)."""
     ap.add_argument("--subscribers", type=int, default=20000)
     ap.add_argument("--papers", type=int, default=1000, help="new papers announced today")
     ap.add_argument("--history-days", type=int, default=10, help="days of earlier papers (same daily volume)")
     ap.add_argument("--active", type=float, default=0.3, help="share of subscribers with 20-50 interactions")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data_arguments(ap)
     ap.add_argument(
         "--workers",
         default=str(PRODUCTION_SEND_PROCESSES),

@@ -48,11 +48,10 @@ DB_NAME = "paperboy_bench_plan"
 
 
 def parse_args(argv=None):
+    from bench.digest import data_arguments
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--subscribers", type=int, default=20000)
-    ap.add_argument("--papers", type=int, default=1000, help="new papers announced today")
-    ap.add_argument("--history-days", type=int, default=10, help="days of earlier papers (same daily volume)")
-    ap.add_argument("--active", type=float, default=0.3, help="share of subscribers with 20-50 interactions")
+    data_arguments(ap)
     ap.add_argument("--chunk", type=int, default=None, help="DIGEST_PLAN_CHUNK (default: the setting's)")
     ap.add_argument("--processes", type=int, default=2, help="plan worker processes (default 2: one per core)")
     ap.add_argument("--in-process", action="store_true", help="run the steps in this process, each timed")
