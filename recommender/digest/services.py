@@ -107,12 +107,17 @@ def digest_plan(*, now: dt.datetime, on_planned: Callable[[list[int]], None] | N
     deliveries_reconcile()
     deliveries_open_due(now=now)
     result = planning.deliveries_plan(now=now, on_planned=on_planned)
+    return sorted(set(result.planned) | set(_users_stranded()))
+
+
+def _users_stranded() -> list[int]:
+    """Users whose planned deliveries a lost send task left behind (to enqueue again), once each."""
     stranded = (
         selectors.deliveries_stranded(now=timezone.now())
         .filter(planned_at__isnull=False)
         .values_list("user_id", flat=True)
     )
-    return sorted(set(result.planned) | set(stranded))
+    return sorted(set(stranded))
 
 
 def digest_open(*, now: dt.datetime) -> tuple[list[list[int]], list[int]]:
@@ -126,13 +131,7 @@ def digest_open(*, now: dt.datetime) -> tuple[list[list[int]], list[int]]:
     deliveries_reconcile()
     deliveries_open_due(now=now)
     ids = list(selectors.deliveries_unplanned(now=now).values_list("pk", flat=True))
-    size = planning.plan_chunk_size()
-    stranded = (
-        selectors.deliveries_stranded(now=timezone.now())
-        .filter(planned_at__isnull=False)
-        .values_list("user_id", flat=True)
-    )
-    return [ids[i : i + size] for i in range(0, len(ids), size)], sorted(set(stranded))
+    return batches(ids, planning.plan_chunk_size()), _users_stranded()
 
 
 def deliveries_open_due(*, now: dt.datetime) -> list[int]:
